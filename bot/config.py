@@ -1,0 +1,116 @@
+"""Configuration, read once at start-up from the environment and `.env`, validated with clear messages.
+
+Each part of Tandem declares its settings as a pydantic-settings class (the core here, each adapter in its
+own package); `load_settings` turns any validation failure into one `ConfigError` line that names the
+variable and says what is expected. Nothing is read at import time.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.hours import SupportHours
+from bot.models import Mode
+
+
+class ConfigError(ValueError):
+    """A setting is invalid. str() is one line: VARIABLE: what is expected (got ...)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    tandem_db: str = Field("tandem.db", description="SQLite file")
+    tandem_kb: Path | None = Field(None, description="knowledge base folder (default: bundled sample KB)")
+    tandem_mode: Mode = Mode.REVIEW
+    tandem_auto_threshold: float = Field(0.85, ge=0.0, le=1.0)
+    tandem_handoff_threshold: float = Field(0.45, ge=0.0, le=1.0)
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    tandem_llm_model: str = "gpt-4o-mini"
+    tandem_llm_timeout: float = Field(20.0, gt=0, le=600)
+    tandem_workers: int = Field(4, ge=1, le=64)
+    tandem_queue_size: int = Field(256, ge=1, le=100_000)
+    tandem_support_hours: str = "Mon-Fri 09:00-17:00"
+    tandem_timezone: str = "UTC"
+    tandem_expected_wait_minutes: int = Field(15, ge=1, le=10_080)
+    tandem_reopen_hours: float = Field(72.0, ge=0)
+    tandem_log_level: str = "INFO"
+
+    @field_validator("tandem_kb")
+    @classmethod
+    def _kb_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not Path(value).expanduser().is_dir():
+            raise ValueError("must be an existing folder of *.md articles")
+        return Path(value).expanduser() if value else None
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value or None
+
+    @field_validator("openai_api_key")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("tandem_support_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        SupportHours.parse(value)  # raises ValueError with the expected format
+        return value
+
+    @field_validator("tandem_timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("must be an IANA time zone such as UTC or Asia/Jakarta") from exc
+        return value
+
+    @field_validator("tandem_log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return value
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def support_hours(self) -> SupportHours:
+        return SupportHours.parse(self.tandem_support_hours, ZoneInfo(self.tandem_timezone))
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def describe_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    var = str(err["loc"][0]).upper() if err.get("loc") else "configuration"
+    msg = err.get("msg", "invalid value").removeprefix("Value error, ")
+    given = err.get("input")
+    shown = f" (got {given!r})" if isinstance(given, (str, int, float)) and var.lower() not in _SECRET else ""
+    return f"{var}: {msg}{shown}"
+
+
+_SECRET = {"openai_api_key", "slack_bot_token", "slack_signing_secret", "slack_app_token", "discord_token"}
+
+
+def load_settings(cls: type[S] = Settings, env_file: str | os.PathLike | None = ".env", **overrides) -> S:
+    """Build `cls` from the environment (and `env_file`), raising ConfigError naming the bad variable."""
+    try:
+        return cls(_env_file=env_file, **overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_error(exc)) from None

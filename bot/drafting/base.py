@@ -1,0 +1,41 @@
+"""The contract every drafter fulfils: a question in, a proposed reply with sources and confidence out.
+
+The core only knows this interface, so the offline knowledge-base drafter and the LLM drafter are
+interchangeable, and a drafter that fails raises `DrafterError` (the core turns it into a handoff).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.models import Source
+
+
+@dataclass(frozen=True)
+class DraftRequest:
+    conversation_id: int
+    question: str
+    history: tuple[tuple[str, str], ...] = ()  # (author_kind, text), oldest first, excluding `question`
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    text: str
+    confidence: float  # 0..1, calibrated: the chance this answer is right
+    sources: tuple[Source, ...] = ()
+    needs_human: bool = False  # the drafter itself says a person must handle this
+    reason: str | None = None  # why a human is needed (e.g. "sensitive_topic")
+    drafter: str = ""
+    model: str | None = None
+    details: dict = field(default_factory=dict)
+
+
+class DrafterError(Exception):
+    """The drafter could not produce a usable draft (timeout, HTTP error, malformed output)."""
+
+
+class Drafter(Protocol):
+    name: str
+
+    async def draft(self, request: DraftRequest) -> DraftResult: ...

@@ -1,0 +1,185 @@
+"""Opening the SQLite log: WAL, foreign keys, and the numbered migrations that build the schema.
+
+Every table Tandem writes is created here, so a fresh file and an old one end up with the same shape.
+Migrations are numbered (`m001_...`) and applied in order by sqlite-utils' built-in `Migrations`.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+migrations = Migrations("tandem")
+
+
+@migrations()
+def m001_core(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE inbox (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            processed_at TEXT,
+            error TEXT,
+            UNIQUE (platform, event_id)
+        )"""
+    )
+    db.execute("CREATE INDEX idx_inbox_pending ON inbox(status, id)")
+    db.execute(
+        """
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            workspace TEXT NOT NULL DEFAULT '',
+            channel TEXT NOT NULL,
+            thread TEXT NOT NULL DEFAULT '',
+            is_dm INTEGER NOT NULL DEFAULT 0,
+            customer_id TEXT NOT NULL,
+            customer_name TEXT NOT NULL DEFAULT '',
+            language TEXT NOT NULL DEFAULT 'en',
+            state TEXT NOT NULL DEFAULT 'bot',
+            handoff_reason TEXT,
+            handoff_at TEXT,
+            assignee TEXT,
+            human_involved INTEGER NOT NULL DEFAULT 0,
+            awaiting_rating INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            last_customer_at TEXT,
+            first_response_at TEXT,
+            resolved_at TEXT,
+            reopened_count INTEGER NOT NULL DEFAULT 0,
+            card_channel TEXT,
+            card_ref TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX idx_conv_address ON conversations(platform, workspace, channel, thread, id)")
+    db.execute("CREATE INDEX idx_conv_state ON conversations(state, updated_at)")
+    db.execute("CREATE INDEX idx_conv_created ON conversations(created_at)")
+    db.execute(
+        """
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+            author_kind TEXT NOT NULL,
+            author_id TEXT NOT NULL DEFAULT '',
+            author_name TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            platform_message_id TEXT,
+            draft_id INTEGER,
+            inbox_id INTEGER REFERENCES inbox(id),
+            created_at TEXT NOT NULL,
+            delivered_at TEXT,
+            edited_at TEXT,
+            deleted_at TEXT,
+            attachments INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute("CREATE INDEX idx_messages_conv ON messages(conversation_id, id)")
+    db.execute("CREATE INDEX idx_messages_platform_id ON messages(platform, platform_message_id)")
+    db.execute("CREATE INDEX idx_messages_created ON messages(created_at)")
+    db.execute(
+        """
+        CREATE TABLE drafts (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+            message_id INTEGER NOT NULL REFERENCES messages(id),
+            status TEXT NOT NULL,
+            text TEXT,
+            sources TEXT NOT NULL DEFAULT '[]',
+            confidence REAL,
+            drafter TEXT,
+            model TEXT,
+            latency_ms REAL,
+            handoff_reason TEXT,
+            created_at TEXT NOT NULL,
+            drafted_at TEXT,
+            decided_at TEXT,
+            decided_by TEXT,
+            final_text TEXT,
+            edit_distance INTEGER,
+            reject_reason TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX idx_drafts_conv ON drafts(conversation_id, status)")
+    db.execute("CREATE INDEX idx_drafts_status ON drafts(status, id)")
+    db.execute("CREATE INDEX idx_drafts_created ON drafts(created_at)")
+    db.execute(
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            actor_role TEXT NOT NULL DEFAULT '',
+            action TEXT NOT NULL,
+            conversation_id INTEGER,
+            draft_id INTEGER,
+            details TEXT NOT NULL DEFAULT '{}'
+        )"""
+    )
+    db.execute("CREATE INDEX idx_events_at ON events(at)")
+    db.execute("CREATE INDEX idx_events_conv ON events(conversation_id, id)")
+    db.execute(
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            conversation_id INTEGER,
+            message_id INTEGER,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            ref TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX idx_outbox_pending ON outbox(status, next_attempt_at, id)")
+    db.execute(
+        """
+        CREATE TABLE ratings (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+            rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+            customer_id TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX idx_ratings_at ON ratings(at)")
+    db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL)")
+
+
+def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the database at `path` with WAL, foreign keys and all migrations applied."""
+    path = str(path)
+    if path != ":memory:":
+        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    db = sqlite_utils.Database(conn)
+    if path != ":memory:":
+        db.enable_wal()
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA busy_timeout = 30000")
+    if migrate:
+        migrations.apply(db)
+    return db
+
+
+def pending_migrations(db: sqlite_utils.Database) -> list[str]:
+    return [m.name for m in migrations.pending(db)]
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    return [m.name for m in migrations.applied(db)]

@@ -1,0 +1,453 @@
+"""The store: every query Tandem runs, each method named for what it does.
+
+The core calls these; nothing outside `storage/` writes SQL. Times are ISO-8601 UTC strings from the
+injected clock, so tests can travel in time and strings sort chronologically.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlite_utils
+
+from bot.models import Address
+from storage.records import Conversation, Draft, to_conversation, to_draft
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+class Store:
+    def __init__(self, db: sqlite_utils.Database, clock: Callable[[], datetime] = utcnow):
+        self.db = db
+        self.clock = clock
+
+    def now(self) -> str:
+        return iso(self.clock())
+
+    def atomic(self):
+        return self.db.atomic()
+
+    def _one(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
+        cur = self.db.execute(sql, params)
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([c[0] for c in cur.description], row))
+
+    def _all(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
+        cur = self.db.execute(sql, params)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    # ---- inbox -------------------------------------------------------------------------------------------
+    def record_inbound(self, platform: str, event_id: str, kind: str, payload: dict) -> tuple[int, bool]:
+        """Insert an inbound event once. Returns (inbox id, duplicate?)."""
+        cur = self.db.execute(
+            "INSERT INTO inbox (platform, event_id, kind, payload, received_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (platform, event_id) DO NOTHING",
+            (platform, event_id, kind, json.dumps(payload, ensure_ascii=False), self.now()),
+        )
+        if cur.rowcount == 1:
+            return cur.lastrowid, False
+        row = self._one("SELECT id FROM inbox WHERE platform = ? AND event_id = ?", (platform, event_id))
+        return row["id"], True
+
+    def pending_inbox(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,))
+
+    def mark_inbox_done(self, inbox_id: int, error: str | None = None) -> None:
+        self.db.execute(
+            "UPDATE inbox SET status = ?, processed_at = ?, error = ? WHERE id = ?",
+            ("error" if error else "done", self.now(), error, inbox_id),
+        )
+
+    def count_inbox(self, status: str) -> int:
+        return self._one("SELECT count(*) AS n FROM inbox WHERE status = ?", (status,))["n"]
+
+    # ---- conversations -----------------------------------------------------------------------------------
+    def latest_conversation_at(self, address: Address) -> Conversation | None:
+        return to_conversation(
+            self._one(
+                "SELECT * FROM conversations WHERE platform = ? AND workspace = ? AND channel = ? AND thread = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (address.platform, address.workspace, address.channel, address.thread),
+            )
+        )
+
+    def open_conversation(self, address: Address, customer_id: str, customer_name: str, language: str) -> Conversation:
+        now = self.now()
+        cid = self.db.table("conversations").insert(
+            {
+                "platform": address.platform,
+                "workspace": address.workspace,
+                "channel": address.channel,
+                "thread": address.thread,
+                "is_dm": int(address.is_dm),
+                "customer_id": customer_id,
+                "customer_name": customer_name,
+                "language": language,
+                "state": "bot",
+                "created_at": now,
+                "updated_at": now,
+            }
+        ).last_pk
+        return self.conversation(cid)
+
+    def conversation(self, conversation_id: int) -> Conversation | None:
+        return to_conversation(self._one("SELECT * FROM conversations WHERE id = ?", (conversation_id,)))
+
+    def update_conversation(self, conversation_id: int, **changes: Any) -> Conversation:
+        changes["updated_at"] = self.now()
+        self.db.table("conversations").update(conversation_id, changes)
+        return self.conversation(conversation_id)
+
+    def conversations_needing_agent(self) -> list[dict[str, Any]]:
+        """Handed-off conversations and conversations with a draft awaiting review, oldest wait first."""
+        return self._all(
+            """
+            SELECT c.*, d.id AS draft_id, d.confidence AS draft_confidence,
+                   COALESCE(CASE WHEN c.state = 'waiting_human' THEN c.handoff_at END, d.drafted_at, c.updated_at)
+                       AS waiting_since
+            FROM conversations c
+            LEFT JOIN drafts d ON d.conversation_id = c.id AND d.status = 'pending'
+            WHERE c.state IN ('waiting_human', 'human') OR d.id IS NOT NULL
+            ORDER BY waiting_since, c.id
+            """
+        )
+
+    def open_conversations_count(self) -> int:
+        return self._one("SELECT count(*) AS n FROM conversations WHERE state != 'resolved'")["n"]
+
+    # ---- messages ----------------------------------------------------------------------------------------
+    def append_message(
+        self,
+        conversation_id: int,
+        author_kind: str,
+        text: str,
+        platform: str,
+        *,
+        author_id: str = "",
+        author_name: str = "",
+        platform_message_id: str | None = None,
+        draft_id: int | None = None,
+        inbox_id: int | None = None,
+        attachments: int = 0,
+    ) -> int:
+        return self.db.table("messages").insert(
+            {
+                "conversation_id": conversation_id,
+                "author_kind": author_kind,
+                "author_id": author_id,
+                "author_name": author_name,
+                "text": text,
+                "platform": platform,
+                "platform_message_id": platform_message_id,
+                "draft_id": draft_id,
+                "inbox_id": inbox_id,
+                "created_at": self.now(),
+                "attachments": attachments,
+            }
+        ).last_pk
+
+    def message(self, message_id: int) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM messages WHERE id = ?", (message_id,))
+
+    def message_by_platform_id(self, platform: str, platform_message_id: str) -> dict[str, Any] | None:
+        return self._one(
+            "SELECT * FROM messages WHERE platform = ? AND platform_message_id = ? ORDER BY id LIMIT 1",
+            (platform, platform_message_id),
+        )
+
+    def mark_message_edited(self, message_id: int, new_text: str) -> None:
+        self.db.execute("UPDATE messages SET text = ?, edited_at = ? WHERE id = ?", (new_text, self.now(), message_id))
+
+    def mark_message_deleted(self, message_id: int) -> None:
+        self.db.execute("UPDATE messages SET deleted_at = ? WHERE id = ?", (self.now(), message_id))
+
+    def mark_message_delivered(self, message_id: int, platform_message_id: str) -> None:
+        self.db.execute(
+            "UPDATE messages SET delivered_at = ?, platform_message_id = COALESCE(NULLIF(?, ''), platform_message_id) "
+            "WHERE id = ?",
+            (self.now(), platform_message_id, message_id),
+        )
+
+    def recent_messages(self, conversation_id: int, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self._all(
+            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?", (conversation_id, limit)
+        )
+        return rows[::-1]
+
+    def recent_customer_texts(self, conversation_id: int, limit: int = 5) -> list[str]:
+        rows = self._all(
+            "SELECT text FROM messages WHERE conversation_id = ? AND author_kind = 'customer' "
+            "ORDER BY id DESC LIMIT ?",
+            (conversation_id, limit),
+        )
+        return [r["text"] for r in rows]
+
+    def latest_customer_message_id(self, conversation_id: int) -> int | None:
+        row = self._one(
+            "SELECT max(id) AS id FROM messages WHERE conversation_id = ? AND author_kind = 'customer'",
+            (conversation_id,),
+        )
+        return row["id"] if row else None
+
+    # ---- drafts ------------------------------------------------------------------------------------------
+    def create_draft_job(self, conversation_id: int, message_id: int) -> int:
+        return self.db.table("drafts").insert(
+            {
+                "conversation_id": conversation_id,
+                "message_id": message_id,
+                "status": "drafting",
+                "created_at": self.now(),
+            }
+        ).last_pk
+
+    def draft(self, draft_id: int) -> Draft | None:
+        return to_draft(self._one("SELECT * FROM drafts WHERE id = ?", (draft_id,)))
+
+    def drafts_in_progress(self) -> list[Draft]:
+        return [to_draft(r) for r in self._all("SELECT * FROM drafts WHERE status = 'drafting' ORDER BY id")]
+
+    def pending_draft(self, conversation_id: int) -> Draft | None:
+        return to_draft(
+            self._one(
+                "SELECT * FROM drafts WHERE conversation_id = ? AND status = 'pending' ORDER BY id DESC LIMIT 1",
+                (conversation_id,),
+            )
+        )
+
+    def supersede_open_drafts(self, conversation_id: int, by: str) -> list[int]:
+        rows = self._all(
+            "SELECT id FROM drafts WHERE conversation_id = ? AND status IN ('drafting', 'pending')", (conversation_id,)
+        )
+        ids = [r["id"] for r in rows]
+        if ids:
+            self.db.execute(
+                f"UPDATE drafts SET status = 'superseded', decided_at = ?, decided_by = ? "
+                f"WHERE id IN ({','.join('?' * len(ids))})",
+                [self.now(), by, *ids],
+            )
+        return ids
+
+    def complete_draft(
+        self,
+        draft_id: int,
+        *,
+        status: str,
+        text: str | None,
+        sources: list[dict],
+        confidence: float | None,
+        drafter: str,
+        model: str | None,
+        latency_ms: float,
+        handoff_reason: str | None = None,
+    ) -> None:
+        self.db.table("drafts").update(
+            draft_id,
+            {
+                "status": status,
+                "text": text,
+                "sources": json.dumps(sources, ensure_ascii=False),
+                "confidence": confidence,
+                "drafter": drafter,
+                "model": model,
+                "latency_ms": latency_ms,
+                "handoff_reason": handoff_reason,
+                "drafted_at": self.now(),
+            },
+        )
+
+    def decide_draft(
+        self,
+        draft_id: int,
+        status: str,
+        decided_by: str,
+        *,
+        final_text: str | None = None,
+        edit_distance: int | None = None,
+        reject_reason: str | None = None,
+    ) -> None:
+        self.db.table("drafts").update(
+            draft_id,
+            {
+                "status": status,
+                "decided_at": self.now(),
+                "decided_by": decided_by,
+                "final_text": final_text,
+                "edit_distance": edit_distance,
+                "reject_reason": reject_reason,
+            },
+        )
+
+    # ---- audit -------------------------------------------------------------------------------------------
+    def log_event(
+        self,
+        actor: str,
+        action: str,
+        *,
+        actor_role: str = "",
+        conversation_id: int | None = None,
+        draft_id: int | None = None,
+        **details: Any,
+    ) -> int:
+        return self.db.table("events").insert(
+            {
+                "at": self.now(),
+                "actor": actor,
+                "actor_role": actor_role,
+                "action": action,
+                "conversation_id": conversation_id,
+                "draft_id": draft_id,
+                "details": json.dumps(details, ensure_ascii=False, default=str),
+            }
+        ).last_pk
+
+    def events_for(self, conversation_id: int) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM events WHERE conversation_id = ? ORDER BY id", (conversation_id,))
+
+    def events_named(self, action: str) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM events WHERE action = ? ORDER BY id", (action,))
+
+    # ---- outbox ------------------------------------------------------------------------------------------
+    def enqueue_action(
+        self, platform: str, kind: str, payload: dict, *, conversation_id: int | None = None,
+        message_id: int | None = None,
+    ) -> int | None:
+        """Persist an outbound action before anyone tries to send it. Card updates coalesce per conversation."""
+        if kind == "upsert_card" and conversation_id is not None:
+            if self._one(
+                "SELECT id FROM outbox WHERE status = 'pending' AND kind = 'upsert_card' AND conversation_id = ? "
+                "AND attempts = 0",
+                (conversation_id,),
+            ):
+                return None
+        now = self.now()
+        return self.db.table("outbox").insert(
+            {
+                "platform": platform,
+                "kind": kind,
+                "conversation_id": conversation_id,
+                "message_id": message_id,
+                "payload": json.dumps(payload, ensure_ascii=False),
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        ).last_pk
+
+    def due_actions(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+            (self.now(), limit),
+        )
+
+    def next_action_due_at(self) -> str | None:
+        row = self._one("SELECT min(next_attempt_at) AS at FROM outbox WHERE status = 'pending'")
+        return row["at"] if row else None
+
+    def mark_action_sent(self, action_id: int, ref: str = "") -> None:
+        self.db.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, ref = ?, attempts = attempts + 1 WHERE id = ?",
+            (self.now(), ref, action_id),
+        )
+
+    def mark_action_retry(self, action_id: int, error: str, next_attempt_at: str) -> None:
+        self.db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+            (error, next_attempt_at, action_id),
+        )
+
+    def mark_action_failed(self, action_id: int, error: str) -> None:
+        self.db.execute(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
+            (error, action_id),
+        )
+
+    def undelivered_count(self) -> int:
+        return self._one("SELECT count(*) AS n FROM outbox WHERE status != 'sent' AND attempts > 0")["n"]
+
+    def outbox_rows(self) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM outbox ORDER BY id")
+
+    def set_card_ref(self, conversation_id: int, channel: str, ref: str) -> None:
+        self.db.execute(
+            "UPDATE conversations SET card_channel = ?, card_ref = ? WHERE id = ?", (channel, ref, conversation_id)
+        )
+
+    # ---- ratings and settings ----------------------------------------------------------------------------
+    def add_rating(self, conversation_id: int, rating: int, customer_id: str) -> int:
+        return self.db.table("ratings").insert(
+            {"conversation_id": conversation_id, "rating": rating, "customer_id": customer_id, "at": self.now()}
+        ).last_pk
+
+    def ratings_for(self, conversation_id: int) -> list[int]:
+        return [
+            r["rating"]
+            for r in self._all("SELECT rating FROM ratings WHERE conversation_id = ? ORDER BY id", (conversation_id,))
+        ]
+
+    def get_setting(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM settings WHERE key = ?", (key,))
+        return row["value"] if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (key, value, self.now()),
+        )
+
+    # ---- read models for commands, digest and export -----------------------------------------------------
+    def quick_counts(self, since: str) -> dict[str, Any]:
+        """Counts since `since` for the `digest` command's short form."""
+        conv = self._one(
+            "SELECT count(*) AS opened, sum(state = 'resolved') AS resolved FROM conversations WHERE created_at >= ?",
+            (since,),
+        )
+        drafts = {
+            r["status"]: r["n"]
+            for r in self._all(
+                "SELECT status, count(*) AS n FROM drafts WHERE created_at >= ? GROUP BY status", (since,)
+            )
+        }
+        handoffs = {
+            r["reason"]: r["n"]
+            for r in self._all(
+                "SELECT json_extract(details, '$.reason') AS reason, count(*) AS n FROM events "
+                "WHERE action = 'handoff' AND at >= ? GROUP BY reason",
+                (since,),
+            )
+        }
+        rating = self._one("SELECT avg(rating) AS avg, count(*) AS n FROM ratings WHERE at >= ?", (since,))
+        return {
+            "conversations_opened": conv["opened"] or 0,
+            "conversations_resolved": conv["resolved"] or 0,
+            "open_now": self.open_conversations_count(),
+            "drafts": drafts,
+            "handoffs": handoffs,
+            "rating_avg": rating["avg"],
+            "ratings": rating["n"],
+        }
+
+    def export_conversations(self) -> Iterator[dict[str, Any]]:
+        for conv in self._all("SELECT * FROM conversations ORDER BY id"):
+            cid = conv["id"]
+            conv["messages"] = self._all("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (cid,))
+            drafts = self._all("SELECT * FROM drafts WHERE conversation_id = ? ORDER BY id", (cid,))
+            for d in drafts:
+                d["sources"] = json.loads(d["sources"] or "[]")
+            conv["drafts"] = drafts
+            events = self.events_for(cid)
+            for e in events:
+                e["details"] = json.loads(e["details"] or "{}")
+            conv["actions"] = events
+            conv["ratings"] = self.ratings_for(cid)
+            yield conv
