@@ -181,6 +181,18 @@ class UpsertCard:
 
 
 @dataclass(frozen=True)
+class PostReport:
+    """Post a report (the weekly digest) to the platform's agent channel, with an optional PNG chart."""
+
+    title: str
+    summary: str  # markdown-ish plain text, a paragraph
+    fields: tuple[tuple[str, str], ...] = ()  # headline figures: (label, value)
+    sections: tuple[tuple[str, str], ...] = ()  # (heading, body text with one item per line)
+    image_path: str | None = None
+    kind: str = "post_report"
+
+
+@dataclass(frozen=True)
 class Delivery:
     """What an adapter returns after a successful send: the platform's id for what it posted."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from bot.models import Delivery, SendMessage, UpsertCard
+from bot.models import Delivery, PostReport, SendMessage, UpsertCard
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -23,5 +23,5 @@ class Adapter(Protocol):
     async def stop(self) -> None:
         """Disconnect and release resources."""
 
-    async def deliver(self, action: SendMessage | UpsertCard) -> Delivery:
+    async def deliver(self, action: SendMessage | UpsertCard | PostReport) -> Delivery:
         """Perform one outbound action. Raise `DeliveryError` on failure (retry=False if hopeless)."""
