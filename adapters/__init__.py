@@ -1,1 +1,1 @@
-"""Platform adapters: SDK wiring and pure translation between a platform's payloads and the core's models."""
+"""Platform adapters: translate platform events into core events and core actions into platform calls."""
