@@ -6,6 +6,7 @@ core. Text from customers is escaped (&, <, >) so a message cannot ping @channel
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from bot.models import CardView, PostReport
@@ -26,6 +27,14 @@ DRAFT_BUTTONS = {"approve", "edit", "reject"}
 
 def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_USER_ID = re.compile(r"\b[UW][A-Z0-9]{6,}\b")
+
+
+def mention(text: str, ids: set[str] | frozenset[str]) -> str:
+    """Render known Slack user ids as mentions (<@U...>), which Slack displays as the person's name."""
+    return _USER_ID.sub(lambda m: f"<@{m.group(0)}>" if m.group(0) in ids else m.group(0), text)
 
 
 def clip(text: str, limit: int) -> str:
@@ -56,16 +65,17 @@ def parse_action_id(value: str) -> tuple[str, int] | None:
     return parts[1], int(parts[2])
 
 
-def card_blocks(card: CardView) -> tuple[str, list[dict[str, Any]]]:
-    """(notification text, blocks) for a review card."""
+def card_blocks(card: CardView, people: frozenset[str] = frozenset()) -> tuple[str, list[dict[str, Any]]]:
+    """(notification text, blocks) for a review card. `people`: user ids to show as mentions (agents)."""
+    people = people | {p for p in (card.customer, card.assignee or "") if _USER_ID.fullmatch(p or "")}
     title = f"Conversation #{card.conversation_id} · {card.state_label}"
-    blocks: list[dict[str, Any]] = [_section(f"*{escape(title)}*")]
+    blocks: list[dict[str, Any]] = [_section(mention(f"*{escape(title)}*", people))]
     meta = [f"Customer: *{escape(card.customer)}*"]
     if card.where:
         meta.append(f"in {escape(card.where)}")
     if card.assignee:
         meta.append(f"owner: {escape(card.assignee)}")
-    blocks.append(_context(" · ".join(meta)))
+    blocks.append(_context(mention(" · ".join(meta), people)))
     blocks.append(_section("*Latest message*\n" + quote(escape(clip(card.latest_message, SECTION_LIMIT - 100)))))
     if card.handoff_reason:
         blocks.append(_section(f":raising_hand: *Handed to a human:* {escape(card.handoff_reason)}"))

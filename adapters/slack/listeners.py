@@ -33,9 +33,8 @@ def register(app: AsyncApp, adapter: "SlackAdapter") -> None:
     def actor(body: dict[str, Any]):
         user = body.get("user") or {}
         uid = user.get("id") or body.get("user_id") or ""
-        name = user.get("username") or user.get("name") or body.get("user_name") or ""
         team = user.get("team_id") or body.get("user_team_id") or ""
-        return actor_for(uid, settings, name=name, team=team, home=adapter.identity.team_id)
+        return actor_for(uid, settings, team=team, home=adapter.identity.team_id)
 
     async def answer(body: dict[str, Any], respond, text: str) -> None:
         if body.get("response_url"):

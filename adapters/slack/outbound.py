@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
 
-from .blocks import card_blocks, report_blocks, split_text
+from .blocks import card_blocks, mention, report_blocks, split_text
 from .config import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,7 @@ class Outbound:
     def __init__(self, client: AsyncWebClient, settings: SlackSettings):
         self.client = client
         self.settings = settings
+        self.people = frozenset(settings.slack_agent_users) | frozenset(settings.slack_lead_users)
         self._reports: dict[tuple[str, str], str] = {}  # (title, image) -> ts, so a retry does not repost
 
     async def deliver(self, action: SendMessage | UpsertCard | PostReport) -> Delivery:
@@ -123,7 +124,7 @@ class Outbound:
         address = action.address
         thread = address.thread if not address.is_dm and address.thread else None
         first = ""
-        for part in split_text(to_mrkdwn(action.text)):
+        for part in split_text(mention(to_mrkdwn(action.text), self.people)):
             resp = await self.client.chat_postMessage(channel=address.channel, thread_ts=thread, text=part,
                                                       unfurl_links=False, unfurl_media=False)
             first = first or str(resp.get("ts", ""))
@@ -131,7 +132,7 @@ class Outbound:
         return Delivery(ref=first, channel=address.channel)
 
     async def _card(self, action: UpsertCard) -> Delivery:
-        text, blocks = card_blocks(action.card)
+        text, blocks = card_blocks(action.card, self.people)
         channel = action.channel or self.settings.slack_agent_channel or ""
         if action.ref:
             try:

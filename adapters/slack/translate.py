@@ -46,9 +46,11 @@ def role_for(user_id: str, settings: SlackSettings, *, external: bool = False) -
     return Role.CUSTOMER
 
 
-def actor_for(user_id: str, settings: SlackSettings, *, name: str = "", team: str = "", home: str = "") -> Actor:
+def actor_for(user_id: str, settings: SlackSettings, *, team: str = "", home: str = "") -> Actor:
+    """A Slack person is named by their user id everywhere (events, buttons, commands), so the core sees one
+    stable label per person; Slack shows the name when the id is rendered as a mention (<@U...>)."""
     external = bool(team and home and team != home)
-    return Actor(PLATFORM, user_id, name, role_for(user_id, settings, external=external))
+    return Actor(PLATFORM, user_id, "", role_for(user_id, settings, external=external))
 
 
 def _ignore(reason: str, quiet: bool = False) -> Translation:
@@ -58,11 +60,6 @@ def _ignore(reason: str, quiet: bool = False) -> Translation:
 def _is_bot(msg: dict[str, Any], me: Identity) -> bool:
     return bool(msg.get("bot_id") or msg.get("subtype") == "bot_message" or msg.get("bot_profile")
                 or (me.bot_user_id and msg.get("user") == me.bot_user_id))
-
-
-def _name(msg: dict[str, Any]) -> str:
-    profile = msg.get("user_profile") or {}
-    return str(profile.get("display_name") or profile.get("real_name") or profile.get("name") or "")
 
 
 def _address(event: dict[str, Any], msg: dict[str, Any], team: str) -> Address:
@@ -111,7 +108,7 @@ def translate_event(body: dict[str, Any], settings: SlackSettings, me: Identity)
         return _ignore("message without user or ts")
     text = event.get("text") if isinstance(event.get("text"), str) else ""
     files = event.get("files") if isinstance(event.get("files"), list) else []
-    author = actor_for(user, settings, name=_name(event), team=str(event.get("user_team") or event.get("team") or ""),
+    author = actor_for(user, settings, team=str(event.get("user_team") or event.get("team") or ""),
                        home=team)
     return Translation(InboundMessage(event_id, _address(event, event, team), author, text, message_id=ts,
                                       attachments=len(files)))
@@ -126,7 +123,7 @@ def _edit(event: dict[str, Any], event_id: str, team: str, settings: SlackSettin
     text = new.get("text") if isinstance(new.get("text"), str) else ""
     if isinstance(old, dict) and old.get("text") == text:
         return _ignore("message_changed without a text change (unfurl, thread reply count)", quiet=True)
-    author = actor_for(new["user"], settings, name=_name(new), team=str(new.get("user_team") or new.get("team") or ""),
+    author = actor_for(new["user"], settings, team=str(new.get("user_team") or new.get("team") or ""),
                        home=team)
     return Translation(InboundMessage(event_id, _address(event, new, team), author, text, message_id=new["ts"],
                                       kind="edit"))
