@@ -37,6 +37,19 @@ def mention(text: str, ids: set[str] | frozenset[str]) -> str:
     return _USER_ID.sub(lambda m: f"<@{m.group(0)}>" if m.group(0) in ids else m.group(0), text)
 
 
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+_HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.M)
+_CHANNEL_REF = re.compile(r"#([CG][A-Z0-9]{6,})\b")
+
+
+def to_mrkdwn(text: str) -> str:
+    """The KB and drafts are Markdown; Slack's mrkdwn spells bold, links and headings differently."""
+    text = _LINK.sub(r"<\2|\1>", text)
+    text = _HEADING.sub(r"*\1*", text)
+    return _BOLD.sub(r"*\1*", text)
+
+
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -72,7 +85,7 @@ def card_blocks(card: CardView, people: frozenset[str] = frozenset()) -> tuple[s
     blocks: list[dict[str, Any]] = [_section(mention(f"*{escape(title)}*", people))]
     meta = [f"Customer: *{escape(card.customer)}*"]
     if card.where:
-        meta.append(f"in {escape(card.where)}")
+        meta.append("in " + _CHANNEL_REF.sub(r"<#\1>", escape(card.where)))
     if card.assignee:
         meta.append(f"owner: {escape(card.assignee)}")
     blocks.append(_context(mention(" · ".join(meta), people)))
@@ -82,7 +95,7 @@ def card_blocks(card: CardView, people: frozenset[str] = frozenset()) -> tuple[s
     if card.draft_text is not None:
         confidence = f" · confidence {card.confidence:.0%}" if card.confidence is not None else ""
         blocks.append(_section(f"*Draft #{card.draft_id}*{confidence}\n"
-                               + quote(escape(clip(card.draft_text, SECTION_LIMIT - 100)))))
+                               + quote(to_mrkdwn(escape(clip(card.draft_text, SECTION_LIMIT - 100))))))
         if card.sources:
             names = ", ".join(f"{escape(s.title)} ({s.score:.2f})" for s in card.sources)
             blocks.append(_context(f"Sources: {names}"))

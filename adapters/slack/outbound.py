@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from pathlib import Path
 
 import aiohttp
@@ -23,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
 
-from .blocks import card_blocks, mention, report_blocks, split_text
+from .blocks import card_blocks, mention, report_blocks, split_text, to_mrkdwn
 from .config import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -80,18 +79,6 @@ def delivery_error(exc: Exception, what: str) -> DeliveryError:
     if isinstance(exc, (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, OSError)):
         return DeliveryError(f"{what}: {type(exc).__name__}: {exc}", retry=True)
     return DeliveryError(f"{what}: unexpected {type(exc).__name__}: {exc}", retry=True)
-
-
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
-_HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.M)
-
-
-def to_mrkdwn(text: str) -> str:
-    """The KB and drafts are Markdown; Slack's mrkdwn spells bold, links and headings differently."""
-    text = _LINK.sub(r"<\2|\1>", text)
-    text = _HEADING.sub(r"*\1*", text)
-    return _BOLD.sub(r"*\1*", text)
 
 
 class Outbound:
