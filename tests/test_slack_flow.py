@@ -1,7 +1,12 @@
 """End to end on Slack: real bolt + slack_sdk against the fake Web API, signed requests to the running adapter."""
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
+
+from bot.drafting.base import DraftResult
 
 from tests.fakes.slack_client import AGENT, CUSTOMER, SUPPORT, SlackHarness
 
@@ -156,3 +161,32 @@ async def test_slash_commands_answer_ephemerally(slack):
     await slack.adapter.idle()
     assert "only for the support team" in slack.answers("USTRANGER1")[-1]
     assert slack.core.store.conversation(1).state == "bot"
+
+
+class SlowDrafter:
+    """Holds every draft until released: acknowledgements must not wait for it."""
+
+    name = "slow"
+
+    def __init__(self):
+        self.release = asyncio.Event()
+
+    async def draft(self, request):
+        await self.release.wait()
+        return DraftResult("You can move it once by up to 14 days.", 0.8, drafter="slow")
+
+
+async def test_acknowledged_fast_while_the_drafter_is_busy(tmp_path):
+    drafter = SlowDrafter()
+    async with SlackHarness(tmp_path, drafter=drafter) as slack:
+        for i in range(5):
+            started = time.monotonic()
+            await slack.say(f"{QUESTION} ({i})", channel=SUPPORT)
+            assert time.monotonic() - started < 1.0
+        started = time.monotonic()
+        status, _ = await slack.command("queue")
+        assert status == 200 and time.monotonic() - started < 1.0
+        assert slack.core.store._one("select count(*) n from inbox")["n"] == 5, "recorded before the ack"
+        drafter.release.set()
+        await slack.settle()
+        assert len(slack.cards()) == 5

@@ -35,8 +35,9 @@ def sign(body: str, timestamp: str, secret: str = SECRET) -> str:
 
 
 class SlackHarness:
-    def __init__(self, tmp_path: Path, **overrides: Any):
+    def __init__(self, tmp_path: Path, drafter: Any = None, **overrides: Any):
         self.tmp_path = tmp_path
+        self.drafter = drafter
         self.overrides = overrides
         self.api = FakeSlackAPI()
         self._ids = itertools.count(1)
@@ -45,7 +46,7 @@ class SlackHarness:
     async def __aenter__(self) -> "SlackHarness":
         await self.api.start()
         core_settings = load_settings(env_file=None, tandem_db=str(self.tmp_path / "t.db"), tandem_kb=str(KB))
-        self.core = build_core(core_settings)
+        self.core = build_core(core_settings, drafter=self.drafter)
         settings = SlackSettings(_env_file=None, **{
             "slack_bot_token": "xoxb-test", "slack_signing_secret": SECRET, "slack_api_url": self.api.base_url,
             "slack_support_channels": SUPPORT, "slack_agent_channel": AGENTS, "slack_agent_users": AGENT,
