@@ -52,6 +52,7 @@ class FakeSlackAPI:
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
+        self._sockets: list[web.WebSocketResponse] = []
 
     # ---- scripting ------------------------------------------------------------------------------------------
     def fail_next(self, n: int = 1, *, status: int = 429, retry_after: int | None = 0, method: str | None = None,
@@ -66,17 +67,16 @@ class FakeSlackAPI:
     async def wait_for(self, method: str, where: Callable[[Call], bool] = lambda c: True,
                        timeout: float = 5.0, count: int = 1) -> Call:
         """Wait until `count` successful calls to `method` match `where`; return the last one."""
-        async def matched() -> list[Call]:
+        def matched() -> list[Call]:
             return [c for c in self.called(method) if where(c)]
 
         async with self._changed:
             try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: len(
-                    [c for c in self.called(method) if where(c)]) >= count), timeout)
+                await asyncio.wait_for(self._changed.wait_for(lambda: len(matched()) >= count), timeout)
             except TimeoutError:
                 seen = [(c.method, c.status) for c in self.calls]
                 raise AssertionError(f"no {count} matching {method} call(s) within {timeout}s; calls: {seen}")
-        return (await matched())[count - 1]
+        return matched()[count - 1]
 
     # ---- server -----------------------------------------------------------------------------------------------
     @property
@@ -92,6 +92,7 @@ class FakeSlackAPI:
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/respond/{key}", self._respond)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -100,6 +101,8 @@ class FakeSlackAPI:
         return self
 
     async def stop(self) -> None:
+        for ws in self._sockets:
+            await ws.close()
         if self._runner:
             await self._runner.cleanup()
 
@@ -170,6 +173,8 @@ class FakeSlackAPI:
             return ok | {"user": {"id": uid, "name": uid.lower(), "real_name": f"User {uid}", "team_id": TEAM}}
         if method == "conversations.info":
             return ok | {"channel": {"id": p.get("channel"), "name": "support", "is_channel": True}}
+        if method == "apps.connections.open":
+            return ok | {"url": f"ws://{self.host}:{self.port}/socket"}
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._ids):04d}"
             return ok | {"upload_url": f"http://{self.host}:{self.port}/upload/{file_id}", "file_id": file_id}
@@ -187,3 +192,25 @@ class FakeSlackAPI:
         params = await self._params(request)
         await self._record(Call("response_url", params | {"key": request.match_info["key"]}))
         return web.Response(text="ok")
+
+    # ---- Socket Mode ------------------------------------------------------------------------------------------
+    async def socket_send(self, envelope: dict[str, Any], timeout: float = 5.0) -> None:
+        """Push a Socket Mode envelope to the connected app (waits for the connection)."""
+        deadline = time.monotonic() + timeout
+        while not any(not ws.closed for ws in self._sockets):
+            if time.monotonic() > deadline:
+                raise AssertionError("no Socket Mode connection")
+            await asyncio.sleep(0.01)
+        for ws in self._sockets:
+            if not ws.closed:
+                await ws.send_json(envelope)
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0TANDEM"}})
+        async for msg in ws:
+            if msg.type == web.WSMsgType.TEXT:
+                await self._record(Call("socket_ack", json.loads(msg.data)))
+        return ws

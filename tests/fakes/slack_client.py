@@ -56,7 +56,7 @@ class SlackHarness:
         await self.core.start()
         self.core.register(self.adapter)
         await self.adapter.start(self.core)
-        self.url = f"http://127.0.0.1:{self.adapter.port}"
+        self.url = f"http://127.0.0.1:{self.adapter.port}" if self.adapter.port else ""
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
