@@ -14,6 +14,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
+from bot.commands import COMMANDS
 from bot.models import Actor, Delivery, PostReport, SendMessage, UpsertCard
 
 from . import listeners
@@ -89,8 +90,6 @@ class SlackAdapter:
     # ---- helpers for listeners -----------------------------------------------------------------------------
     def may(self, actor: Actor, command: str) -> bool:
         """Whether the core's registry lets this role run `command` (used before opening the Edit modal)."""
-        from bot.commands import COMMANDS
-
         spec = COMMANDS.get(command)
         return spec is not None and actor.role >= spec.role
 
