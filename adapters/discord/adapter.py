@@ -48,6 +48,23 @@ def intents() -> discord.Intents:
     return wanted
 
 
+def guard_parsers(client: discord.Client) -> None:
+    """Make a gateway payload discord.py cannot parse a log line, not the end of the connection."""
+    parsers = client._connection.parsers  # event name -> parse_* method; the websocket reads this dict
+
+    def guarded(event: str, parse):
+        def run(data: Any) -> None:
+            try:
+                parse(data)
+            except Exception:
+                log.exception("discord: unparseable %s payload ignored (keys: %s)", event,
+                              sorted(data)[:20] if isinstance(data, dict) else type(data).__name__)
+        return run
+
+    for event, parse in list(parsers.items()):
+        parsers[event] = guarded(event, parse)
+
+
 class TandemClient(discord.Client):
     def __init__(self, adapter: "DiscordAdapter", **options: Any) -> None:
         super().__init__(intents=intents(), **options)
@@ -121,6 +138,7 @@ class DiscordAdapter:
     async def setup(self, client: TandemClient) -> None:
         """After login, before the gateway: find the gateway, register buttons, sync `/tandem`."""
         s = self.settings
+        guard_parsers(client)
         if s.discord_api_url and not s.discord_gateway_url:
             _, url, _ = await client.http.get_bot_gateway()
             apply_base_urls(s.discord_api_url, url)
