@@ -67,6 +67,7 @@ def guard_parsers(client: discord.Client) -> None:
 
 class TandemClient(discord.Client):
     def __init__(self, adapter: "DiscordAdapter", **options: Any) -> None:
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice: no warning about it
         super().__init__(intents=intents(), **options)
         self.adapter = adapter
         self.tree = discord.app_commands.CommandTree(self)
