@@ -5,6 +5,7 @@ core idle), so tests read as the scenario they check.
 """
 from __future__ import annotations
 
+from pathlib import Path
 import asyncio
 import time
 from typing import Callable
@@ -42,7 +43,7 @@ class Desk:
     def __init__(self, fake: FakeDiscord, db_path: str):
         self.fake = fake
         self.world = fake.world
-        settings = load_settings(env_file=None, tandem_db=db_path, tandem_kb="tests/fixtures/kb")
+        settings = load_settings(env_file=None, tandem_db=db_path, tandem_kb=str(Path(__file__).parent / "fixtures" / "kb"))
         self.core = build_core(settings)
         self.adapter: DiscordAdapter | None = None
 
