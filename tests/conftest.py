@@ -92,14 +92,20 @@ def settings(tmp_path):
     return make_settings(tmp_path)
 
 
-@pytest.fixture
-async def core(settings, clock):
-    core = build_core(settings, clock=clock)
+async def start_core(settings: Settings, clock=None, drafter=None):
+    """Build and start a core with a RecordingAdapter registered (as `core.test_adapter`)."""
+    core = build_core(settings, clock=clock, drafter=drafter)
     adapter = RecordingAdapter()
     core.register(adapter)
     await adapter.start(core)
     await core.start()
     core.test_adapter = adapter
+    return core
+
+
+@pytest.fixture
+async def core(settings, clock):
+    core = await start_core(settings, clock)
     yield core
     await core.stop()
 

@@ -7,11 +7,13 @@ with the reason, so a failing model never loses a customer's message.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 
 import openai
+from openai.types.chat import ChatCompletion
 
 from bot.drafting.base import DrafterError, DraftRequest, DraftResult
 from bot.kb import Article
@@ -30,6 +32,14 @@ Knowledge-base articles:
 
 _LANG = {"en": "English", "id": "Indonesian (Bahasa Indonesia)"}
 _JSON = re.compile(r"\{.*\}", re.DOTALL)
+_NO = {"", "false", "no", "0", "none", "null"}
+
+
+def _flag(value) -> bool:
+    """needs_human as the model meant it: small models sometimes answer "false" as a string."""
+    if isinstance(value, str):
+        return value.strip().lower() not in _NO
+    return bool(value)
 
 
 def parse_reply(content: str | None) -> dict:
@@ -43,14 +53,17 @@ def parse_reply(content: str | None) -> dict:
         raise DrafterError(f"malformed model output: not JSON ({content[:80]!r})") from None
     if not isinstance(data, dict) or not isinstance(data.get("reply"), str):
         raise DrafterError("malformed model output: no 'reply' string")
+    raw = data.get("confidence", 0.0)
     try:
-        confidence = float(data.get("confidence", 0.0))
+        if isinstance(raw, bool):
+            raise TypeError("a boolean is not a confidence")
+        confidence = float(raw)
     except (TypeError, ValueError):
         raise DrafterError("malformed model output: 'confidence' is not a number") from None
     if not 0.0 <= confidence <= 1.0:
         raise DrafterError(f"malformed model output: confidence {confidence} outside 0..1")
     return {"reply": data["reply"].strip(), "confidence": confidence,
-            "needs_human": bool(data.get("needs_human", False)), "reason": data.get("reason")}
+            "needs_human": _flag(data.get("needs_human", False)), "reason": data.get("reason")}
 
 
 class LLMDrafter:
@@ -61,11 +74,13 @@ class LLMDrafter:
         self.retriever = retriever  # the KB drafter: finds the articles to ground on
         self.articles = {a.id: a for a in articles}
         self.model = model
+        self.timeout = timeout
         self.client = openai.AsyncOpenAI(api_key=api_key or "not-needed", base_url=base_url, timeout=timeout,
                                          max_retries=0)
 
     async def draft(self, request: DraftRequest) -> DraftResult:
-        grounding = self.retriever.answer(request.question)
+        # TF-IDF retrieval is CPU work: keep it off the event loop so acknowledgements never wait for it.
+        grounding = await asyncio.to_thread(self.retriever.answer, request.question)
         top = [self.articles[s.id] for s in grounding.sources if s.id in self.articles]
         articles = "\n\n".join(f"[{a.id}] {a.title}\n{a.answer}" for a in top) or "(no relevant article)"
         messages = [{"role": "system", "content": SYSTEM_PROMPT.format(
@@ -74,15 +89,20 @@ class LLMDrafter:
             messages.append({"role": "user" if kind == "customer" else "assistant", "content": text})
         messages.append({"role": "user", "content": request.question})
         try:
-            response = await self.client.chat.completions.create(
-                model=self.model, messages=messages, temperature=0.2, response_format={"type": "json_object"},
-            )
-        except openai.APITimeoutError:
-            raise DrafterError("the model timed out") from None
+            # The client's timeout bounds each network read, not the whole answer: an endpoint trickling its
+            # body would never trip it. This deadline bounds the whole call.
+            async with asyncio.timeout(self.timeout):
+                response = await self.client.chat.completions.create(
+                    model=self.model, messages=messages, temperature=0.2, response_format={"type": "json_object"},
+                )
+        except (openai.APITimeoutError, TimeoutError):
+            raise DrafterError(f"the model timed out after {self.timeout:g}s") from None
         except openai.APIStatusError as exc:
             raise DrafterError(f"the model endpoint answered HTTP {exc.status_code}") from None
         except openai.APIError as exc:
             raise DrafterError(f"the model endpoint failed: {type(exc).__name__}") from None
+        if not isinstance(response, ChatCompletion):  # e.g. an HTML page from a proxy, served with 200
+            raise DrafterError("the model endpoint answered something that is not a chat completion")
         if not response.choices:
             raise DrafterError("malformed model output: no choices")
         parsed = parse_reply(response.choices[0].message.content)
@@ -97,3 +117,6 @@ class LLMDrafter:
             model=response.model or self.model,
             details={"model_reason": parsed["reason"]},
         )
+
+    async def aclose(self) -> None:
+        await self.client.close()
