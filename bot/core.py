@@ -131,7 +131,7 @@ class Core:
                 while rows := self.store.pending_inbox(limit=200):
                     for row in rows:
                         self._process_row(row)
-                    await asyncio.sleep(0)  # let acknowledgements and sends run between batches
+                        await asyncio.sleep(0)  # a backlog must not hold acknowledgements: yield after each row
             finally:
                 self._busy -= 1
 
