@@ -48,7 +48,7 @@ class RecordingAdapter:
         self.sent: list[SendMessage] = []
         self.cards: list[UpsertCard] = []
         self.reports: list = []
-        self.failures: list[DeliveryError] = []  # raised, one per delivery, before succeeding
+        self.failures: list[DeliveryError] = []  # raised, one per message delivery, before succeeding
         self.core = None
         self._n = 0
 
@@ -59,7 +59,7 @@ class RecordingAdapter:
         pass
 
     async def deliver(self, action):
-        if self.failures:
+        if self.failures and isinstance(action, SendMessage):
             raise self.failures.pop(0)
         self._n += 1
         if isinstance(action, SendMessage):

@@ -12,12 +12,12 @@ from typing import Any
 
 import discord
 
+from bot.cards import button_args, button_targets
 from bot.models import Actor, Address, CardView, InboundMessage, PostReport, Role
 
 PLATFORM = "discord"
 MESSAGE_LIMIT = 2000
 CUSTOM_ID = r"tandem:(?P<command>\w+):(?P<id>\d+)"
-DRAFT_BUTTONS = ("approve", "edit", "reject")  # custom id carries a draft id; the others a conversation id
 
 
 @dataclass(frozen=True)
@@ -192,14 +192,10 @@ _BUTTONS = {
 
 def card_buttons(card: CardView) -> list[ButtonSpec]:
     specs = []
-    for command in card.buttons:
-        if command not in _BUTTONS:
-            continue
-        target = card.draft_id if command in DRAFT_BUTTONS else card.conversation_id
-        if target is None:
-            continue
-        label, style = _BUTTONS[command]
-        specs.append(ButtonSpec(command, int(target), label, style))
+    for command, target in button_targets(card):
+        if command in _BUTTONS:
+            label, style = _BUTTONS[command]
+            specs.append(ButtonSpec(command, target, label, style))
     return specs
 
 
@@ -207,9 +203,7 @@ def button_label(command: str) -> str:
     return _BUTTONS.get(command, (command.title(), None))[0]
 
 
-def target_arg(command: str, target_id: int) -> dict[str, int]:
-    """The core.invoke arguments a button press carries: a draft id or a conversation id."""
-    return {"draft": target_id} if command in DRAFT_BUTTONS else {"conversation": target_id}
+target_arg = button_args  # the core.invoke arguments a button press carries
 
 
 def report_embed(report: PostReport, image_name: str | None = None) -> discord.Embed:

@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any
 
+from bot.cards import button_targets
 from bot.models import CardView, PostReport
 
 TEXT_LIMIT = 3900  # per chat.postMessage; Slack advises staying under 4,000 characters
@@ -22,7 +23,6 @@ _BUTTONS = {  # command -> (label, style); the id is a draft id for the first th
     "handback": ("Hand back", None),
     "resolve": ("Resolve", "primary"),
 }
-DRAFT_BUTTONS = {"approve", "edit", "reject"}
 
 
 def escape(text: str) -> str:
@@ -100,11 +100,8 @@ def card_blocks(card: CardView, people: frozenset[str] = frozenset()) -> tuple[s
             names = ", ".join(f"{escape(s.title)} ({s.score:.2f})" for s in card.sources)
             blocks.append(_context(f"Sources: {names}"))
     buttons = []
-    for command in card.buttons:
+    for command, ident in button_targets(card):
         if command not in _BUTTONS:
-            continue
-        ident = card.draft_id if command in DRAFT_BUTTONS else card.conversation_id
-        if ident is None:
             continue
         label, style = _BUTTONS[command]
         button = {"type": "button", "text": {"type": "plain_text", "text": label}, "action_id": action_id(command, ident),

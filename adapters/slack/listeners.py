@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.cards import button_args
+
 from .blocks import EDIT_CALLBACK, edit_modal, parse_action_id
 from .translate import actor_for, translate_event
 
@@ -71,7 +73,7 @@ def register(app: AsyncApp, adapter: "SlackAdapter") -> None:
             log.warning("slack: unknown button %r pressed by %s", action.get("action_id"), who.user_id)
             return
         command, ident = parsed
-        args = {"draft": ident} if command in {"approve", "edit", "reject"} else {"conversation": ident}
+        args = button_args(command, ident)
         log.info("slack: %s pressed %s on %s %s", who.user_id, command, *next(iter(args.items())))
 
         async def run() -> None:
