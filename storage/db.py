@@ -160,6 +160,23 @@ def m001_core(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL)")
 
 
+@migrations()
+def m002_digest_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes that keep the weekly digest's range scans on indexes (see storage/analytics.py)."""
+    # first customer message / first reply per conversation, and the customer message before an agent reply
+    db.execute(
+        "CREATE INDEX idx_messages_conv_kind ON messages(conversation_id, author_kind, created_at, delivered_at)"
+    )
+    # customer messages per hour, agent replies in a period
+    db.execute("CREATE INDEX idx_messages_kind_created ON messages(author_kind, created_at)")
+    # handoffs by reason, takeovers, handbacks and per-agent actions in a period
+    db.execute("CREATE INDEX idx_events_action_at ON events(action, at)")
+    # drafts decided in a period, per agent
+    db.execute("CREATE INDEX idx_drafts_status_decided ON drafts(status, decided_at)")
+    # CSAT for the conversations opened in a period
+    db.execute("CREATE INDEX idx_ratings_conv ON ratings(conversation_id)")
+
+
 def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database at `path` with WAL, foreign keys and all migrations applied."""
     path = str(path)

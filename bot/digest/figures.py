@@ -1,0 +1,229 @@
+"""Compute the digest's figures for a period [start, end) and the period before it, from the SQLite log.
+
+All SQL lives in `storage.analytics`; this module turns its counts and value lists into a `Digest`:
+medians and 90th percentiles, rates, local-time days and hours, per-agent rows and grouped KB gaps.
+Periods are whole local days in TANDEM_TIMEZONE ending at the last local midnight, so the scheduled
+Monday post covers Monday to Sunday and a day of the chart is a real calendar day.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from bot.digest.gaps import Gap, group_questions
+from storage.analytics import Analytics
+from storage.store import iso
+
+OUTCOMES = ("resolved_bot", "resolved_agent", "with_agent", "open")
+OUTCOME_LABELS = {
+    "resolved_bot": "Resolved by the bot",
+    "resolved_agent": "Resolved with an agent",
+    "with_agent": "Handed to an agent",
+    "open": "Open with the bot",
+}
+DRAFT_STATUSES = ("approved", "edited", "rejected", "superseded", "auto_sent", "failed", "pending", "drafting")
+
+
+@dataclass
+class Timing:
+    """Seconds: median and 90th percentile (nearest rank) over `count` values."""
+
+    count: int = 0
+    median: float | None = None
+    p90: float | None = None
+
+    @classmethod
+    def of(cls, values: list[float]) -> "Timing":
+        values = sorted(v for v in values if v is not None and v >= 0)
+        if not values:
+            return cls()
+        return cls(len(values), statistics.median(values), values[math.ceil(0.9 * len(values)) - 1])
+
+
+@dataclass
+class AgentRow:
+    agent: str
+    conversations: int = 0
+    approvals: int = 0
+    edits: int = 0
+    rejections: int = 0
+    median_response: float | None = None
+
+
+@dataclass
+class Day:
+    date: date
+    outcomes: dict[str, int]
+    first_response_median: float | None
+
+
+@dataclass
+class Figures:
+    start: datetime
+    end: datetime
+    opened: int = 0
+    resolved: int = 0
+    still_open: int = 0
+    by_platform: dict[str, dict[str, int]] = field(default_factory=dict)
+    drafts_created: int = 0
+    drafts: dict[str, int] = field(default_factory=dict)
+    acceptance: float | None = None
+    edit_share_median: float | None = None
+    handoffs: dict[str, int] = field(default_factory=dict)
+    takeovers: int = 0
+    handbacks: int = 0
+    first_response: Timing = field(default_factory=Timing)
+    resolution: Timing = field(default_factory=Timing)
+    draft_wait: Timing = field(default_factory=Timing)
+    csat_average: float | None = None
+    csat_ratings: int = 0
+    csat_response_rate: float | None = None
+    agents: list[AgentRow] = field(default_factory=list)
+    kb_gaps: list[Gap] = field(default_factory=list)
+    hours: list[int] = field(default_factory=lambda: [0] * 24)  # customer messages per local hour
+    weekdays: list[int] = field(default_factory=lambda: [0] * 7)  # Monday first
+    days: list[Day] = field(default_factory=list)
+
+    @property
+    def handoffs_total(self) -> int:
+        return sum(self.handoffs.values())
+
+
+@dataclass
+class Digest:
+    timezone: str
+    days: int
+    current: Figures
+    previous: Figures
+
+
+def period_bounds(now: datetime, days: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The `days` whole local days before the local midnight that starts `now`'s day."""
+    today = now.astimezone(tz).date()
+    end = datetime.combine(today, time(0), tz)
+    return datetime.combine(today - timedelta(days=days), time(0), tz), end
+
+
+class _Buckets:
+    """Maps analytics' 15-minute UTC buckets to local (date, hour), cached: a week has at most 672."""
+
+    def __init__(self, tz: ZoneInfo):
+        self.tz = tz
+        self.cache: dict[str, datetime] = {}
+
+    def local(self, bucket: str) -> datetime:
+        hit = self.cache.get(bucket)
+        if hit is None:
+            hour, quarter = bucket.split("|")
+            utc = datetime.fromisoformat(hour + ":00").replace(tzinfo=timezone.utc)
+            hit = self.cache[bucket] = (utc + timedelta(minutes=15 * int(quarter))).astimezone(self.tz)
+        return hit
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _outcome(state: str, human: int) -> str:
+    """The chart's stack: how a conversation opened in the period stands now."""
+    if state == "resolved":
+        return "resolved_agent" if human else "resolved_bot"
+    return "with_agent" if state in ("waiting_human", "human") else "open"
+
+
+def compute_figures(
+    db: sqlite_utils.Database, start: datetime, end: datetime, tz: ZoneInfo, *,
+    low_confidence: float = 0.45, full: bool = True,
+) -> Figures:
+    """Figures for [start, end). `full=False` skips what is only shown for the current period
+    (agents, KB gaps, busiest hours, days)."""
+    q = Analytics(db)
+    a, b = iso(start), iso(end)
+    f = Figures(start, end)
+    buckets = _Buckets(tz)
+
+    per_day: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OUTCOMES, 0))
+    frt_by_day: dict[date, list[float]] = defaultdict(list)
+    frts, resolutions = [], []
+    platforms: dict[str, dict[str, int]] = {}
+    for bucket, platform, state, human, resolution_s, frt_s in q.conversations(a, b):
+        p = platforms.setdefault(platform, {"opened": 0, "resolved": 0, "still_open": 0})
+        p["opened"] += 1
+        p["resolved" if state == "resolved" else "still_open"] += 1
+        if resolution_s is not None:
+            resolutions.append(resolution_s)
+        if frt_s is not None:
+            frts.append(frt_s)
+        if full:
+            day = buckets.local(bucket).date()
+            per_day[day][_outcome(state, human)] += 1
+            if frt_s is not None and frt_s >= 0:
+                frt_by_day[day].append(frt_s)
+    f.by_platform = dict(sorted(platforms.items()))
+    f.opened = sum(p["opened"] for p in platforms.values())
+    f.resolved = sum(p["resolved"] for p in platforms.values())
+    f.still_open = f.opened - f.resolved
+    f.first_response, f.resolution = Timing.of(frts), Timing.of(resolutions)
+
+    counts = q.draft_status_counts(a, b)
+    f.drafts_created = sum(counts.values())
+    f.drafts = {s: counts.get(s, 0) for s in DRAFT_STATUSES}
+    decided = f.drafts["approved"] + f.drafts["edited"] + f.drafts["rejected"]
+    f.acceptance = _rate(f.drafts["approved"], decided)
+    shares = q.edit_shares(a, b)
+    f.edit_share_median = statistics.median(shares) if shares else None
+    f.draft_wait = Timing.of(q.draft_waits(a, b))
+
+    f.handoffs = dict(sorted(q.handoffs_by_reason(a, b).items(), key=lambda kv: (-kv[1], kv[0])))
+    actions = q.action_counts(a, b, ("takeover", "handback"))
+    f.takeovers, f.handbacks = actions.get("takeover", 0), actions.get("handback", 0)
+
+    avg, n, rated = q.csat(a, b)
+    f.csat_average, f.csat_ratings, f.csat_response_rate = avg, n, _rate(rated, f.resolved)
+    if not full:
+        return f
+
+    f.agents = _agents(q, a, b)
+    f.kb_gaps = group_questions(q.knowledge_gaps(a, b, low_confidence))
+    for bucket, n in q.customer_messages_by_bucket(a, b):
+        local = buckets.local(bucket)
+        f.hours[local.hour] += n
+        f.weekdays[local.weekday()] += n
+    day, last = start.astimezone(tz).date(), (end.astimezone(tz) - timedelta(microseconds=1)).date()
+    while day <= last:
+        frt = frt_by_day.get(day)
+        f.days.append(Day(day, dict(per_day[day]), statistics.median(frt) if frt else None))
+        day += timedelta(days=1)
+    return f
+
+
+def _agents(q: Analytics, a: str, b: str) -> list[AgentRow]:
+    rows: dict[str, AgentRow] = {}
+    for actor, conversations, approvals, edits, rejections in q.agent_activity(a, b):
+        rows[actor] = AgentRow(actor, conversations, approvals or 0, edits or 0, rejections or 0)
+    times: dict[str, list[float]] = defaultdict(list)
+    for agent, seconds in q.agent_response_times(a, b):
+        times[agent].append(seconds)
+    for agent, values in times.items():
+        rows.setdefault(agent, AgentRow(agent)).median_response = Timing.of(values).median
+    return sorted(rows.values(), key=lambda r: (-r.conversations, -r.approvals - r.edits, r.agent))
+
+
+def build_digest(
+    db: sqlite_utils.Database, *, days: int = 7, tz: ZoneInfo | str = "UTC", now: datetime | None = None,
+    low_confidence: float = 0.45,
+) -> Digest:
+    """The digest for the `days` whole local days before today, compared with the `days` before those."""
+    tz = ZoneInfo(tz) if isinstance(tz, str) else tz
+    now = now or datetime.now(timezone.utc)
+    start, end = period_bounds(now, days, tz)
+    prev_start = datetime.combine(start.date() - timedelta(days=days), time(0), tz)
+    current = compute_figures(db, start, end, tz, low_confidence=low_confidence)
+    previous = compute_figures(db, prev_start, start, tz, low_confidence=low_confidence, full=False)
+    return Digest(tz.key, days, current, previous)
