@@ -14,7 +14,7 @@ import sqlite_utils
 
 # A 15-minute UTC bucket key for a timestamp column, e.g. '2024-03-10T14|2'.
 _BUCKET = "substr({col}, 1, 13) || '|' || (CAST(substr({col}, 15, 2) AS INTEGER) / 15)"
-_SECONDS = "(julianday({b}) - julianday({a})) * 86400.0"
+_SECONDS = "round((julianday({b}) - julianday({a})) * 86400.0, 3)"  # julianday keeps ~1 ms
 AGENT_ACTIONS = ("approve", "edit", "reject", "takeover", "handback", "reply", "resolve", "assign", "note")
 DECIDED = ("approved", "edited", "rejected")
 
