@@ -1,0 +1,79 @@
+"""The review card: what agents see for one conversation, decided here once for every platform.
+
+Adapters lay a `CardView` out (Block Kit, an embed, console text) but never decide which buttons
+exist or what the state means; that is what this module is for.
+"""
+from __future__ import annotations
+
+from bot.models import CardView, State
+from storage.records import Conversation
+from storage.store import Store
+
+CARD_MESSAGE_CHARS = 1000
+CARD_DRAFT_CHARS = 2500
+
+REASONS = {
+    "asked_for_human": "asked for a person",
+    "low_confidence": "no confident answer",
+    "sensitive_topic": "sensitive topic",
+    "frustration": "customer frustrated",
+    "drafter_error": "drafter failed",
+    "draft_rejected": "draft rejected",
+    "bot_off": "bot is off",
+    "attachment": "sent files",
+    "empty_message": "empty message",
+    "reopened": "reopened",
+}
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def build_card(store: Store, conv: Conversation) -> CardView:
+    draft = store.pending_draft(conv.id)
+    drafting = any(d.conversation_id == conv.id for d in store.drafts_in_progress())
+    latest = next(
+        (m for m in reversed(store.recent_messages(conv.id, limit=10)) if m["author_kind"] == "customer"), None
+    )
+    latest_text = latest["text"] if latest else ""
+    if latest and latest["attachments"]:
+        latest_text = (latest_text + f" [{latest['attachments']} file(s)]").strip()
+    reason = REASONS.get(conv.handoff_reason or "", conv.handoff_reason)
+    state = State(conv.state)
+    if state == State.RESOLVED:
+        ratings = store.ratings_for(conv.id)
+        label = "✅ Resolved" + (f" · rated {ratings[-1]}/5" if ratings else "")
+        buttons: tuple[str, ...] = ()
+    elif state == State.HUMAN:
+        label = f"👤 Owned by {conv.assignee or 'an agent'}"
+        buttons = ("handback", "resolve")
+    elif state == State.WAITING_HUMAN:
+        label = f"🙋 Waiting for a person: {reason}"
+        buttons = ("approve", "edit", "reject", "takeover", "resolve") if draft else ("takeover", "resolve")
+    elif draft:
+        label = "📝 Draft waiting for review"
+        buttons = ("approve", "edit", "reject", "takeover")
+    elif drafting:
+        label = "⏳ Drafting a reply"
+        buttons = ("takeover",)
+    else:
+        label = "🤖 Bot is handling it"
+        buttons = ("takeover", "resolve")
+    where = "DM" if conv.is_dm else f"#{conv.channel}" + (f" thread {conv.thread}" if conv.thread else "")
+    return CardView(
+        conversation_id=conv.id,
+        platform=conv.platform,
+        customer=conv.customer,
+        state=conv.state,
+        state_label=label,
+        latest_message=shorten(latest_text, CARD_MESSAGE_CHARS),
+        draft_id=draft.id if draft else None,
+        draft_text=shorten(draft.text or "", CARD_DRAFT_CHARS) if draft else None,
+        confidence=draft.confidence if draft else None,
+        sources=draft.source_list if draft else (),
+        handoff_reason=reason if state == State.WAITING_HUMAN else None,
+        assignee=conv.assignee,
+        buttons=buttons,
+        where=where,
+    )

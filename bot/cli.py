@@ -1,0 +1,168 @@
+"""The `tandem` command line: run, demo, ask, db migrate, export (and the kb/digest groups).
+
+Configuration is read once here, at start-up; a bad setting stops with one line naming it.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+
+import click
+
+from bot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("tandem")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def settings_or_exit(env_file: str | None, **overrides) -> Settings:
+    try:
+        return load_settings(Settings, env_file=env_file, **overrides)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:  # from adapter settings loaded later
+            raise click.ClickException(f"configuration error: {exc}") from None
+
+
+@click.group(cls=_Group)
+@click.option("--env-file", default=".env", show_default=True, help="Settings file read after the environment.")
+@click.pass_context
+def cli(ctx: click.Context, env_file: str) -> None:
+    """Tandem: the support bot where the AI drafts and humans stay in control."""
+    ctx.obj = {"env_file": env_file if os.path.exists(env_file) else None}
+
+
+@cli.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run Tandem on every platform whose credentials are set (the console when none is)."""
+    from bot.runtime import build_core, platform_adapters, serve
+
+    env_file = ctx.obj["env_file"]
+    settings = settings_or_exit(env_file)
+    adapters = platform_adapters(env_file)
+    console = None
+    if not adapters:
+        from adapters.console import ConsoleAdapter
+
+        console = ConsoleAdapter()
+        adapters = [console]
+        explicit = "TANDEM_LOG_LEVEL" in os.environ
+        setup_logging(settings.tandem_log_level if explicit else "WARNING")
+    else:
+        setup_logging(settings.tandem_log_level)
+    core = build_core(settings)
+    log.info("database %s, mode %s", settings.tandem_db, core.mode.value)
+
+    async def main() -> None:
+        if console is None:
+            await serve(core, adapters)
+            return
+        await core.start()
+        core.register(console)
+        await console.start(core)
+        try:
+            await core.wait_idle(timeout=60)  # whatever a previous run left pending goes out first
+            await console.run()
+            await core.wait_idle(timeout=120)
+        finally:
+            await core.stop()
+
+    asyncio.run(main())
+
+
+@cli.command()
+@click.option("--db", "db_path", default=None, help="Database file (default: a fresh temporary one).")
+@click.pass_context
+def demo(ctx: click.Context, db_path: str | None) -> None:
+    """Play a scripted scenario through the real core and print the transcript and a summary."""
+    from bot.demo import run_demo
+
+    settings = settings_or_exit(ctx.obj["env_file"])
+    setup_logging("WARNING")
+    asyncio.run(run_demo(settings, db_path))
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def ask(ctx: click.Context, question: str, as_json: bool) -> None:
+    """Ask the drafter one question: answer, sources, confidence and what Tandem would do with it."""
+    from bot.ask import ask_once
+
+    settings = settings_or_exit(ctx.obj["env_file"])
+    setup_logging("WARNING")
+    report = asyncio.run(ask_once(settings, question))
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Decision: {report['decision']}" + (f" ({report['reason']})" if report.get("reason") else ""))
+    click.echo(f"Confidence: {report['confidence']:.2f} · drafter: {report['drafter']}")
+    for s in report["sources"]:
+        click.echo(f"Source: {s['title']} [{s['id']}] score {s['score']:.3f}")
+    click.echo("")
+    click.echo(report["answer"] or "(no answer)")
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("migrate")
+@click.pass_context
+def db_migrate(ctx: click.Context) -> None:
+    """Create the database or bring it up to date."""
+    from storage.db import applied_migrations, open_db, pending_migrations
+
+    settings = settings_or_exit(ctx.parent.parent.obj["env_file"])
+    database = open_db(settings.tandem_db, migrate=False)
+    pending = pending_migrations(database)
+    from storage.db import migrations
+
+    migrations.apply(database)
+    click.echo(f"{settings.tandem_db}: applied {len(pending)} migration(s)"
+               + (f" ({', '.join(pending)})" if pending else "")
+               + f"; {len(applied_migrations(database))} in total.")
+
+
+@cli.command("export")
+@click.option("--out", type=click.File("w", encoding="utf-8"), default="-", help="Output file (default stdout).")
+@click.pass_context
+def export(ctx: click.Context, out) -> None:
+    """Export every conversation with its messages, drafts and actions as JSON lines."""
+    from storage import Store, open_db
+
+    settings = settings_or_exit(ctx.obj["env_file"])
+    store = Store(open_db(settings.tandem_db))
+    count = 0
+    for conversation in store.export_conversations():
+        out.write(json.dumps(conversation, ensure_ascii=False) + "\n")
+        count += 1
+    click.echo(f"exported {count} conversation(s)", err=True)
+
+
+def main() -> None:
+    cli(prog_name="tandem")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""What agents can do: the handlers behind every command, button and modal.
+
+Each handler runs inside one transaction (see `commands.invoke`), logs an audit event named for the
+action, queues customer-facing messages and card updates through the outbox, and answers the agent
+with one clear line. Ids that do not exist and actions that do not fit the conversation's state get
+a plain explanation and change nothing.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rapidfuzz.distance import Levenshtein
+
+from bot import texts
+from bot.cards import REASONS, shorten
+from bot.commands import COMMANDS, Arg, CommandError, Context, command
+from bot.models import CommandResult, DraftStatus, Handoff, Mode, Role, State
+from storage.records import Conversation, Draft
+
+CONV = Arg("conversation", "conversation")
+DRAFT = Arg("draft", "draft")
+
+
+def _conversation(ctx: Context, conversation_id: int, *, open_only: bool = True) -> Conversation:
+    conv = ctx.store.conversation(conversation_id)
+    if conv is None:
+        raise CommandError(f"There is no conversation #{conversation_id}. Try `queue` to see open ones.")
+    if open_only and conv.state == State.RESOLVED:
+        raise CommandError(
+            f"Conversation #{conv.id} is resolved, so nothing was changed. It reopens when the customer writes again."
+        )
+    return conv
+
+
+def _pending_draft(ctx: Context, draft_id: int) -> tuple[Draft, Conversation]:
+    draft = ctx.store.draft(draft_id)
+    if draft is None:
+        raise CommandError(f"There is no draft #{draft_id}. Try `queue` to see drafts waiting for review.")
+    conv = _conversation(ctx, draft.conversation_id)
+    if draft.status != DraftStatus.PENDING:
+        by = f" by {draft.decided_by}" if draft.decided_by else ""
+        raise CommandError(f"Draft #{draft.id} is already {draft.status}{by}; nothing was sent.")
+    return draft, conv
+
+
+def _ago(iso_time: str | None, now: datetime) -> str:
+    if not iso_time:
+        return "?"
+    seconds = max(0, int((now - datetime.fromisoformat(iso_time)).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
+
+
+def _send_decided(ctx: Context, draft: Draft, conv: Conversation, final: str, status: DraftStatus) -> None:
+    distance = Levenshtein.distance(draft.text or "", final)
+    ctx.store.decide_draft(draft.id, status.value, ctx.who, final_text=final, edit_distance=distance)
+    ctx.core.send(conv, final, author_kind="bot", style="reply", author=ctx.actor, draft_id=draft.id)
+    if conv.state == State.WAITING_HUMAN:  # a person has now answered: the handoff is satisfied
+        conv = ctx.store.update_conversation(conv.id, state=State.BOT.value, handoff_reason=None)
+    ctx.log(status.value if status != DraftStatus.APPROVED else "approve", conversation_id=conv.id,
+            draft_id=draft.id, edit_distance=distance)
+    ctx.core.touch_card(conv)
+
+
+@command("help", help="List the commands you can use")
+def help_(ctx: Context) -> CommandResult:
+    lines = [f"`{c.usage}`: {c.help}" for c in COMMANDS.values() if ctx.actor.role >= c.role]
+    return CommandResult("Tandem commands:\n" + "\n".join(lines))
+
+
+@command("queue", help="What needs a person, oldest first, with wait time and reason")
+def queue(ctx: Context) -> CommandResult:
+    now = ctx.store.clock()
+    rows = ctx.store.conversations_needing_agent()
+    lines = []
+    for r in rows:
+        if r["state"] == "human":
+            what = f"owned by {r['assignee'] or '?'}"
+        elif r["state"] == "waiting_human":
+            what = REASONS.get(r["handoff_reason"] or "", r["handoff_reason"] or "waiting")
+        else:
+            what = "draft to review"
+        draft = f" · draft #{r['draft_id']} ({r['draft_confidence']:.0%})" if r["draft_id"] else ""
+        lines.append(f"#{r['id']} · {r['platform']} · {r['customer_name'] or r['customer_id']} · "
+                     f"waiting {_ago(r['waiting_since'], now)} · {what}{draft}")
+    undelivered = ctx.store.undelivered_count()
+    if undelivered:
+        lines.append(f"⚠ {undelivered} outbound message(s) not delivered yet; retrying (see logs).")
+    if not lines:
+        return CommandResult("Nothing needs a person right now. 🎉", data={"conversations": []})
+    return CommandResult(f"{len(rows)} conversation(s) need a person:\n" + "\n".join(lines),
+                         data={"conversations": [r["id"] for r in rows]})
+
+
+@command("show", CONV, help="A conversation's transcript, state and pending draft")
+def show(ctx: Context, conversation: int) -> CommandResult:
+    conv = _conversation(ctx, conversation, open_only=False)
+    card = ctx.core.card(conv.id)
+    lines = [f"#{conv.id} · {conv.platform} {card.where} · {conv.customer} · {card.state_label}"]
+    for m in ctx.store.recent_messages(conv.id, limit=15):
+        who = {"customer": conv.customer, "note": f"note by {m['author_name']}"}.get(
+            m["author_kind"], m["author_name"] or m["author_kind"])
+        flag = " (deleted)" if m["deleted_at"] else " (edited)" if m["edited_at"] else ""
+        lines.append(f"[{m['author_kind']}] {who}: {shorten(m['text'], 500)}{flag}")
+    if card.draft_id:
+        lines.append(f"Draft #{card.draft_id} ({card.confidence:.0%}): {card.draft_text}")
+    return CommandResult("\n".join(lines), data={"conversation": conv.id, "draft": card.draft_id})
+
+
+@command("approve", DRAFT, help="Send a pending draft to the customer as it is")
+def approve(ctx: Context, draft: int) -> CommandResult:
+    d, conv = _pending_draft(ctx, draft)
+    _send_decided(ctx, d, conv, d.text or "", DraftStatus.APPROVED)
+    return CommandResult(f"Draft #{d.id} approved and sent to {conv.customer} (#{conv.id}).")
+
+
+@command("edit", DRAFT, Arg("text", "text", rest=True), help="Send your edited version of a draft")
+def edit(ctx: Context, draft: int, text: str) -> CommandResult:
+    d, conv = _pending_draft(ctx, draft)
+    status = DraftStatus.APPROVED if text == (d.text or "").strip() else DraftStatus.EDITED
+    _send_decided(ctx, d, conv, text, status)
+    return CommandResult(f"Draft #{d.id} {'approved' if status == DraftStatus.APPROVED else 'edited'} "
+                         f"and sent to {conv.customer} (#{conv.id}).")
+
+
+@command("reject", DRAFT, Arg("reason", "text", required=False, rest=True),
+         help="Discard a draft; the customer is told a person will answer")
+def reject(ctx: Context, draft: int, reason: str | None) -> CommandResult:
+    d, conv = _pending_draft(ctx, draft)
+    ctx.store.decide_draft(d.id, DraftStatus.REJECTED.value, ctx.who, reject_reason=reason)
+    ctx.log("reject", conversation_id=conv.id, draft_id=d.id, reason=reason)
+    ctx.core.handoff(conv, Handoff.DRAFT_REJECTED, reason or "", actor=ctx.who)
+    ctx.core.touch_card(conv)
+    return CommandResult(f"Draft #{d.id} rejected. #{conv.id} waits for a person: `takeover {conv.id}` or "
+                         f"`reply {conv.id} <text>`.")
+
+
+@command("takeover", CONV, help="Own the conversation; the bot stays silent until handed back")
+def takeover(ctx: Context, conversation: int) -> CommandResult:
+    conv = _conversation(ctx, conversation)
+    if conv.state == State.HUMAN and conv.assignee == ctx.who:
+        return CommandResult(f"#{conv.id} is already yours.")
+    for draft_id in ctx.store.supersede_open_drafts(conv.id, by=ctx.who):
+        ctx.log("draft_superseded", conversation_id=conv.id, draft_id=draft_id)
+    previous = conv.assignee if conv.state == State.HUMAN else None
+    conv = ctx.store.update_conversation(conv.id, state=State.HUMAN.value, assignee=ctx.who, handoff_reason=None,
+                                         human_involved=1)
+    ctx.log("takeover", conversation_id=conv.id, previous=previous)
+    ctx.core.send(conv, texts.say("takeover", conv.language, agent=ctx.who), author_kind="system", style="system")
+    ctx.core.touch_card(conv)
+    return CommandResult(f"You own #{conv.id} now. Reply in the conversation or with `reply {conv.id} <text>`.")
+
+
+@command("handback", CONV, help="Give the conversation back to the bot")
+def handback(ctx: Context, conversation: int) -> CommandResult:
+    conv = _conversation(ctx, conversation)
+    if conv.state == State.BOT:
+        return CommandResult(f"#{conv.id} is already with the bot; nothing changed.")
+    conv = ctx.store.update_conversation(conv.id, state=State.BOT.value, handoff_reason=None)
+    ctx.log("handback", conversation_id=conv.id)
+    ctx.core.send(conv, texts.say("handback", conv.language), author_kind="system", style="system")
+    ctx.core.touch_card(conv)
+    return CommandResult(f"#{conv.id} is back with the bot; it drafts for the next customer message.")
+
+
+@command("reply", CONV, Arg("text", "text", rest=True), help="Write to the customer yourself (you own it after)")
+def reply(ctx: Context, conversation: int, text: str) -> CommandResult:
+    conv = _conversation(ctx, conversation)
+    changes: dict = {"human_involved": 1}
+    if conv.state != State.HUMAN:
+        for draft_id in ctx.store.supersede_open_drafts(conv.id, by=ctx.who):
+            ctx.log("draft_superseded", conversation_id=conv.id, draft_id=draft_id)
+        changes.update(state=State.HUMAN.value, assignee=ctx.who, handoff_reason=None)
+        ctx.log("takeover", conversation_id=conv.id, via="reply")
+    conv = ctx.store.update_conversation(conv.id, **changes)
+    ctx.core.send(conv, text, author_kind="agent", style="agent", author=ctx.actor)
+    ctx.log("reply", conversation_id=conv.id, chars=len(text))
+    ctx.core.touch_card(conv)
+    return CommandResult(f"Sent to {conv.customer} (#{conv.id}).")
+
+
+@command("note", CONV, Arg("text", "text", rest=True), help="Add an internal note (never shown to the customer)")
+def note(ctx: Context, conversation: int, text: str) -> CommandResult:
+    conv = _conversation(ctx, conversation, open_only=False)
+    ctx.store.append_message(conv.id, "note", text, conv.platform, author_id=ctx.actor.user_id,
+                             author_name=ctx.who)
+    ctx.log("note", conversation_id=conv.id, chars=len(text))
+    return CommandResult(f"Note added to #{conv.id} (only agents can see it).")
+
+
+@command("assign", CONV, Arg("agent", "agent"), help="Assign the conversation to an agent")
+def assign(ctx: Context, conversation: int, agent: str) -> CommandResult:
+    conv = _conversation(ctx, conversation)
+    conv = ctx.store.update_conversation(conv.id, assignee=agent)
+    ctx.log("assign", conversation_id=conv.id, assignee=agent)
+    ctx.core.touch_card(conv)
+    return CommandResult(f"#{conv.id} assigned to {agent}.")
+
+
+@command("resolve", CONV, help="Close the conversation and ask the customer for a 1-5 rating")
+def resolve(ctx: Context, conversation: int) -> CommandResult:
+    conv = _conversation(ctx, conversation)
+    for draft_id in ctx.store.supersede_open_drafts(conv.id, by=ctx.who):
+        ctx.log("draft_superseded", conversation_id=conv.id, draft_id=draft_id)
+    conv = ctx.store.update_conversation(conv.id, state=State.RESOLVED.value, resolved_at=ctx.store.now(),
+                                         awaiting_rating=1, handoff_reason=None)
+    ctx.log("resolve", conversation_id=conv.id)
+    ctx.core.send(conv, texts.say("resolved", conv.language), author_kind="system", style="system")
+    ctx.core.touch_card(conv)
+    return CommandResult(f"#{conv.id} resolved; the customer was asked for a rating.")
+
+
+@command("mode", Arg("mode", "choice", choices=tuple(m.value for m in Mode)), role=Role.LEAD,
+         help="How the bot works: review every draft, auto-send confident ones, or off")
+def mode(ctx: Context, mode: str) -> CommandResult:
+    previous = ctx.core.mode
+    ctx.core.set_mode(Mode(mode))
+    ctx.log("mode", mode=mode, previous=previous.value)
+    return CommandResult(f"Mode is now {mode} (was {previous.value}).")
+
+
+@command("digest", Arg("days", "days", required=False), help="Figures for the last N days (default 7)")
+def digest(ctx: Context, days: int | None) -> CommandResult:
+    days = days or 7
+    since = (ctx.store.clock() - timedelta(days=days)).isoformat()
+    c = ctx.store.quick_counts(since)
+    drafts = c["drafts"]
+    decided = sum(drafts.get(k, 0) for k in ("approved", "edited", "rejected"))
+    acceptance = f"{drafts.get('approved', 0) / decided:.0%}" if decided else "n/a"
+    handoffs = ", ".join(f"{k}: {v}" for k, v in sorted(c["handoffs"].items())) or "none"
+    rating = f"{c['rating_avg']:.1f}/5 from {c['ratings']}" if c["ratings"] else "no ratings"
+    text = (f"Last {days} days: {c['conversations_opened']} conversations opened, "
+            f"{c['conversations_resolved']} resolved, {c['open_now']} open now.\n"
+            f"Drafts: {sum(drafts.values())} made; acceptance {acceptance} "
+            f"({drafts.get('approved', 0)} approved, {drafts.get('edited', 0)} edited, "
+            f"{drafts.get('rejected', 0)} rejected, {drafts.get('auto_sent', 0)} auto-sent).\n"
+            f"Handoffs: {handoffs}.\nCSAT: {rating}.")
+    return CommandResult(text, data=c)

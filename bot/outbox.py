@@ -1,0 +1,145 @@
+"""The outbox dispatcher: delivers persisted outbound actions through the adapters, with retries.
+
+Every reply, notice and card update is written to the `outbox` table before any platform call. This task
+sends due rows in order, marks them sent when the platform confirms, and on failure schedules a retry with
+exponential backoff (honouring Retry-After). A conversation whose message failed is held back in that
+pass so its messages never arrive out of order. Nothing is dropped: a hopeless failure is marked `failed`,
+logged as an audit event and shown in `queue`.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.cards import build_card
+from bot.models import Address, DeliveryError, PostReport, SendMessage, UpsertCard
+from storage.store import iso
+
+if TYPE_CHECKING:
+    from bot.core import Core
+
+log = logging.getLogger(__name__)
+
+SEND_TIMEOUT = 30.0
+MAX_BACKOFF = 600.0
+
+
+def backoff_seconds(attempts: int) -> float:
+    return min(MAX_BACKOFF, 2.0 ** max(0, attempts))
+
+
+class Dispatcher:
+    def __init__(self, core: "Core"):
+        self.core = core
+        self.store = core.store
+        self._wake = asyncio.Event()
+        self._sending = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def has_due_work(self) -> bool:
+        if self._sending or self._wake.is_set():
+            return True
+        return any(row["platform"] in self.core.adapters for row in self.store.due_actions(limit=20))
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._seconds_to_next())
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            self._sending = True
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("outbox pass failed; will retry")
+            finally:
+                self._sending = False
+
+    def _seconds_to_next(self) -> float:
+        from datetime import datetime
+
+        due = self.store.next_action_due_at()
+        if due is None:
+            return 60.0
+        delta = (datetime.fromisoformat(due) - self.store.clock()).total_seconds()
+        return min(60.0, max(0.05, delta))
+
+    async def flush(self) -> None:
+        """Deliver everything due now, once each."""
+        held: set[int] = set()
+        while True:
+            rows = [r for r in self.store.due_actions(limit=50) if r["platform"] in self.core.adapters]
+            rows = [r for r in rows if r["conversation_id"] not in held]
+            if not rows:
+                return
+            for row in rows:
+                if row["conversation_id"] in held:
+                    continue
+                if not await self._deliver(row):
+                    if row["conversation_id"] is not None:
+                        held.add(row["conversation_id"])
+
+    def _action(self, row: dict):
+        payload = json.loads(row["payload"])
+        if row["kind"] == "send_message":
+            return SendMessage(Address(**payload["address"]), payload["text"], payload.get("style", "reply"))
+        if row["kind"] == "upsert_card":
+            conv = self.store.conversation(payload["conversation_id"])
+            return UpsertCard(build_card(self.store, conv), conv.card_ref, conv.card_channel)
+        if row["kind"] == "post_report":
+            report = dict(payload)
+            report["fields"] = tuple(tuple(f) for f in report.get("fields", ()))
+            report["sections"] = tuple(tuple(s) for s in report.get("sections", ()))
+            return PostReport(**report)
+        raise ValueError(f"unknown outbox action kind {row['kind']!r}")
+
+    async def _deliver(self, row: dict) -> bool:
+        adapter = self.core.adapters[row["platform"]]
+        try:
+            action = self._action(row)
+            delivery = await asyncio.wait_for(adapter.deliver(action), timeout=SEND_TIMEOUT)
+        except DeliveryError as exc:
+            if not exc.retry:
+                return self._give_up(row, str(exc))
+            return self._retry(row, str(exc), exc.retry_after)
+        except asyncio.TimeoutError:
+            return self._retry(row, f"no answer from {row['platform']} within {SEND_TIMEOUT:.0f}s", None)
+        except Exception as exc:
+            log.exception("outbox #%s (%s) raised", row["id"], row["kind"])
+            return self._retry(row, f"{type(exc).__name__}: {exc}", None)
+        with self.store.atomic():
+            self.store.mark_action_sent(row["id"], delivery.ref)
+            if row["kind"] == "send_message" and row["message_id"]:
+                self.store.mark_message_delivered(row["message_id"], delivery.ref)
+                message = self.store.message(row["message_id"])
+                conv = self.store.conversation(row["conversation_id"])
+                if message["author_kind"] in ("bot", "agent") and conv.first_response_at is None:
+                    self.store.update_conversation(conv.id, first_response_at=self.store.now())
+            elif row["kind"] == "upsert_card":
+                conv = self.store.conversation(row["conversation_id"])
+                if delivery.ref and (conv.card_ref != delivery.ref or conv.card_channel != delivery.channel):
+                    self.store.set_card_ref(conv.id, delivery.channel, delivery.ref)
+                if build_card(self.store, conv) != action.card:  # changed while we were sending
+                    self.core.touch_card(conv)
+        return True
+
+    def _retry(self, row: dict, error: str, retry_after: float | None) -> bool:
+        wait = retry_after if retry_after is not None else backoff_seconds(row["attempts"])
+        next_at = iso(self.store.clock() + timedelta(seconds=wait))
+        self.store.mark_action_retry(row["id"], error, next_at)
+        log.warning("outbox #%s (%s to %s) failed, attempt %d, retrying in %.1fs: %s",
+                    row["id"], row["kind"], row["platform"], row["attempts"] + 1, wait, error)
+        return False
+
+    def _give_up(self, row: dict, error: str) -> bool:
+        self.store.mark_action_failed(row["id"], error)
+        self.store.log_event("tandem", "delivery_failed", conversation_id=row["conversation_id"],
+                             outbox_id=row["id"], kind=row["kind"], error=error)
+        log.error("outbox #%s (%s to %s) cannot be delivered: %s", row["id"], row["kind"], row["platform"], error)
+        return False

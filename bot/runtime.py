@@ -1,0 +1,104 @@
+"""Wiring: build the core from settings and run it with every adapter whose credentials are set.
+
+One asyncio loop runs everything: the core's processor, drafting workers and outbox, each connected
+platform, and the scheduler. With no platform configured, the console adapter is the embedded default.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.config import Settings
+from bot.core import Core
+from bot.drafting.retrieval import KBDrafter
+from bot.kb import load_kb
+from storage import Store, open_db
+from storage.store import utcnow
+
+log = logging.getLogger(__name__)
+
+# Each platform package exposes from_env(env_file) -> adapter or None (when its credentials are not set).
+PLATFORMS = ("adapters.slack", "adapters.discord")
+# Optional background services started with the core: module path, factory(core) -> coroutine.
+SERVICES = ("bot.digest.schedule",)
+
+
+def build_drafter(settings: Settings):
+    articles = load_kb(settings.tandem_kb)
+    kb = KBDrafter(articles)
+    log.info("knowledge base: %d articles from %s, indexed in %.2fs", len(articles),
+             settings.tandem_kb or "the bundled sample", kb.build_seconds)
+    if not settings.llm_enabled:
+        return kb
+    from bot.drafting.llm import LLMDrafter
+
+    log.info("drafting with %s at %s", settings.tandem_llm_model, settings.openai_base_url or "api.openai.com")
+    return LLMDrafter(kb, articles, api_key=settings.openai_api_key, base_url=settings.openai_base_url,
+                      model=settings.tandem_llm_model, timeout=settings.tandem_llm_timeout)
+
+
+def build_core(settings: Settings, clock: Callable[[], datetime] | None = None, drafter=None) -> Core:
+    db = open_db(settings.tandem_db)
+    store = Store(db, clock=clock or utcnow)
+    return Core(settings, store, drafter or build_drafter(settings))
+
+
+def platform_adapters(env_file: str | None) -> list:
+    """Every platform adapter whose credentials are set. A bad setting raises ConfigError naming it."""
+    found = []
+    for module_name in PLATFORMS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        adapter = module.from_env(env_file)
+        if adapter is not None:
+            found.append(adapter)
+    return found
+
+
+def services(core: Core) -> list:
+    coros = []
+    for module_name in SERVICES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        coros.append(module.service(core))
+    return coros
+
+
+async def serve(core: Core, adapters: list, *, until: asyncio.Future | None = None) -> None:
+    """Run the core and adapters until `until` completes or SIGINT/SIGTERM arrives."""
+    loop = asyncio.get_running_loop()
+    stop = until or loop.create_future()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+        except (NotImplementedError, RuntimeError):
+            pass
+    await core.start()
+    for adapter in adapters:
+        core.register(adapter)
+        await adapter.start(core)
+        log.info("%s adapter connected", adapter.platform)
+    background = [asyncio.create_task(c) for c in services(core)]
+    try:
+        await stop
+    finally:
+        for task in background:
+            task.cancel()
+        for adapter in adapters:
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("stopping the %s adapter failed", adapter.platform)
+        await core.stop()

@@ -1,0 +1,56 @@
+"""Everything Tandem says to customers on its own behalf, in English and Indonesian.
+
+Kept in one place so the tone stays honest and consistent: say what happens next, never pretend a bot
+is a person, and always leave the door to a human open.
+"""
+from __future__ import annotations
+
+_TEXTS = {
+    "en": {
+        "handoff.asked_for_human": "Of course. I've asked a person from our team to take over this conversation.",
+        "handoff.frustration": "I'm sorry this has been frustrating. A person from our team is taking over now.",
+        "handoff.default": "Thanks for your message. A person from our team will answer you here.",
+        "next.open": "Someone usually replies within about {minutes} minutes.",
+        "next.closed": "Our team is available {hours}; you'll get an answer here as soon as they're back.",
+        "automated": "_Automated answer. Reply *human* to reach a person._",
+        "takeover": "{agent} from our team has joined the conversation.",
+        "handback": "Our assistant will help you from here. Reply *human* at any time to reach a person.",
+        "resolved": (
+            "This conversation is now resolved. How did we do? Reply with a number from 1 (poor) to 5 (great)."
+        ),
+        "rating.thanks": "Thank you for rating us {rating}/5. Write again any time if you need more help.",
+        "reopened.human": "Welcome back. {agent} will pick this up again here.",
+        "empty": "Your message arrived empty. What can we help you with?",
+    },
+    "id": {
+        "handoff.asked_for_human": "Tentu. Saya sudah meminta seseorang dari tim kami untuk mengambil alih percakapan ini.",
+        "handoff.frustration": "Mohon maaf atas ketidaknyamanannya. Seseorang dari tim kami akan mengambil alih sekarang.",
+        "handoff.default": "Terima kasih atas pesan Anda. Seseorang dari tim kami akan menjawab di sini.",
+        "next.open": "Biasanya kami membalas dalam sekitar {minutes} menit.",
+        "next.closed": "Tim kami tersedia {hours}; Anda akan mendapat jawaban di sini begitu mereka kembali.",
+        "automated": "_Jawaban otomatis. Balas *manusia* untuk bicara dengan orang._",
+        "takeover": "{agent} dari tim kami telah bergabung dalam percakapan.",
+        "handback": "Asisten kami akan membantu dari sini. Balas *manusia* kapan saja untuk bicara dengan orang.",
+        "resolved": (
+            "Percakapan ini sudah selesai. Bagaimana layanan kami? Balas dengan angka 1 (buruk) sampai 5 (sangat baik)."
+        ),
+        "rating.thanks": "Terima kasih atas nilai {rating}/5. Silakan menulis lagi kapan saja jika butuh bantuan.",
+        "reopened.human": "Selamat datang kembali. {agent} akan melanjutkan percakapan ini.",
+        "empty": "Pesan Anda kosong. Ada yang bisa kami bantu?",
+    },
+}
+
+
+def say(key: str, language: str = "en", **values) -> str:
+    table = _TEXTS.get(language, _TEXTS["en"])
+    return table.get(key, _TEXTS["en"][key]).format(**values)
+
+
+def handoff_notice(reason: str, language: str, *, open_now: bool, minutes: int, hours: str) -> str:
+    key = f"handoff.{reason}" if reason in ("asked_for_human", "frustration") else "handoff.default"
+    nxt = say("next.open", language, minutes=minutes) if open_now else say("next.closed", language, hours=hours)
+    return f"{say(key, language)} {nxt}"
+
+
+def automated(text: str, language: str) -> str:
+    return f"{text}\n\n{say('automated', language)}"
