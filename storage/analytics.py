@@ -15,7 +15,8 @@ import sqlite_utils
 # A 15-minute UTC bucket key for a timestamp column, e.g. '2024-03-10T14|2'.
 _BUCKET = "substr({col}, 1, 13) || '|' || (CAST(substr({col}, 15, 2) AS INTEGER) / 15)"
 _SECONDS = "round((julianday({b}) - julianday({a})) * 86400.0, 3)"  # julianday keeps ~1 ms
-AGENT_ACTIONS = ("approve", "edit", "reject", "takeover", "handback", "reply", "resolve", "assign", "note")
+# the core logs an edited draft as "edited" (the contract said "edit"): count both
+AGENT_ACTIONS = ("approve", "edit", "edited", "reject", "takeover", "handback", "reply", "resolve", "assign", "note")
 DECIDED = ("approved", "edited", "rejected")
 
 
@@ -139,7 +140,7 @@ class Analytics:
         return self._rows(
             f"""
             SELECT actor, count(DISTINCT conversation_id),
-                   sum(action = 'approve'), sum(action = 'edit'), sum(action = 'reject')
+                   sum(action = 'approve'), sum(action IN ('edit', 'edited')), sum(action = 'reject')
             FROM events WHERE action IN ({marks}) AND at >= ? AND at < ?
             GROUP BY actor
             """,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -24,7 +25,8 @@ from bot.models import Address
 from storage import Store, open_db
 
 UTC = timezone.utc
-NOW = datetime(2025, 3, 17, 10, 0, tzinfo=UTC)
+AMS = ZoneInfo("Europe/Amsterdam")
+NOW = datetime(2025, 3, 17, 0, 0, tzinfo=UTC)  # Monday midnight: the week Mon 10 - Sun 16 March
 
 
 class Clock:
@@ -171,9 +173,20 @@ def test_previous_period_and_boundary(db):
     assert (prev.first_response.median, prev.resolution.median) == (4201, 7200)
     assert (prev.csat_average, prev.csat_ratings, prev.csat_response_rate) == (4.0, 1, 1.0)
     # In Amsterdam (UTC+1 in March) E opened at Monday 00:00 local: it belongs to the current week
-    ams = build_digest(db, days=7, tz="Europe/Amsterdam", now=NOW)
+    ams = build_digest(db, days=7, tz="Europe/Amsterdam", now=datetime(2025, 3, 17, tzinfo=AMS))
     assert (ams.current.opened, ams.previous.opened) == (5, 0)
     assert ams.current.hours[21] == 2 and ams.current.hours[0] == 1  # D at 21:00 local, E at 00:00 local
+
+
+def test_period_so_far_compares_with_same_stretch_before(db):
+    # Thursday 13 March 12:00: Fri 7 .. Thu 13 noon, against Fri 28 Feb .. Thu 6 March noon
+    digest = build_digest(db, days=7, tz="UTC", now=datetime(2025, 3, 13, 12, tzinfo=UTC))
+    cur, prev = digest.current, digest.previous
+    just_after = timedelta(microseconds=1)  # what was recorded at `now` itself counts
+    assert (cur.start, cur.end) == (datetime(2025, 3, 7, tzinfo=UTC), datetime(2025, 3, 13, 12, tzinfo=UTC) + just_after)
+    assert (prev.start, prev.end) == (datetime(2025, 2, 28, tzinfo=UTC), datetime(2025, 3, 6, 12, tzinfo=UTC) + just_after)
+    assert cur.opened == 4 and prev.opened == 0  # E, A, B, C; D is later
+    assert [d.date.day for d in cur.days] == [7, 8, 9, 10, 11, 12, 13]
 
 
 def test_empty_period(db):

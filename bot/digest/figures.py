@@ -2,8 +2,10 @@
 
 All SQL lives in `storage.analytics`; this module turns its counts and value lists into a `Digest`:
 medians and 90th percentiles, rates, local-time days and hours, per-agent rows and grouped KB gaps.
-Periods are whole local days in TANDEM_TIMEZONE ending at the last local midnight, so the scheduled
-Monday post covers Monday to Sunday and a day of the chart is a real calendar day.
+A period is the last N local calendar days in TANDEM_TIMEZONE up to a moment (today so far included);
+the scheduled post passes the local midnight before it fires, so Monday's post covers Monday to Sunday
+whole, and each day of the chart is a real calendar day. The previous period is the same stretch N days
+earlier, so a partial today is compared with the same part of that day.
 """
 from __future__ import annotations
 
@@ -104,10 +106,21 @@ class Digest:
 
 
 def period_bounds(now: datetime, days: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The `days` whole local days before the local midnight that starts `now`'s day."""
-    today = now.astimezone(tz).date()
-    end = datetime.combine(today, time(0), tz)
-    return datetime.combine(today - timedelta(days=days), time(0), tz), end
+    """The last `days` local calendar days up to and including `now`, as a half-open [start, end).
+
+    `now` at exactly local midnight (what the scheduled post passes) means the `days` whole days before it.
+    """
+    local = now.astimezone(tz)
+    at_midnight = local.timetz().replace(tzinfo=None) == time(0)
+    end = now if at_midnight else now + timedelta(microseconds=1)
+    last_day = local.date() - timedelta(days=1) if at_midnight else local.date()
+    return datetime.combine(last_day - timedelta(days=days - 1), time(0), tz), end
+
+
+def shift_days(moment: datetime, days: int, tz: ZoneInfo) -> datetime:
+    """The same local wall-clock time `days` days earlier (DST-safe)."""
+    local = moment.astimezone(tz)
+    return datetime.combine(local.date() - timedelta(days=days), local.timetz().replace(tzinfo=None), tz)
 
 
 class _Buckets:
@@ -219,11 +232,12 @@ def build_digest(
     db: sqlite_utils.Database, *, days: int = 7, tz: ZoneInfo | str = "UTC", now: datetime | None = None,
     low_confidence: float = 0.45,
 ) -> Digest:
-    """The digest for the `days` whole local days before today, compared with the `days` before those."""
+    """The digest for the last `days` local days up to `now` (today so far included), compared with the same
+    stretch `days` earlier. Pass a local midnight as `now` for whole days (the scheduled post does)."""
     tz = ZoneInfo(tz) if isinstance(tz, str) else tz
     now = now or datetime.now(timezone.utc)
     start, end = period_bounds(now, days, tz)
-    prev_start = datetime.combine(start.date() - timedelta(days=days), time(0), tz)
     current = compute_figures(db, start, end, tz, low_confidence=low_confidence)
-    previous = compute_figures(db, prev_start, start, tz, low_confidence=low_confidence, full=False)
+    previous = compute_figures(db, shift_days(start, days, tz), shift_days(end, days, tz), tz,
+                               low_confidence=low_confidence, full=False)
     return Digest(tz.key, days, current, previous)

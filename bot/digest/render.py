@@ -58,7 +58,7 @@ def time_change(now: float | None, before: float | None) -> str:
 
 def period_label(digest: Digest) -> str:
     start = digest.current.start
-    last = digest.current.end - timedelta(days=1)
+    last = digest.current.end - timedelta(microseconds=1)
     fmt = "%a %d %b %Y"
     return f"{start.strftime(fmt)} - {last.strftime(fmt)} ({digest.timezone})"
 
@@ -82,7 +82,7 @@ def _sections(cur: Figures, prev: Figures) -> list[tuple[str, str]]:
         f"still pending {d['pending'] + d['drafting']}",
     ]
     handoffs = [f"{cur.handoffs_total} handoffs {count_change(cur.handoffs_total, prev.handoffs_total)}"]
-    handoffs += [f"{reason.replace('_', ' ')}: {n}" for reason, n in cur.handoffs.items()]
+    handoffs += [f"{reason}: {n}" for reason, n in cur.handoffs.items()]
     handoffs.append(f"takeovers {cur.takeovers}, handed back {cur.handbacks}")
     speed = [
         _timing("first response", cur.first_response, prev.first_response),
@@ -148,8 +148,9 @@ def to_report(digest: Digest, image_path: str | None = None) -> PostReport:
     )
     decided = cur.drafts["approved"] + cur.drafts["edited"] + cur.drafts["rejected"]
     summary = (
-        f"{period_label(digest)}. Agents approved {percent(cur.acceptance)} of {decided} decided drafts unchanged; "
-        f"{cur.opened} conversations opened, {cur.resolved} resolved, {cur.handoffs_total} handed off."
+        f"{period_label(digest)}. Draft acceptance {percent(cur.acceptance)} ({cur.drafts['approved']} of {decided} "
+        f"decided drafts approved unchanged); {cur.opened} conversations opened, {cur.resolved} resolved, "
+        f"{cur.handoffs_total} handed off."
         if cur.opened or cur.drafts_created else f"{period_label(digest)}. No conversations in this period."
     )
     return PostReport(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -65,3 +65,22 @@ class DigestScheduler:
                 raise
             except Exception:  # noqa: BLE001 - the next week's digest must still go out
                 log.exception("digest post for %s failed", fire.isoformat())
+
+
+def service(core, settings=None, *, clock=None, sleep=asyncio.sleep):
+    """The coroutine `bot.runtime.serve` runs next to the core: post the digest on TANDEM_DIGEST_CRON.
+
+    Settings are read (and validated: a bad TANDEM_DIGEST_CRON is a ConfigError naming it) when this is called.
+    """
+    from bot.digest.publish import digest_settings, post_digest
+
+    settings = settings or digest_settings()
+    clock = clock or core.store.clock
+
+    async def post(fire: datetime) -> None:
+        # whole days: the period ends at the local midnight that starts the fire day
+        midnight = datetime.combine(fire.astimezone(settings.zone).date(), time(0), settings.zone)
+        await post_digest(core, settings, now=midnight)
+
+    scheduler = DigestScheduler(post, settings.tandem_digest_cron, settings.zone, clock=clock, sleep=sleep)
+    return scheduler.run()
