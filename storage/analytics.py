@@ -141,7 +141,7 @@ class Analytics:
             f"""
             SELECT actor, count(DISTINCT conversation_id),
                    sum(action = 'approve'), sum(action IN ('edit', 'edited')), sum(action = 'reject')
-            FROM events WHERE action IN ({marks}) AND at >= ? AND at < ?
+            FROM events WHERE action IN ({marks}) AND at >= ? AND at < ? AND actor != 'tandem'
             GROUP BY actor
             """,
             (*AGENT_ACTIONS, start, end),

@@ -54,14 +54,19 @@ def build_report(db_path: str, db, settings: DigestSettings, *, days: int | None
     return digest, to_report(digest, image_path=str(png))
 
 
-def enqueue_report(core: "Core", report: PostReport, platforms: list[str] | None = None) -> list[int]:
-    """Queue the report for the agent channel of each platform (default: every registered adapter)."""
+def queue_report(store, report: PostReport, platforms: list[str]) -> list[int]:
+    """Write the report to the outbox once per platform; the outbox delivers it to each agent channel."""
     payload = dataclasses.asdict(report)
     ids = []
-    for platform in platforms if platforms is not None else sorted(core.adapters):
-        action_id = core.store.enqueue_action(platform, "post_report", payload)
-        ids.append(action_id)
-        log.info("digest queued for %s (outbox #%s)", platform, action_id)
+    for platform in platforms:
+        ids.append(store.enqueue_action(platform, "post_report", payload))
+        log.info("digest queued for %s (outbox #%s)", platform, ids[-1])
+    return ids
+
+
+def enqueue_report(core: "Core", report: PostReport) -> list[int]:
+    """Queue the report for every registered adapter and wake the outbox."""
+    ids = queue_report(core.store, report, sorted(core.adapters))
     core.outbox.wake()
     return ids
 
