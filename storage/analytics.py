@@ -2,7 +2,8 @@
 
 The digest runs over a log of a million messages in well under a second, so every query here is a
 range scan on an index over one period [start, end) (ISO-8601 UTC strings, as the store writes them)
-and does its counting in SQL. Only values that need a median or a percentile come back row by row.
+and does its counting in SQL. Values that need a median or a percentile come back row by row, one row per conversation or draft of
+the period, each table read once.
 Times are grouped by 15-minute UTC bucket ("YYYY-MM-DDTHH" + quarter), which the caller maps to local
 days and hours: every time zone's offset is a multiple of 15 minutes, so no bucket straddles a local hour.
 """
@@ -17,7 +18,6 @@ _BUCKET = "substr({col}, 1, 13) || '|' || (CAST(substr({col}, 15, 2) AS INTEGER)
 _SECONDS = "round((julianday({b}) - julianday({a})) * 86400.0, 3)"  # julianday keeps ~1 ms
 # the core logs an edited draft as "edited" (the contract said "edit"): count both
 AGENT_ACTIONS = ("approve", "edit", "edited", "reject", "takeover", "handback", "reply", "resolve", "assign", "note")
-DECIDED = ("approved", "edited", "rejected")
 
 
 def bucket_sql(col: str) -> str:
@@ -38,79 +38,46 @@ class Analytics:
         """One row per conversation opened in the period:
         (bucket, platform, state, human_involved, resolution_s, first_response_s).
 
-        First response = first customer-visible bot/agent message (delivered_at, else created_at) minus the
-        first customer message; None when either is missing or the reply came before the customer wrote.
+        First response = the first reply the customer saw minus the customer's first message, which opened
+        the conversation (so its time is created_at). The outbox stamps `first_response_at` when the first bot
+        or agent message is delivered; without it, the first bot/agent message (delivered_at, else created_at).
         """
-        first_in = (
-            "(SELECT min(m.created_at) FROM messages m "
-            "WHERE m.conversation_id = c.id AND m.author_kind = 'customer')"
-        )
         first_out = (
-            "(SELECT min(coalesce(m.delivered_at, m.created_at)) FROM messages m "
-            "WHERE m.conversation_id = c.id AND m.author_kind IN ('bot', 'agent'))"
+            "coalesce(c.first_response_at, (SELECT min(coalesce(m.delivered_at, m.created_at)) FROM messages m "
+            "WHERE m.conversation_id = c.id AND m.author_kind IN ('bot', 'agent')))"
         )
         sql = f"""
             SELECT {bucket_sql('c.created_at')}, c.platform, c.state, c.human_involved,
                    CASE WHEN c.state = 'resolved' THEN {_SECONDS.format(a='c.created_at', b='c.resolved_at')} END,
-                   {_SECONDS.format(a=first_in, b=first_out)}
+                   {_SECONDS.format(a='c.created_at', b=first_out)}
             FROM conversations c
             WHERE c.created_at >= ? AND c.created_at < ?
         """
         return self._rows(sql, (start, end))
 
-    def customer_messages_by_bucket(self, start: str, end: str) -> list[tuple[str, int]]:
-        """(bucket, customer messages) for the busiest hours and days."""
-        return self._rows(
-            f"SELECT {bucket_sql('created_at')} AS b, count(*) FROM messages "
-            "WHERE author_kind = 'customer' AND created_at >= ? AND created_at < ? GROUP BY b",
-            (start, end),
-        )
-
     # ---- drafts ------------------------------------------------------------------------------------------
-    def draft_status_counts(self, start: str, end: str) -> dict[str, int]:
-        return dict(
-            self._rows(
-                "SELECT status, count(*) FROM drafts WHERE created_at >= ? AND created_at < ? GROUP BY status",
-                (start, end),
-            )
+    def drafts(self, start: str, end: str, low_confidence: float) -> list[tuple]:
+        """One row per draft created in the period, in one pass:
+        (status, decided_by, wait_s, edit_share, gap_text).
+
+        wait_s: decided_at - drafted_at for approved/edited/rejected drafts; edit_share: edit_distance / length
+        of the draft text for edited ones; gap_text: the customer's message when the draft failed, had low
+        confidence or was handed off for low confidence (a knowledge-base gap), else NULL.
+        """
+        return self._rows(
+            f"""
+            SELECT d.status, d.decided_by,
+                   CASE WHEN d.status IN ('approved', 'edited', 'rejected')
+                        THEN {_SECONDS.format(a='d.drafted_at', b='d.decided_at')} END,
+                   CASE WHEN d.status = 'edited' THEN CAST(d.edit_distance AS REAL) / max(length(d.text), 1) END,
+                   m.text
+            FROM drafts d
+            LEFT JOIN messages m ON m.id = d.message_id
+                AND (d.status = 'failed' OR d.handoff_reason = 'low_confidence' OR d.confidence < ?)
+            WHERE d.created_at >= ? AND d.created_at < ?
+            """,
+            (low_confidence, start, end),
         )
-
-    def edit_shares(self, start: str, end: str) -> list[float]:
-        """edit_distance / length of the draft text, for each edited draft."""
-        return [
-            r[0]
-            for r in self._rows(
-                "SELECT CAST(edit_distance AS REAL) / max(length(text), 1) FROM drafts "
-                "WHERE status = 'edited' AND created_at >= ? AND created_at < ? AND edit_distance IS NOT NULL",
-                (start, end),
-            )
-        ]
-
-    def draft_waits(self, start: str, end: str) -> list[float]:
-        """Seconds each decided draft (approved, edited, rejected) waited for an agent."""
-        return [
-            r[0]
-            for r in self._rows(
-                f"SELECT {_SECONDS.format(a='drafted_at', b='decided_at')} FROM drafts "
-                "WHERE status IN ('approved', 'edited', 'rejected') AND created_at >= ? AND created_at < ? "
-                "AND drafted_at IS NOT NULL AND decided_at IS NOT NULL",
-                (start, end),
-            )
-        ]
-
-    def knowledge_gaps(self, start: str, end: str, low_confidence: float, limit: int = 5000) -> list[str]:
-        """Texts of customer messages the drafter could not answer well: failed, low confidence, or handed
-        off for low confidence."""
-        return [
-            r[0]
-            for r in self._rows(
-                "SELECT m.text FROM drafts d JOIN messages m ON m.id = d.message_id "
-                "WHERE d.created_at >= ? AND d.created_at < ? "
-                "AND (d.status = 'failed' OR d.handoff_reason = 'low_confidence' OR d.confidence < ?) "
-                "ORDER BY d.id LIMIT ?",
-                (start, end, low_confidence, limit),
-            )
-        ]
 
     # ---- events ------------------------------------------------------------------------------------------
     def handoffs_by_reason(self, start: str, end: str) -> dict[str, int]:
@@ -146,28 +113,6 @@ class Analytics:
             """,
             (*AGENT_ACTIONS, start, end),
         )
-
-    def agent_response_times(self, start: str, end: str) -> list[tuple[str, float]]:
-        """(agent, seconds) from a customer's message to the agent's answer: approved or edited drafts
-        (decided_at - the customer message) and direct agent replies (- the latest customer message before)."""
-        drafts = self._rows(
-            f"SELECT d.decided_by, {_SECONDS.format(a='m.created_at', b='d.decided_at')} "
-            "FROM drafts d JOIN messages m ON m.id = d.message_id "
-            "WHERE d.status IN ('approved', 'edited') AND d.decided_at >= ? AND d.decided_at < ? "
-            "AND d.decided_by IS NOT NULL",
-            (start, end),
-        )
-        before = (
-            "(SELECT max(p.created_at) FROM messages p WHERE p.conversation_id = m.conversation_id "
-            "AND p.author_kind = 'customer' AND p.created_at <= m.created_at)"
-        )
-        replies = self._rows(
-            f"SELECT coalesce(nullif(m.author_name, ''), m.author_id), {_SECONDS.format(a=before, b='m.created_at')} "
-            "FROM messages m "
-            "WHERE m.author_kind = 'agent' AND m.created_at >= ? AND m.created_at < ? AND m.draft_id IS NULL",
-            (start, end),
-        )
-        return [(a, s) for a, s in drafts + replies if s is not None]
 
     # ---- ratings -----------------------------------------------------------------------------------------
     def csat(self, start: str, end: str) -> tuple[float | None, int, int]:

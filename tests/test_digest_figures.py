@@ -1,7 +1,8 @@
 """Every digest figure against values worked out by hand on a small fixed log.
 
 The log (UTC, written through the store with a travelling clock):
-  A slack   Tue 11 Mar 10:00  draft approved by alice after 120 s; reply seen 10:02:11; resolved 10:30; rated 5
+  A slack   Tue 11 Mar 10:00  draft approved by alice after 120 s; reply seen 10:02:11 (first_response_at
+                              stamped); resolved 10:30; rated 5
   B discord Wed 12 Mar 14:00  draft (confidence 0.3) edited by bob after 300 s, 4 of 10 chars; still open
   C slack   Thu 13 Mar 09:00  asks for a human: draft rejected by carol, handoff, alice takes over and replies
                               09:12:01, hands back; resolved 09:30; rated 3
@@ -82,6 +83,7 @@ def db(tmp_path):
     s.decide_draft(d, "approved", "alice", final_text="abcdefghij", edit_distance=0)
     s.log_event("alice", "approve", conversation_id=a, draft_id=d)
     _reply(s, clock, a, "bot", "abcdefghij", "slack", (2025, 3, 11, 10, 2, 10), (2025, 3, 11, 10, 2, 11), d)
+    s.update_conversation(a, first_response_at=s.now())  # as the outbox stamps it on delivery
     _resolve(s, clock, a, (2025, 3, 11, 10, 30), 1, rating=5)
     # B
     b, m = _open(s, clock, "discord", (2025, 3, 12, 14, 0), "How do I export invoices?")
@@ -156,11 +158,12 @@ def test_timings_and_csat(db):
 def test_agents_gaps_busiest_days(db):
     cur = build_digest(db, days=7, tz="UTC", now=NOW).current
     rows = [(r.agent, r.conversations, r.approvals, r.edits, r.rejections, r.median_response) for r in cur.agents]
-    assert rows == [("bob", 2, 1, 1, 0, 2252.5), ("alice", 2, 1, 0, 0, 425), ("carol", 1, 0, 0, 1, None)]
+    # median response: how long the drafts they decided (created this week) had waited for them
+    assert rows == [("bob", 2, 1, 1, 0, 300), ("alice", 2, 1, 0, 0, 120), ("carol", 1, 0, 0, 1, 30)]
     assert [(g.question, g.count, g.examples) for g in cur.kb_gaps] == [
         ("How do I export invoices?", 2, ["Export invoices to CSV please"])]
-    assert cur.hours[20] == 2 and cur.hours[9] == cur.hours[10] == cur.hours[14] == 1 and sum(cur.hours) == 5
-    assert cur.weekdays == [0, 1, 1, 1, 0, 2, 0]
+    assert cur.hours[20] == cur.hours[9] == cur.hours[10] == cur.hours[14] == 1 and sum(cur.hours) == 4
+    assert cur.weekdays == [0, 1, 1, 1, 0, 1, 0]
     assert [d.date.day for d in cur.days] == [10, 11, 12, 13, 14, 15, 16]
     assert [d.first_response_median for d in cur.days] == [None, 131, 307, 721, None, 123, None]
     assert cur.days[1].outcomes == {"resolved_bot": 0, "resolved_agent": 1, "with_agent": 0, "open": 0}
@@ -175,7 +178,7 @@ def test_previous_period_and_boundary(db):
     # In Amsterdam (UTC+1 in March) E opened at Monday 00:00 local: it belongs to the current week
     ams = build_digest(db, days=7, tz="Europe/Amsterdam", now=datetime(2025, 3, 17, tzinfo=AMS))
     assert (ams.current.opened, ams.previous.opened) == (5, 0)
-    assert ams.current.hours[21] == 2 and ams.current.hours[0] == 1  # D at 21:00 local, E at 00:00 local
+    assert ams.current.hours[21] == 1 and ams.current.hours[0] == 1  # D at 21:00 local, E at 00:00 local
 
 
 def test_period_so_far_compares_with_same_stretch_before(db):

@@ -88,7 +88,7 @@ class Figures:
     csat_response_rate: float | None = None
     agents: list[AgentRow] = field(default_factory=list)
     kb_gaps: list[Gap] = field(default_factory=list)
-    hours: list[int] = field(default_factory=lambda: [0] * 24)  # customer messages per local hour
+    hours: list[int] = field(default_factory=lambda: [0] * 24)  # conversations opened per local hour
     weekdays: list[int] = field(default_factory=lambda: [0] * 7)  # Monday first
     days: list[Day] = field(default_factory=list)
 
@@ -174,7 +174,10 @@ def compute_figures(
         if frt_s is not None:
             frts.append(frt_s)
         if full:
-            day = buckets.local(bucket).date()
+            local = buckets.local(bucket)
+            day = local.date()
+            f.hours[local.hour] += 1
+            f.weekdays[local.weekday()] += 1
             per_day[day][_outcome(state, human)] += 1
             if frt_s is not None and frt_s >= 0:
                 frt_by_day[day].append(frt_s)
@@ -184,14 +187,25 @@ def compute_figures(
     f.still_open = f.opened - f.resolved
     f.first_response, f.resolution = Timing.of(frts), Timing.of(resolutions)
 
-    counts = q.draft_status_counts(a, b)
+    counts: dict[str, int] = defaultdict(int)
+    shares, waits, gap_texts = [], [], []
+    agent_waits: dict[str, list[float]] = defaultdict(list)
+    for status, decided_by, wait_s, share, gap_text in q.drafts(a, b, low_confidence):
+        counts[status] += 1
+        if wait_s is not None:
+            waits.append(wait_s)
+            if decided_by:
+                agent_waits[decided_by].append(wait_s)
+        if share is not None:
+            shares.append(share)
+        if gap_text is not None:
+            gap_texts.append(gap_text)
     f.drafts_created = sum(counts.values())
     f.drafts = {s: counts.get(s, 0) for s in DRAFT_STATUSES}
     decided = f.drafts["approved"] + f.drafts["edited"] + f.drafts["rejected"]
     f.acceptance = _rate(f.drafts["approved"], decided)
-    shares = q.edit_shares(a, b)
     f.edit_share_median = statistics.median(shares) if shares else None
-    f.draft_wait = Timing.of(q.draft_waits(a, b))
+    f.draft_wait = Timing.of(waits)
 
     f.handoffs = dict(sorted(q.handoffs_by_reason(a, b).items(), key=lambda kv: (-kv[1], kv[0])))
     actions = q.action_counts(a, b, ("takeover", "handback"))
@@ -202,12 +216,8 @@ def compute_figures(
     if not full:
         return f
 
-    f.agents = _agents(q, a, b)
-    f.kb_gaps = group_questions(q.knowledge_gaps(a, b, low_confidence))
-    for bucket, n in q.customer_messages_by_bucket(a, b):
-        local = buckets.local(bucket)
-        f.hours[local.hour] += n
-        f.weekdays[local.weekday()] += n
+    f.agents = _agents(q.agent_activity(a, b), agent_waits)
+    f.kb_gaps = group_questions(gap_texts)
     day, last = start.astimezone(tz).date(), (end.astimezone(tz) - timedelta(microseconds=1)).date()
     while day <= last:
         frt = frt_by_day.get(day)
@@ -216,14 +226,11 @@ def compute_figures(
     return f
 
 
-def _agents(q: Analytics, a: str, b: str) -> list[AgentRow]:
-    rows: dict[str, AgentRow] = {}
-    for actor, conversations, approvals, edits, rejections in q.agent_activity(a, b):
-        rows[actor] = AgentRow(actor, conversations, approvals or 0, edits or 0, rejections or 0)
-    times: dict[str, list[float]] = defaultdict(list)
-    for agent, seconds in q.agent_response_times(a, b):
-        times[agent].append(seconds)
-    for agent, values in times.items():
+def _agents(activity: list[tuple], waits: dict[str, list[float]]) -> list[AgentRow]:
+    """Per agent: their actions in the period, and how long the drafts they decided had waited (median)."""
+    rows = {actor: AgentRow(actor, n, approvals or 0, edits or 0, rejections or 0)
+            for actor, n, approvals, edits, rejections in activity}
+    for agent, values in waits.items():
         rows.setdefault(agent, AgentRow(agent)).median_response = Timing.of(values).median
     return sorted(rows.values(), key=lambda r: (-r.conversations, -r.approvals - r.edits, r.agent))
 

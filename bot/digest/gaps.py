@@ -38,13 +38,13 @@ def group_questions(texts: list[str], top: int = 5) -> list[Gap]:
     """The `top` largest groups of similar questions, largest first."""
     wordings: dict[str, Counter] = {}
     keys: Counter = Counter()
-    for text in texts:
-        text = " ".join(text.split())
+    for raw, n in Counter(texts).items():  # the same question asked twice is normalised once
+        text = " ".join(raw.split())
         key = normalise(text)
         if not key:
             continue
-        keys[key] += 1
-        wordings.setdefault(key, Counter())[text] += 1
+        keys[key] += n
+        wordings.setdefault(key, Counter())[text] += n
     reps: list[str] = []
     members: list[list[str]] = []
     for key, _ in keys.most_common(MAX_KEYS):
