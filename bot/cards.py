@@ -26,6 +26,24 @@ REASONS = {
 }
 
 
+DRAFT_COMMANDS = frozenset({"approve", "edit", "reject"})  # buttons that act on a draft; the rest on the conversation
+
+
+def button_targets(card: CardView) -> list[tuple[str, int]]:
+    """(command, id) for each of the card's buttons: the id a button's custom id carries."""
+    targets = []
+    for command in card.buttons:
+        target = card.draft_id if command in DRAFT_COMMANDS else card.conversation_id
+        if target is not None:
+            targets.append((command, int(target)))
+    return targets
+
+
+def button_args(command: str, target_id: int) -> dict[str, int]:
+    """The `Core.invoke` arguments of a button press: a draft id or a conversation id."""
+    return {"draft": target_id} if command in DRAFT_COMMANDS else {"conversation": target_id}
+
+
 def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 

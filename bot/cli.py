@@ -13,6 +13,7 @@ import sys
 import click
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.kb import KBError
 
 log = logging.getLogger("tandem")
 
@@ -39,6 +40,9 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except ConfigError as exc:  # from adapter settings loaded later
             raise click.ClickException(f"configuration error: {exc}") from None
+        except KBError as exc:
+            raise click.ClickException(f"knowledge base error: {exc} (set TANDEM_KB to a folder of *.md articles)"
+                                       ) from None
 
 
 @click.group(cls=_Group)

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     tandem_reopen_hours: float = Field(72.0, ge=0)
     tandem_log_level: str = "INFO"
 
+    @field_validator("tandem_kb", mode="before")
+    @classmethod
+    def _kb_blank(cls, value):
+        return None if value is None or str(value).strip() == "" else value
+
     @field_validator("tandem_kb")
     @classmethod
     def _kb_exists(cls, value: Path | None) -> Path | None:

@@ -192,8 +192,9 @@ class Core:
         result: DraftResult | None = None
         error = ""
         try:
-            result = await asyncio.wait_for(self.drafter.draft(request), timeout=self.settings.tandem_llm_timeout + 5)
-        except (DrafterError, asyncio.TimeoutError) as exc:
+            async with asyncio.timeout(self.settings.tandem_llm_timeout + 5):
+                result = await self.drafter.draft(request)
+        except (DrafterError, TimeoutError) as exc:
             error = str(exc) or "the drafter timed out"
         except Exception as exc:  # a drafter bug still becomes a handoff, never a lost message
             log.exception("drafter %s failed on draft #%s", getattr(self.drafter, "name", "?"), draft_id)
@@ -226,8 +227,9 @@ class Core:
         return build_card(self.store, conv) if conv else None
 
     def draft_text(self, draft_id: int) -> str | None:
+        """The text to prefill an Edit form with; None unless the draft still waits for a decision."""
         draft = self.store.draft(draft_id)
-        return draft.text if draft else None
+        return draft.text if draft and draft.status == DraftStatus.PENDING else None
 
     # ---- helpers used by the rules and the desk ----------------------------------------------------------
     def send(

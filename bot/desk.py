@@ -62,7 +62,7 @@ def _send_decided(ctx: Context, draft: Draft, conv: Conversation, final: str, st
     ctx.core.send(conv, final, author_kind="bot", style="reply", author=ctx.actor, draft_id=draft.id)
     if conv.state == State.WAITING_HUMAN:  # a person has now answered: the handoff is satisfied
         conv = ctx.store.update_conversation(conv.id, state=State.BOT.value, handoff_reason=None)
-    ctx.log(status.value if status != DraftStatus.APPROVED else "approve", conversation_id=conv.id,
+    ctx.log("edit" if status == DraftStatus.EDITED else "approve", conversation_id=conv.id,
             draft_id=draft.id, edit_distance=distance)
     ctx.core.touch_card(conv)
 

@@ -48,9 +48,10 @@ class Dispatcher:
 
     async def run(self) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._seconds_to_next())
-            except asyncio.TimeoutError:
+            try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+                async with asyncio.timeout(self._seconds_to_next()):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
             self._wake.clear()
             self._sending = True
@@ -103,12 +104,13 @@ class Dispatcher:
         adapter = self.core.adapters[row["platform"]]
         try:
             action = self._action(row)
-            delivery = await asyncio.wait_for(adapter.deliver(action), timeout=SEND_TIMEOUT)
+            async with asyncio.timeout(SEND_TIMEOUT):
+                delivery = await adapter.deliver(action)
         except DeliveryError as exc:
             if not exc.retry:
                 return self._give_up(row, str(exc))
             return self._retry(row, str(exc), exc.retry_after)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return self._retry(row, f"no answer from {row['platform']} within {SEND_TIMEOUT:.0f}s", None)
         except Exception as exc:
             log.exception("outbox #%s (%s) raised", row["id"], row["kind"])

@@ -47,33 +47,25 @@ def build_core(settings: Settings, clock: Callable[[], datetime] | None = None, 
     return Core(settings, store, drafter or build_drafter(settings))
 
 
-def platform_adapters(env_file: str | None) -> list:
-    """Every platform adapter whose credentials are set. A bad setting raises ConfigError naming it."""
+def _modules(names: tuple[str, ...]) -> list:
+    """Import each module that exists; a module missing from this install is skipped, any other error raised."""
     found = []
-    for module_name in PLATFORMS:
+    for name in names:
         try:
-            module = importlib.import_module(module_name)
+            found.append(importlib.import_module(name))
         except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        adapter = module.from_env(env_file)
-        if adapter is not None:
-            found.append(adapter)
+            if not (exc.name and name.startswith(exc.name)):
+                raise
     return found
 
 
+def platform_adapters(env_file: str | None) -> list:
+    """Every platform adapter whose credentials are set. A bad setting raises ConfigError naming it."""
+    return [a for a in (m.from_env(env_file) for m in _modules(PLATFORMS)) if a is not None]
+
+
 def services(core: Core) -> list:
-    coros = []
-    for module_name in SERVICES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        coros.append(module.service(core))
-    return coros
+    return [m.service(core) for m in _modules(SERVICES)]
 
 
 async def serve(core: Core, adapters: list, *, until: asyncio.Future | None = None) -> None:

@@ -146,6 +146,7 @@ def m001_core(db: sqlite_utils.Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX idx_outbox_pending ON outbox(status, next_attempt_at, id)")
+    db.execute("CREATE INDEX idx_outbox_conv ON outbox(conversation_id, status, kind)")
     db.execute(
         """
         CREATE TABLE ratings (

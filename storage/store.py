@@ -344,8 +344,16 @@ class Store:
         ).last_pk
 
     def due_actions(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Pending actions due now; a message waits while an earlier one to the same conversation is pending."""
         return self._all(
-            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+            """
+            SELECT * FROM outbox o
+            WHERE o.status = 'pending' AND o.next_attempt_at <= ?
+              AND NOT (o.kind = 'send_message' AND EXISTS (
+                  SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.status = 'pending'
+                  AND p.kind = 'send_message' AND p.id < o.id))
+            ORDER BY o.id LIMIT ?
+            """,
             (self.now(), limit),
         )
 

@@ -1,0 +1,326 @@
+"""The Discord adapter: a discord.py client on the core's asyncio loop, wired to the core and nothing else.
+
+Inbound, each message in a support channel, its thread, a forum post or a DM is recorded with
+`Core.receive` (the message id is the event id, so a gateway resume or replay is deduplicated by the core);
+edits and deletions are recorded too. Outbound, `deliver` posts replies in the conversation's thread
+(creating it from the customer's first message on first use), posts or edits review cards in the staff
+channel, and posts reports. Agent input (buttons, modal, `/tandem`) lives in `interactions.py`.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import discord
+import yarl
+from discord.gateway import DiscordWebSocket
+
+from adapters.discord import interactions, translate
+from adapters.discord.config import DEFAULT_API_URL, DiscordSettings
+from bot.config import ConfigError
+from bot.models import Actor, Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
+
+if TYPE_CHECKING:
+    from bot.core import Core
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
+THREAD_EXISTS = 160004  # Discord error code: a thread was already started from this message
+THREAD_NAME_LIMIT = 100
+
+
+def apply_base_urls(api_url: str | None, gateway_url: str | None) -> None:
+    """The one place that points discord.py at Discord, a proxy or the test fake (process-wide settings)."""
+    discord.http.Route.BASE = (api_url or DEFAULT_API_URL).rstrip("/")
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url or DEFAULT_GATEWAY_URL)
+
+
+def intents() -> discord.Intents:
+    wanted = discord.Intents.none()
+    wanted.guilds = True  # channels, threads and roles in the cache
+    wanted.guild_messages = True
+    wanted.dm_messages = True
+    wanted.message_content = True  # privileged: enable it in the Developer Portal
+    return wanted
+
+
+def guard_parsers(client: discord.Client) -> None:
+    """Make a gateway payload discord.py cannot parse a log line, not the end of the connection."""
+    parsers = client._connection.parsers  # event name -> parse_* method; the websocket reads this dict
+
+    def guarded(event: str, parse):
+        def run(data: Any) -> None:
+            try:
+                parse(data)
+            except Exception:
+                log.exception("discord: unparseable %s payload ignored (keys: %s)", event,
+                              sorted(data)[:20] if isinstance(data, dict) else type(data).__name__)
+        return run
+
+    for event, parse in list(parsers.items()):
+        parsers[event] = guarded(event, parse)
+
+
+class TandemClient(discord.Client):
+    def __init__(self, adapter: "DiscordAdapter", **options: Any) -> None:
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice: no warning about it
+        super().__init__(intents=intents(), **options)
+        self.adapter = adapter
+        self.tree = discord.app_commands.CommandTree(self)
+
+    async def setup_hook(self) -> None:
+        await self.adapter.setup(self)
+
+    async def on_ready(self) -> None:
+        log.info("discord: connected as %s (%s) to %d guild(s)", self.user, self.user and self.user.id,
+                 len(self.guilds))
+        self.adapter.ready.set()
+
+    async def on_resumed(self) -> None:
+        log.info("discord: gateway session resumed")
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.adapter.on_message(message, "message")
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        await self.adapter.on_message(payload.message, "edit")
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        await self.adapter.on_delete(payload)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if interaction.type is discord.InteractionType.modal_submit:
+            await interactions.on_modal_submit(interaction)
+
+
+class DiscordAdapter:
+    platform = "discord"
+
+    def __init__(self, settings: DiscordSettings, *, ready_timeout: float = 60.0, **client_options: Any) -> None:
+        self.settings = settings
+        self.support_channels = settings.support_channels
+        self.roles = translate.Roles(settings.discord_agent_role, settings.discord_lead_role)
+        self.ready_timeout = ready_timeout
+        self.client_options = {"max_ratelimit_timeout": 20.0, **client_options}
+        self.core: "Core" | None = None
+        self.client: TandemClient | None = None
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._threads: set[str] = set()  # threads known to exist (created or seen)
+        self._parents: dict[int, str] = {}  # uncached channel id -> parent id ("" if none)
+        self._interactions: collections.OrderedDict[int, None] = collections.OrderedDict()
+
+    # ---- lifecycle -------------------------------------------------------------------------------------------
+    async def start(self, core: "Core") -> None:
+        self.core = core
+        self.ready = asyncio.Event()
+        apply_base_urls(self.settings.discord_api_url, self.settings.discord_gateway_url)
+        self.client = TandemClient(self, **self.client_options)
+        self._task = asyncio.create_task(self.client.start(self.settings.discord_token or ""), name="discord")
+        waiter = asyncio.create_task(self.ready.wait())
+        done, _ = await asyncio.wait({self._task, waiter}, timeout=self.ready_timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if self._task in done:
+            exc = self._task.exception()
+            if isinstance(exc, discord.LoginFailure):
+                raise ConfigError("DISCORD_TOKEN: Discord rejected the token (reset it in the Developer Portal)")
+            if isinstance(exc, discord.PrivilegedIntentsRequired):
+                raise ConfigError("DISCORD_TOKEN: enable the Message Content intent for this bot "
+                                  "(Developer Portal > Bot > Privileged Gateway Intents)")
+            raise RuntimeError(f"Discord connection ended before it was ready: {exc!r}") from exc
+        if not done:
+            log.warning("discord: not ready after %.0fs; still connecting in the background", self.ready_timeout)
+
+    async def setup(self, client: TandemClient) -> None:
+        """After login, before the gateway: find the gateway, register buttons, sync `/tandem`."""
+        s = self.settings
+        guard_parsers(client)
+        if s.discord_api_url and not s.discord_gateway_url:
+            _, url, _ = await client.http.get_bot_gateway()
+            apply_base_urls(s.discord_api_url, url)
+        client.add_dynamic_items(interactions.CardButton)
+        guild = discord.Object(int(s.discord_guild_id)) if s.discord_guild_id else None
+        client.tree.add_command(interactions.tandem_group(), guild=guild)
+        try:
+            synced = await client.tree.sync(guild=guild)
+            log.info("discord: synced /tandem (%d command group) %s", len(synced),
+                     f"to guild {s.discord_guild_id}" if guild else "globally (may take up to an hour to appear)")
+        except discord.HTTPException as exc:
+            log.error("discord: could not sync /tandem app commands (invite with the applications.commands "
+                      "scope?): %s", exc)
+
+    async def stop(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=5)
+            except (asyncio.TimeoutError, asyncio.CancelledError, Exception) as exc:  # closing anyway
+                log.debug("discord task ended with %r", exc)
+                self._task.cancel()
+        self._task = None
+
+    # ---- helpers for interactions ----------------------------------------------------------------------------
+    def actor(self, user: Any) -> Actor:
+        return translate.actor_of(user, self.roles)
+
+    def seen_interaction(self, interaction_id: int) -> bool:
+        """True if this interaction id was handled already (a gateway replay); remembers the last 1,000."""
+        if interaction_id in self._interactions:
+            return True
+        self._interactions[interaction_id] = None
+        while len(self._interactions) > 1000:
+            self._interactions.popitem(last=False)
+        return False
+
+    # ---- inbound ---------------------------------------------------------------------------------------------
+    async def on_message(self, message: discord.Message, kind: str) -> None:
+        if self.core is None or self.client is None:
+            return
+        try:
+            if getattr(message.author, "bot", False) or message.author.id == self.client.user.id:
+                log.debug("discord: skipped %s %s: own or another bot's message", kind, message.id)
+                return
+            place = await self._place(translate.place_of(message))
+            event = translate.inbound(message, place, support_channels=self.support_channels, roles=self.roles,
+                                      bot_id=str(self.client.user.id), kind=kind)
+            if isinstance(event, translate.Skip):
+                log.debug("discord: skipped %s %s: %s", kind, message.id, event.reason)
+                return
+            if event.address.thread and event.address.thread != event.message_id:
+                self._threads.add(event.address.thread)
+            receipt = await self.core.receive(event)
+            log.info("discord: %s %s from %s in %s recorded (inbox #%s%s)", kind, message.id, event.author.label,
+                     event.address.thread or event.address.channel, receipt.inbox_id,
+                     ", duplicate" if receipt.duplicate else "")
+        except Exception:  # a malformed event must never stop the gateway loop
+            log.exception("discord: could not record %s %s", kind, getattr(message, "id", "?"))
+
+    async def on_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        if self.core is None:
+            return
+        cached = payload.cached_message
+        if cached is not None and (cached.author.bot or cached.author == self.client.user):
+            return
+        place = await self._place(translate.Place(str(payload.channel_id), str(payload.guild_id or ""),
+                                                  self._cached_parent(payload.channel_id),
+                                                  is_dm=payload.guild_id is None))
+        author = self.actor(cached.author) if cached is not None else None
+        event = translate.deleted(str(payload.message_id), place, support_channels=self.support_channels,
+                                  author=author)
+        if isinstance(event, translate.Skip):
+            log.debug("discord: skipped delete %s: %s", payload.message_id, event.reason)
+            return
+        await self.core.receive(event)
+        log.info("discord: deletion of %s recorded", payload.message_id)
+
+    def _cached_parent(self, channel_id: int) -> str:
+        channel = self.client.get_channel(channel_id) if self.client else None
+        parent = getattr(channel, "parent_id", None) if isinstance(channel, discord.Thread) else None
+        return str(parent) if parent else ""
+
+    async def _place(self, place: translate.Place) -> translate.Place:
+        """Fill in a thread's parent when the cache does not know the channel (one REST call, remembered)."""
+        if place.is_dm or place.parent_id or place.channel_id in self.support_channels or self.client is None:
+            return place
+        cid = int(place.channel_id)
+        if self.client.get_channel(cid) is not None:
+            return place
+        if cid not in self._parents:
+            try:
+                channel = await self.client.fetch_channel(cid)
+                parent = getattr(channel, "parent_id", None)
+                self._parents[cid] = str(parent) if isinstance(channel, discord.Thread) and parent else ""
+            except discord.HTTPException as exc:
+                log.warning("discord: cannot look up channel %s: %s", cid, exc)
+                return place
+        return translate.Place(place.channel_id, place.guild_id, self._parents[cid])
+
+    # ---- outbound --------------------------------------------------------------------------------------------
+    async def deliver(self, action: SendMessage | UpsertCard | PostReport) -> Delivery:
+        if self.client is None or self.client.is_closed():
+            raise DeliveryError("Discord is not connected", retry=True)
+        try:
+            if isinstance(action, SendMessage):
+                return await self._send(action)
+            if isinstance(action, UpsertCard):
+                return await self._card(action)
+            if isinstance(action, PostReport):
+                return await self._report(action)
+        except discord.RateLimited as exc:
+            raise DeliveryError(f"rate limited for {exc.retry_after:.0f}s", retry_after=exc.retry_after) from exc
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise DeliveryError(f"Discord refused ({exc.status} {exc.code}): {exc.text}", retry=False) from exc
+        except discord.HTTPException as exc:
+            raise DeliveryError(f"Discord error {exc.status} {exc.code}: {exc.text}", retry=exc.status >= 500
+                                or exc.status == 429) from exc
+        except (OSError, asyncio.TimeoutError, discord.DiscordException) as exc:
+            raise DeliveryError(f"network error: {exc!r}", retry=True) from exc
+        raise DeliveryError(f"unknown action {type(action).__name__}", retry=False)
+
+    async def _send(self, action: SendMessage) -> Delivery:
+        target = await self._conversation_channel(action.address)
+        channel = self.client.get_partial_messageable(target)
+        first = ""
+        for piece in translate.split_text(action.text):
+            sent = await channel.send(piece, allowed_mentions=discord.AllowedMentions.none())
+            first = first or str(sent.id)
+        return Delivery(ref=first, channel=str(target))
+
+    async def _conversation_channel(self, address) -> int:
+        """The channel to post in: the DM, or the conversation's thread, started from the customer's message."""
+        if address.is_dm or not address.thread:
+            return int(address.channel)
+        thread = address.thread
+        if thread in self._threads or isinstance(self.client.get_channel(int(thread)), discord.Thread):
+            return int(thread)
+        original = self.client._connection._get_message(int(thread))  # cached first message, for a thread name
+        name = (original.content if original is not None else "") or "Support request"
+        try:
+            await self.client.http.start_thread_with_message(int(address.channel), int(thread),
+                                                             name=name[:THREAD_NAME_LIMIT], auto_archive_duration=1440)
+            log.info("discord: started thread %s in channel %s", thread, address.channel)
+        except discord.HTTPException as exc:
+            if exc.code != THREAD_EXISTS:
+                raise
+        self._threads.add(thread)
+        return int(thread)
+
+    def _view(self, card) -> discord.ui.View:
+        view = discord.ui.View(timeout=None)
+        for spec in translate.card_buttons(card):
+            view.add_item(interactions.CardButton(spec))
+        return view
+
+    async def _card(self, action: UpsertCard) -> Delivery:
+        channel_id = action.channel or self.settings.discord_agent_channel or ""
+        channel = self.client.get_partial_messageable(int(channel_id))
+        embed, view = translate.card_embed(action.card), self._view(action.card)
+        if action.ref:
+            try:
+                await channel.get_partial_message(int(action.ref)).edit(embed=embed, view=view)
+                return Delivery(ref=action.ref, channel=channel_id)
+            except discord.NotFound:
+                log.warning("discord: card %s for #%s is gone; posting a new one", action.ref,
+                            action.card.conversation_id)
+        message = await channel.send(embed=embed, view=view)
+        return Delivery(ref=str(message.id), channel=channel_id)
+
+    async def _report(self, action: PostReport) -> Delivery:
+        channel_id = self.settings.discord_agent_channel or ""
+        channel = self.client.get_partial_messageable(int(channel_id))
+        image = Path(action.image_path) if action.image_path else None
+        if image is not None and not image.is_file():
+            log.warning("discord: report image %s is missing; posting without it", image)
+            image = None
+        embed = translate.report_embed(action, image.name if image else None)
+        if image is not None:
+            message = await channel.send(embed=embed, file=discord.File(image, filename=image.name))
+        else:
+            message = await channel.send(embed=embed)
+        return Delivery(ref=str(message.id), channel=channel_id)

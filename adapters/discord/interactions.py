@@ -1,0 +1,180 @@
+"""What agents press and type on Discord: card buttons, the Edit modal and the `/tandem` app command group.
+
+Buttons are `DynamicItem`s whose custom id carries only the command and an id (`tandem:approve:12`), so a
+card posted before a restart keeps working; the modal's custom id is built the same way and its submit is
+handled statelessly from the payload. The app command group is generated from `bot.commands.COMMANDS`
+(names, argument kinds, help), never a copied list. Every path defers first (Discord's 3-second limit), calls
+`Core.invoke`, and answers ephemerally; the core checks the role and logs refusals.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from typing import TYPE_CHECKING, Any, Literal
+
+import discord
+from discord import app_commands
+
+from adapters.discord import translate
+from bot.commands import COMMANDS, Arg, Command
+from bot.models import CommandResult
+
+if TYPE_CHECKING:
+    from adapters.discord.adapter import DiscordAdapter
+
+log = logging.getLogger(__name__)
+
+EDIT_SUBMIT = re.compile(r"tandem:editsubmit:(?P<id>\d+)")
+TEXT_FIELD = "text"
+MODAL_TEXT_LIMIT = 4000
+
+
+def _adapter(interaction: discord.Interaction) -> "DiscordAdapter":
+    return interaction.client.adapter  # type: ignore[attr-defined]
+
+
+async def answer(interaction: discord.Interaction, result: CommandResult) -> None:
+    """Send the command's result ephemerally, whether or not the interaction was deferred."""
+    pieces = translate.split_text(result.text)
+    for i, piece in enumerate(pieces):
+        if i == 0 and not interaction.response.is_done():
+            await interaction.response.send_message(piece, ephemeral=True)
+        else:
+            await interaction.followup.send(piece, ephemeral=True)
+
+
+async def run(interaction: discord.Interaction, command: str, args: dict[str, Any]) -> None:
+    """Defer, invoke the core, answer: the one path for buttons, modal submits and app commands."""
+    adapter = _adapter(interaction)
+    if adapter.seen_interaction(interaction.id):
+        log.info("interaction %s delivered again (gateway replay); ignored", interaction.id)
+        return
+    actor = adapter.actor(interaction.user)
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        result = await adapter.core.invoke(actor, command, args)
+    except discord.HTTPException as exc:
+        log.warning("could not acknowledge %s from %s: %s", command, actor.label, exc)
+        return
+    except Exception:
+        log.exception("command %s from %s failed", command, actor.label)
+        result = CommandResult("Something went wrong; it was logged. Nothing may have changed.", ok=False)
+    log.info("%s %s %s by %s (%s): %s", "ran" if result.ok else "refused/failed", command, args, actor.label,
+             actor.role.name.lower(), result.text.splitlines()[0][:120] if result.text else "")
+    try:
+        await answer(interaction, result)
+    except discord.HTTPException as exc:
+        log.warning("could not answer %s to %s: %s", command, actor.label, exc)
+
+
+class CardButton(discord.ui.DynamicItem[discord.ui.Button], template=translate.CUSTOM_ID):
+    """A review-card button; everything but the command and id is looked up in SQLite when pressed."""
+
+    def __init__(self, spec: translate.ButtonSpec) -> None:
+        super().__init__(discord.ui.Button(label=spec.label, style=spec.style, custom_id=spec.custom_id))
+        self.command = spec.command
+        self.target_id = spec.target_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        command = match["command"]
+        return cls(translate.ButtonSpec(command, int(match["id"]), translate.button_label(command), item.style))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        if self.command == "edit":
+            await open_edit_modal(interaction, self.target_id)
+            return
+        await run(interaction, self.command, translate.target_arg(self.command, self.target_id))
+
+
+class EditModal(discord.ui.Modal):
+    """The Edit form, prefilled with the draft. Its submit is handled by `on_modal_submit`, not in memory."""
+
+    def __init__(self, draft_id: int, text: str) -> None:
+        super().__init__(title=f"Edit draft #{draft_id}"[:45], custom_id=f"tandem:editsubmit:{draft_id}", timeout=900)
+        self.add_item(discord.ui.TextInput(label="Reply to the customer", custom_id=TEXT_FIELD,
+                                           style=discord.TextStyle.paragraph, default=text[:MODAL_TEXT_LIMIT],
+                                           max_length=MODAL_TEXT_LIMIT, required=True))
+
+
+async def open_edit_modal(interaction: discord.Interaction, draft_id: int) -> None:
+    adapter = _adapter(interaction)
+    actor = adapter.actor(interaction.user)
+    if actor.role < COMMANDS["edit"].role:  # let the core refuse and log it; never show the form
+        await run(interaction, "edit", {"draft": draft_id})
+        return
+    text = adapter.core.draft_text(draft_id)
+    if text is None:
+        await answer(interaction, CommandResult(f"Draft #{draft_id} no longer exists.", ok=False))
+        return
+    await interaction.response.send_modal(EditModal(draft_id, text))
+
+
+def _field_value(components: list, field_id: str) -> str | None:
+    """Find a text input's value in a modal submit, whether wrapped in action rows (type 1) or labels (18)."""
+    for comp in components or ():
+        if not isinstance(comp, dict):
+            continue
+        if comp.get("custom_id") == field_id and "value" in comp:
+            return str(comp["value"])
+        nested = comp.get("components") or ([comp["component"]] if isinstance(comp.get("component"), dict) else [])
+        found = _field_value(nested, field_id)
+        if found is not None:
+            return found
+    return None
+
+
+async def on_modal_submit(interaction: discord.Interaction) -> None:
+    data = interaction.data or {}
+    match = EDIT_SUBMIT.fullmatch(str(data.get("custom_id", "")))
+    if match is None:
+        return
+    text = _field_value(data.get("components", []), TEXT_FIELD)
+    await run(interaction, "edit", {"draft": int(match["id"]), "text": text})
+
+
+# ---- /tandem app commands, generated from the registry ----------------------------------------------------
+
+_KIND_TYPES: dict[str, Any] = {"conversation": int, "draft": int, "int": int, "days": app_commands.Range[int, 1, 366],
+                               "text": str, "agent": discord.Member}
+_KIND_HELP = {"conversation": "Conversation number (#)", "draft": "Draft number", "text": "Text",
+              "agent": "The agent", "days": "Number of days (1-366)", "int": "A number"}
+
+
+def _annotation(arg: Arg) -> Any:
+    if arg.choices:
+        return Literal[tuple(arg.choices)]  # type: ignore[valid-type]
+    return _KIND_TYPES.get(arg.kind, str)
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, (discord.Member, discord.User)):
+        return value.display_name
+    return value
+
+
+def subcommand(cmd: Command) -> app_commands.Command:
+    async def callback(interaction: discord.Interaction, **values: Any) -> None:
+        await run(interaction, cmd.name, {k: _value(v) for k, v in values.items() if v is not None})
+
+    params = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction)]
+    for arg in cmd.args:
+        params.append(inspect.Parameter(arg.name, inspect.Parameter.KEYWORD_ONLY, annotation=_annotation(arg),
+                                        default=inspect.Parameter.empty if arg.required else None))
+    callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    callback.__name__ = callback.__qualname__ = f"tandem_{cmd.name}"
+    # the attribute @app_commands.describe sets; read when the Command is built
+    callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]
+        a.name: (a.help or _KIND_HELP.get(a.kind) or a.name)[:100] for a in cmd.args}
+    return app_commands.Command(name=cmd.name, description=(cmd.help or cmd.usage)[:100] or cmd.name,
+                                callback=callback)
+
+
+def tandem_group() -> app_commands.Group:
+    group = app_commands.Group(name="tandem", description="Tandem support desk: review drafts and conversations",
+                               guild_only=True)
+    for cmd in COMMANDS.values():
+        group.add_command(subcommand(cmd))
+    return group

@@ -1,0 +1,217 @@
+"""Pure translation between Discord's shapes and the core's: no network, no state, no business rules.
+
+Inbound: a discord.py `Message` (from MESSAGE_CREATE/UPDATE) or a delete becomes an `InboundMessage`, or a
+`Skip` saying why it is not one. Outbound: a `CardView` becomes an embed plus button specs, a `PostReport`
+an embed, and long texts are split at Discord's 2,000-character limit. Everything here is testable with
+plain objects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from bot.cards import button_args, button_targets
+from bot.models import Actor, Address, CardView, InboundMessage, PostReport, Role
+
+PLATFORM = "discord"
+MESSAGE_LIMIT = 2000
+CUSTOM_ID = r"tandem:(?P<command>\w+):(?P<id>\d+)"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Why an event is not something the core records (logged at debug by the adapter)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a message was written, as far as the adapter could tell from its cache."""
+
+    channel_id: str
+    guild_id: str = ""  # "" in a DM
+    parent_id: str = ""  # the thread's parent channel, when the channel is a thread
+    is_dm: bool = False
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The role ids that make someone an agent or a lead (from DiscordSettings)."""
+
+    agent: str | None = None
+    lead: str | None = None
+
+
+def role_of(role_ids: set[str], roles: Roles) -> Role:
+    if roles.lead and roles.lead in role_ids:
+        return Role.LEAD
+    if roles.agent and roles.agent in role_ids:
+        return Role.AGENT
+    return Role.CUSTOMER
+
+
+def actor_of(user: Any, roles: Roles) -> Actor:
+    """A discord.py User/Member as an Actor: in a DM there is no member, so no role (a customer)."""
+    role_ids = {str(r.id) for r in getattr(user, "roles", ()) or ()}
+    name = getattr(user, "display_name", None) or getattr(user, "name", "") or ""
+    return Actor(PLATFORM, str(user.id), name, role_of(role_ids, roles))
+
+
+def place_of(message: Any) -> Place:
+    """Read the channel facts off a discord.py Message (its channel may be a Thread, DM or partial)."""
+    channel = message.channel
+    guild_id = str(message.guild.id) if getattr(message, "guild", None) else ""
+    if isinstance(channel, (discord.DMChannel, discord.GroupChannel)) or (
+        not guild_id and getattr(channel, "type", None) == discord.ChannelType.private
+    ):
+        return Place(str(channel.id), "", "", True)
+    parent = getattr(channel, "parent_id", None) if isinstance(channel, discord.Thread) else None
+    return Place(str(channel.id), guild_id, str(parent) if parent else "")
+
+
+def address_of(place: Place, message_id: str, support_channels: frozenset[str]) -> Address | None:
+    """The conversation's address, or None when the channel is not one where customers are served.
+
+    A top-level message in a support channel starts a thread whose id will equal the message id, so the
+    address is known before any REST call; a message inside that thread (or a forum post) maps to the same.
+    """
+    if place.is_dm:
+        return Address(PLATFORM, place.channel_id, "", "", True)
+    if place.parent_id and place.parent_id in support_channels:
+        return Address(PLATFORM, place.parent_id, place.channel_id, place.guild_id)
+    if not place.parent_id and place.channel_id in support_channels:
+        return Address(PLATFORM, place.channel_id, message_id, place.guild_id)
+    return None
+
+
+def inbound(message: Any, place: Place, *, support_channels: frozenset[str], roles: Roles,
+            bot_id: str, kind: str = "message") -> InboundMessage | Skip:
+    """A discord.py Message (created or edited) as an InboundMessage for `Core.receive`, or a Skip."""
+    author = message.author
+    if str(author.id) == bot_id:
+        return Skip("own message")
+    if getattr(author, "bot", False) or getattr(message, "webhook_id", None):
+        return Skip("message from another bot or a webhook")
+    if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+        return Skip(f"message type {message.type.name}")
+    mid = str(message.id)
+    address = address_of(place, mid, support_channels)
+    if address is None:
+        return Skip(f"channel {place.channel_id} is not a support channel or DM")
+    actor = actor_of(author, roles)
+    attachments = len(getattr(message, "attachments", ()) or ())
+    if kind == "edit":
+        edited = getattr(message, "edited_at", None)
+        if edited is None:
+            return Skip("update without a content edit (embed unfurl, pin)")
+        return InboundMessage(f"edit:{mid}:{edited.isoformat()}", address, actor, message.content or "",
+                              message_id=mid, attachments=attachments, kind="edit")
+    return InboundMessage(mid, address, actor, message.content or "", message_id=mid, attachments=attachments)
+
+
+def deleted(message_id: str, place: Place, *, support_channels: frozenset[str], author: Actor | None) -> \
+        InboundMessage | Skip:
+    address = address_of(place, message_id, support_channels)
+    if address is None:
+        return Skip(f"delete in channel {place.channel_id}, not a support channel or DM")
+    who = author or Actor(PLATFORM, "unknown")
+    return InboundMessage(f"delete:{message_id}", address, who, "", message_id=message_id, kind="delete")
+
+
+# ---- outbound ----------------------------------------------------------------------------------------------
+
+def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Cut `text` into pieces of at most `limit` characters, at a paragraph, line or word break if possible."""
+    text = text.strip() or "\u200b"
+    pieces: list[str] = []
+    while len(text) > limit:
+        window = text[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"))
+        if cut < limit // 2:
+            cut = window.rfind(" ")
+        if cut < limit // 2:
+            cut = limit
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    pieces.append(text)
+    return pieces
+
+
+def _clip(text: str | None, limit: int) -> str:
+    text = (text or "").strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_COLOURS = {"bot": 0x5865F2, "waiting_human": 0xED4245, "human": 0xFEE75C, "resolved": 0x57F287}
+
+
+def card_embed(card: CardView) -> discord.Embed:
+    lines = [f"**Customer:** {_clip(card.latest_message, 1500) or '(no text)'}"]
+    if card.draft_text is not None:
+        conf = f" · confidence {card.confidence:.0%}" if card.confidence is not None else ""
+        lines.append(f"\n**Draft #{card.draft_id}**{conf}\n{_clip(card.draft_text, 2200)}")
+    embed = discord.Embed(title=_clip(f"#{card.conversation_id} · {card.customer}", 256),
+                          description=_clip("\n".join(lines), 4096), colour=_COLOURS.get(card.state, 0x99AAB5))
+    embed.add_field(name="State", value=_clip(card.state_label, 1024) or card.state, inline=True)
+    if card.assignee:
+        embed.add_field(name="Assignee", value=_clip(card.assignee, 1024), inline=True)
+    if card.handoff_reason:
+        embed.add_field(name="Why a person", value=_clip(card.handoff_reason, 1024), inline=True)
+    if card.sources:
+        embed.add_field(name="Sources", value=_clip("\n".join(f"{s.title} ({s.score:.2f})" for s in card.sources),
+                                                    1024), inline=False)
+    if card.where:
+        embed.set_footer(text=_clip(card.where, 2048))
+    return embed
+
+
+@dataclass(frozen=True)
+class ButtonSpec:
+    command: str
+    target_id: int
+    label: str
+    style: discord.ButtonStyle
+
+    @property
+    def custom_id(self) -> str:
+        return f"tandem:{self.command}:{self.target_id}"
+
+
+_BUTTONS = {
+    "approve": ("Approve", discord.ButtonStyle.success),
+    "edit": ("Edit", discord.ButtonStyle.primary),
+    "reject": ("Reject", discord.ButtonStyle.danger),
+    "takeover": ("Take over", discord.ButtonStyle.secondary),
+    "handback": ("Hand back", discord.ButtonStyle.secondary),
+    "resolve": ("Resolve", discord.ButtonStyle.success),
+}
+
+
+def card_buttons(card: CardView) -> list[ButtonSpec]:
+    specs = []
+    for command, target in button_targets(card):
+        if command in _BUTTONS:
+            label, style = _BUTTONS[command]
+            specs.append(ButtonSpec(command, target, label, style))
+    return specs
+
+
+def button_label(command: str) -> str:
+    return _BUTTONS.get(command, (command.title(), None))[0]
+
+
+target_arg = button_args  # the core.invoke arguments a button press carries
+
+
+def report_embed(report: PostReport, image_name: str | None = None) -> discord.Embed:
+    embed = discord.Embed(title=_clip(report.title, 256), description=_clip(report.summary, 4096), colour=0x5865F2)
+    for label, value in report.fields[:18]:
+        embed.add_field(name=_clip(label, 256), value=_clip(value, 1024) or "-", inline=True)
+    for heading, body in report.sections[: 25 - min(len(report.fields), 18)]:
+        embed.add_field(name=_clip(heading, 256), value=_clip(body, 1024) or "-", inline=False)
+    if image_name:
+        embed.set_image(url=f"attachment://{image_name}")
+    return embed

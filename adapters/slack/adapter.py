@@ -1,0 +1,119 @@
+"""SlackAdapter: the Adapter protocol on slack-bolt's AsyncApp, over HTTP (aiohttp) or Socket Mode.
+
+It learns who the bot is (auth.test), wires the listeners, serves POST /slack/events and GET /healthz in HTTP
+mode (or opens a Socket Mode connection when SLACK_APP_TOKEN is set), and delivers the core's actions.
+Background work started by listeners is tracked so `stop()` can finish it cleanly.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, Coroutine
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+
+from bot.commands import COMMANDS
+from bot.models import Actor, Delivery, PostReport, SendMessage, UpsertCard
+
+from . import listeners
+from .config import SlackSettings
+from .outbound import Outbound, make_client
+from .server import build_web_app
+from .translate import PLATFORM, Identity
+
+if TYPE_CHECKING:
+    from bot.core import Core
+
+log = logging.getLogger(__name__)
+
+
+class SlackAdapter:
+    platform = PLATFORM
+
+    def __init__(self, settings: SlackSettings):
+        self.settings = settings
+        self.client = make_client(settings)
+        self.outbound = Outbound(self.client, settings)
+        self.identity = Identity()
+        self.core: "Core" = None  # type: ignore[assignment]  # set by start()
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=settings.slack_signing_secret or "socket-mode",
+            request_verification_enabled=not settings.socket_mode,
+            process_before_response=True,  # record the event in SQLite before Slack gets its ack
+            raise_error_for_unhandled_request=False,
+        )
+        self.app.error(self._on_error)
+        listeners.register(self.app, self)
+        self._tasks: set[asyncio.Task] = set()
+        self._runner: web.AppRunner | None = None
+        self._socket: Any = None
+        self.port: int | None = None
+
+    # ---- Adapter protocol ----------------------------------------------------------------------------------
+    async def start(self, core: "Core") -> None:
+        self.core = core
+        auth = await self.client.auth_test()
+        self.identity = Identity(str(auth.get("user_id", "")), str(auth.get("bot_id", "")), str(auth.get("team_id", "")))
+        log.info("slack: connected as %s (bot %s) in team %s", auth.get("user"), self.identity.bot_user_id,
+                 self.identity.team_id)
+        if self.settings.socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            self._socket = AsyncSocketModeHandler(self.app, self.settings.slack_app_token)
+            await self._socket.connect_async()
+            log.info("slack: Socket Mode connected")
+            return
+        self._runner = web.AppRunner(build_web_app(self.app, self.settings), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.tandem_http_host, self.settings.tandem_http_port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        log.info("slack: listening on http://%s:%s/slack/events", self.settings.tandem_http_host, self.port)
+
+    async def stop(self) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.client.session.close() if self.client.session else None
+
+    async def deliver(self, action: SendMessage | UpsertCard | PostReport) -> Delivery:
+        return await self.outbound.deliver(action)
+
+    # ---- helpers for listeners -----------------------------------------------------------------------------
+    def may(self, actor: Actor, command: str) -> bool:
+        """Whether the core's registry lets this role run `command` (used before opening the Edit modal)."""
+        spec = COMMANDS.get(command)
+        return spec is not None and actor.role >= spec.role
+
+    def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> asyncio.Task:
+        async def guarded() -> None:
+            try:
+                await coro
+            except Exception:  # noqa: BLE001 - a failed follow-up must not vanish silently
+                log.exception("slack: %s failed after acknowledging", what)
+
+        task = asyncio.create_task(guarded(), name=f"slack {what}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def idle(self, timeout: float = 5) -> None:
+        """Wait for background follow-ups (ephemeral answers, modals) to finish; for tests and shutdown."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse:
+        if isinstance(error, listeners.RecordError):
+            log.error("slack: %s; answering 503 so Slack redelivers", error)
+            return BoltResponse(status=503, body="")
+        kind = body.get("type") if isinstance(body, dict) else None
+        log.error("slack: error handling %s request: %s", kind, error, exc_info=error)
+        return BoltResponse(status=200, body="")

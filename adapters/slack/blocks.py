@@ -1,0 +1,166 @@
+"""Pure layout: the core's CardView and PostReport as Block Kit, the Edit modal, and long-text splitting.
+
+Nothing here decides anything: which buttons show, the state label and the handoff reason all come from the
+core. Text from customers is escaped (&, <, >) so a message cannot ping @channel through the review card.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from bot.cards import button_targets
+from bot.models import CardView, PostReport
+
+TEXT_LIMIT = 3900  # per chat.postMessage; Slack advises staying under 4,000 characters
+SECTION_LIMIT = 3000  # Block Kit section text
+EDIT_CALLBACK = "tandem:edit"
+_BUTTONS = {  # command -> (label, style); the id is a draft id for the first three, a conversation id after
+    "approve": ("Approve", "primary"),
+    "edit": ("Edit", None),
+    "reject": ("Reject", "danger"),
+    "takeover": ("Take over", None),
+    "handback": ("Hand back", None),
+    "resolve": ("Resolve", "primary"),
+}
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_USER_ID = re.compile(r"\b[UW][A-Z0-9]{6,}\b")
+
+
+def mention(text: str, ids: set[str] | frozenset[str]) -> str:
+    """Render known Slack user ids as mentions (<@U...>), which Slack displays as the person's name."""
+    return _USER_ID.sub(lambda m: f"<@{m.group(0)}>" if m.group(0) in ids else m.group(0), text)
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+_HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.M)
+_CHANNEL_REF = re.compile(r"#([CG][A-Z0-9]{6,})\b")
+
+
+def to_mrkdwn(text: str) -> str:
+    """The KB and drafts are Markdown; Slack's mrkdwn spells bold, links and headings differently."""
+    text = _LINK.sub(r"<\2|\1>", text)
+    text = _HEADING.sub(r"*\1*", text)
+    return _BOLD.sub(r"*\1*", text)
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def quote(text: str) -> str:
+    return "\n".join("> " + line for line in (text or " ").splitlines() or [" "])
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}]}
+
+
+def action_id(command: str, ident: int) -> str:
+    return f"tandem:{command}:{ident}"
+
+
+def parse_action_id(value: str) -> tuple[str, int] | None:
+    """'tandem:approve:3' -> ('approve', 3); anything else -> None."""
+    parts = value.split(":")
+    if len(parts) != 3 or parts[0] != "tandem" or parts[1] not in _BUTTONS or not parts[2].isdigit():
+        return None
+    return parts[1], int(parts[2])
+
+
+def card_blocks(card: CardView, people: frozenset[str] = frozenset()) -> tuple[str, list[dict[str, Any]]]:
+    """(notification text, blocks) for a review card. `people`: user ids to show as mentions (agents)."""
+    people = people | {p for p in (card.customer, card.assignee or "") if _USER_ID.fullmatch(p or "")}
+    title = f"Conversation #{card.conversation_id} · {card.state_label}"
+    blocks: list[dict[str, Any]] = [_section(mention(f"*{escape(title)}*", people))]
+    meta = [f"Customer: *{escape(card.customer)}*"]
+    if card.where:
+        meta.append("in " + _CHANNEL_REF.sub(r"<#\1>", escape(card.where)))
+    if card.assignee:
+        meta.append(f"owner: {escape(card.assignee)}")
+    blocks.append(_context(mention(" · ".join(meta), people)))
+    blocks.append(_section("*Latest message*\n" + quote(escape(clip(card.latest_message, SECTION_LIMIT - 100)))))
+    if card.handoff_reason:
+        blocks.append(_section(f":raising_hand: *Handed to a human:* {escape(card.handoff_reason)}"))
+    if card.draft_text is not None:
+        confidence = f" · confidence {card.confidence:.0%}" if card.confidence is not None else ""
+        blocks.append(_section(f"*Draft #{card.draft_id}*{confidence}\n"
+                               + quote(to_mrkdwn(escape(clip(card.draft_text, SECTION_LIMIT - 100))))))
+        if card.sources:
+            names = ", ".join(f"{escape(s.title)} ({s.score:.2f})" for s in card.sources)
+            blocks.append(_context(f"Sources: {names}"))
+    buttons = []
+    for command, ident in button_targets(card):
+        if command not in _BUTTONS:
+            continue
+        label, style = _BUTTONS[command]
+        button = {"type": "button", "text": {"type": "plain_text", "text": label}, "action_id": action_id(command, ident),
+                  "value": str(ident)}
+        if style:
+            button["style"] = style
+        buttons.append(button)
+    if buttons:
+        blocks.append({"type": "actions", "block_id": f"tandem:card:{card.conversation_id}", "elements": buttons})
+    text = f"{title}: {clip(card.latest_message, 200)}"
+    return text, blocks
+
+
+def report_blocks(report: PostReport) -> tuple[str, list[dict[str, Any]]]:
+    """(notification text, blocks) for the digest: header, summary, headline fields, one section per heading."""
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": clip(report.title, 150)}}]
+    if report.summary:
+        blocks.append(_section(escape(report.summary)))
+    fields = [{"type": "mrkdwn", "text": clip(f"*{escape(label)}*\n{escape(value)}", 2000)}
+              for label, value in report.fields]
+    for start in range(0, len(fields), 10):  # Slack allows at most 10 fields per section
+        blocks.append({"type": "section", "fields": fields[start:start + 10]})
+    for heading, body in report.sections:
+        blocks.append({"type": "divider"})
+        blocks.append(_section(f"*{escape(heading)}*\n{escape(body)}"))
+    return report.title, blocks[:50]
+
+
+def edit_modal(draft_id: int, text: str, *, channel: str = "") -> dict[str, Any]:
+    """The modal opened by Edit, prefilled with the draft; private_metadata carries the draft id."""
+    return {
+        "type": "modal",
+        "callback_id": EDIT_CALLBACK,
+        "private_metadata": json.dumps({"draft": draft_id, "channel": channel}),
+        "title": {"type": "plain_text", "text": f"Edit draft #{draft_id}"[:24]},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [{
+            "type": "input", "block_id": "draft",
+            "label": {"type": "plain_text", "text": "Reply to the customer"},
+            "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
+                        "initial_value": text[:3000], "max_length": 3000},
+        }],
+    }
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Split on paragraph, then line, then word boundaries so each part fits one Slack message."""
+    parts: list[str] = []
+    rest = text.strip() or text
+    while len(rest) > limit:
+        window = rest[:limit]
+        for sep in ("\n\n", "\n", " "):
+            cut = window.rfind(sep)
+            if cut >= limit // 2:
+                break
+        else:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    parts.append(rest)
+    return [p for p in parts if p] or [text]

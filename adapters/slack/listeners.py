@@ -1,0 +1,122 @@
+"""Bolt listeners: Slack events, review-card buttons, the Edit modal and the slash command, mapped to the core.
+
+Events are recorded (`core.receive`) before bolt acknowledges them (the app runs with process_before_response),
+and nothing here drafts. Buttons and commands are acknowledged first; the core call and the ephemeral answer
+run in a background task so Slack's 3-second limit holds whatever the core is doing.
+Who may do what is the core's decision (bot/commands.py); the adapter only maps the Slack user to a role.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.cards import button_args
+
+from .blocks import EDIT_CALLBACK, edit_modal, parse_action_id
+from .translate import actor_for, translate_event
+
+if TYPE_CHECKING:
+    from .adapter import SlackAdapter
+
+log = logging.getLogger(__name__)
+
+
+class RecordError(Exception):
+    """core.receive failed: nothing was recorded, so Slack should redeliver (the only 5xx we answer)."""
+
+
+def register(app: AsyncApp, adapter: "SlackAdapter") -> None:
+    settings = adapter.settings
+
+    def actor(body: dict[str, Any]):
+        user = body.get("user") or {}
+        uid = user.get("id") or body.get("user_id") or ""
+        team = user.get("team_id") or body.get("user_team_id") or ""
+        return actor_for(uid, settings, team=team, home=adapter.identity.team_id)
+
+    async def answer(body: dict[str, Any], respond, text: str) -> None:
+        if body.get("response_url"):
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
+        user = (body.get("user") or {}).get("id") or body.get("user_id")
+        if channel and user:
+            await adapter.client.chat_postEphemeral(channel=channel, user=user, text=text)
+
+    @app.event(re.compile(".*"))
+    async def on_event(body: dict[str, Any], request) -> None:
+        retry = request.headers.get("x-slack-retry-num", [None])[0] if request else None
+        result = translate_event(body, settings, adapter.identity)
+        if result.message is None:
+            level = logging.DEBUG if result.quiet else logging.INFO
+            log.log(level, "slack: ignored event %s: %s", body.get("event_id"), result.reason)
+            return
+        try:
+            receipt = await adapter.core.receive(result.message)
+        except Exception as exc:
+            raise RecordError(f"could not record event {body.get('event_id')}: {exc}") from exc
+        msg = result.message
+        log.info("slack: %s event %s (%s) in %s/%s by %s role=%s%s", "duplicate" if receipt.duplicate else "recorded",
+                 msg.event_id, msg.kind, msg.address.channel, msg.address.thread or "dm", msg.author.user_id,
+                 msg.author.role.name, f" retry={retry}" if retry else "")
+
+    @app.action(re.compile(r"^tandem:"))
+    async def on_button(ack, body: dict[str, Any], action: dict[str, Any], respond) -> None:
+        await ack()
+        parsed = parse_action_id(str(action.get("action_id", "")))
+        who = actor(body)
+        if parsed is None:
+            log.warning("slack: unknown button %r pressed by %s", action.get("action_id"), who.user_id)
+            return
+        command, ident = parsed
+        args = button_args(command, ident)
+        log.info("slack: %s pressed %s on %s %s", who.user_id, command, *next(iter(args.items())))
+
+        async def run() -> None:
+            if command == "edit" and adapter.may(who, "edit"):
+                text = adapter.core.draft_text(ident)
+                if text is None:
+                    await answer(body, respond, f"Draft #{ident} is no longer waiting for review.")
+                    return
+                channel = (body.get("channel") or {}).get("id", "")
+                await adapter.client.views_open(trigger_id=body["trigger_id"], view=edit_modal(ident, text,
+                                                                                               channel=channel))
+                return
+            result = await adapter.core.invoke(who, command, args)
+            await answer(body, respond, result.text)
+
+        adapter.spawn(run(), f"button {command} {ident}")
+
+    @app.view(EDIT_CALLBACK)
+    async def on_edit_submit(ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        who = actor(body)
+        try:
+            draft = int(json.loads(view.get("private_metadata") or "{}")["draft"])
+            text = view["state"]["values"]["draft"]["text"]["value"] or ""
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("slack: malformed edit submission from %s: %s", who.user_id, exc)
+            await ack(response_action="errors", errors={"draft": "This form is out of date; press Edit again."})
+            return
+        result = await adapter.core.invoke(who, "edit", {"draft": draft, "text": text})
+        log.info("slack: %s submitted edit of draft %s: ok=%s", who.user_id, draft, result.ok)
+        if result.ok:
+            await ack()
+        else:
+            await ack(response_action="errors", errors={"draft": result.text[:150]})
+
+    @app.command(settings.slack_command)
+    async def on_command(ack, body: dict[str, Any], respond) -> None:
+        await ack()
+        who = actor(body)
+        line = (body.get("text") or "").strip() or "help"
+        log.info("slack: %s ran %s %s", who.user_id, settings.slack_command, line.split(" ", 1)[0])
+
+        async def run() -> None:
+            result = await adapter.core.execute(who, line)
+            await answer(body, respond, result.text)
+
+        adapter.spawn(run(), f"command {line.split(' ', 1)[0]}")

@@ -1,0 +1,153 @@
+"""Outbound Slack calls: the Web API client with retries, and delivery of the core's actions.
+
+slack_sdk's own retry handlers absorb short 429s (honouring Retry-After) and 500/503s; when they give up the
+error becomes a DeliveryError so the core's outbox keeps the action and retries later (never dropped).
+Errors that retrying cannot fix (channel_not_found, invalid_auth...) are DeliveryError(retry=False).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.models import Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
+
+from .blocks import card_blocks, mention, report_blocks, split_text, to_mrkdwn
+from .config import SlackSettings
+
+log = logging.getLogger(__name__)
+MAX_INLINE_WAIT = 10  # seconds: a longer Retry-After goes back to the outbox instead of blocking a worker
+HOPELESS = {
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed", "account_inactive",
+    "token_revoked", "token_expired", "no_permission", "missing_scope", "restricted_action", "msg_too_long",
+    "no_text", "invalid_blocks", "invalid_arguments", "user_not_found", "team_access_not_granted",
+}
+GONE = {"message_not_found", "cant_update_message", "edit_window_closed"}
+
+
+def _retry_after(headers: object) -> float | None:
+    try:
+        for key, value in dict(headers or {}).items():  # type: ignore[call-overload]
+            if key.lower() == "retry-after":
+                return float(value[0] if isinstance(value, list) else value)
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+class CappedRateLimitHandler(AsyncRateLimitErrorRetryHandler):
+    """Wait out short rate limits in place; leave long ones to the outbox (which honours retry_after)."""
+
+    async def _can_retry_async(self, *, state, request, response=None, error=None) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        wait = _retry_after(response.headers)
+        return wait is None or wait <= MAX_INLINE_WAIT
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    return [AsyncConnectionErrorRetryHandler(max_retry_count=2), CappedRateLimitHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2)]
+
+
+def make_client(settings: SlackSettings) -> AsyncWebClient:
+    return AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+                          retry_handlers=retry_handlers(), timeout=20)
+
+
+def delivery_error(exc: Exception, what: str) -> DeliveryError:
+    """Classify a failed Web API call for the outbox."""
+    if isinstance(exc, SlackApiError):
+        status = getattr(exc.response, "status_code", 0)
+        data = exc.response.data if isinstance(getattr(exc.response, "data", None), dict) else {}
+        error = str(data.get("error") or f"HTTP {status}")
+        if status == 429:
+            return DeliveryError(f"{what}: rate limited", retry=True, retry_after=_retry_after(exc.response.headers))
+        if error in HOPELESS and status < 500:
+            return DeliveryError(f"{what}: {error}", retry=False)
+        return DeliveryError(f"{what}: {error}", retry=True)
+    if isinstance(exc, (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, OSError)):
+        return DeliveryError(f"{what}: {type(exc).__name__}: {exc}", retry=True)
+    return DeliveryError(f"{what}: unexpected {type(exc).__name__}: {exc}", retry=True)
+
+
+class Outbound:
+    """Delivers SendMessage, UpsertCard and PostReport through one AsyncWebClient."""
+
+    def __init__(self, client: AsyncWebClient, settings: SlackSettings):
+        self.client = client
+        self.settings = settings
+        self.people = frozenset(settings.slack_agent_users) | frozenset(settings.slack_lead_users)
+        self._reports: dict[tuple[str, str], str] = {}  # (title, image) -> ts, so a retry does not repost
+
+    async def deliver(self, action: SendMessage | UpsertCard | PostReport) -> Delivery:
+        what = f"{type(action).__name__}"
+        try:
+            if isinstance(action, SendMessage):
+                return await self._send(action)
+            if isinstance(action, UpsertCard):
+                return await self._card(action)
+            if isinstance(action, PostReport):
+                return await self._report(action)
+        except DeliveryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the outbox classified
+            err = delivery_error(exc, what)
+            log.warning("slack delivery failed (%s, retry=%s): %s", what, err.retry, err)
+            raise err from exc
+        raise DeliveryError(f"slack cannot deliver {what}", retry=False)
+
+    async def _send(self, action: SendMessage) -> Delivery:
+        address = action.address
+        thread = address.thread if not address.is_dm and address.thread else None
+        first = ""
+        for part in split_text(mention(to_mrkdwn(action.text), self.people)):
+            resp = await self.client.chat_postMessage(channel=address.channel, thread_ts=thread, text=part,
+                                                      unfurl_links=False, unfurl_media=False)
+            first = first or str(resp.get("ts", ""))
+        log.info("slack: sent %s message to %s thread=%s ts=%s", action.style, address.channel, thread, first)
+        return Delivery(ref=first, channel=address.channel)
+
+    async def _card(self, action: UpsertCard) -> Delivery:
+        text, blocks = card_blocks(action.card, self.people)
+        channel = action.channel or self.settings.slack_agent_channel or ""
+        if action.ref:
+            try:
+                await self.client.chat_update(channel=channel, ts=action.ref, text=text, blocks=blocks)
+                return Delivery(ref=action.ref, channel=channel)
+            except SlackApiError as exc:
+                if (exc.response.data or {}).get("error") not in GONE:
+                    raise
+                log.warning("slack: card %s for conversation %s is gone (%s); posting a new one",
+                            action.ref, action.card.conversation_id, exc.response.get("error"))
+        resp = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        log.info("slack: posted card for conversation %s ts=%s", action.card.conversation_id, resp.get("ts"))
+        return Delivery(ref=str(resp.get("ts", "")), channel=channel)
+
+    async def _report(self, action: PostReport) -> Delivery:
+        channel = self.settings.slack_agent_channel or ""
+        key = (action.title, action.image_path or "")
+        if key not in self._reports:
+            text, blocks = report_blocks(action)
+            resp = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            self._reports[key] = str(resp.get("ts", ""))
+        ts = self._reports[key]
+        if action.image_path:
+            path = Path(action.image_path)
+            if not path.is_file():
+                log.error("slack: report image %s does not exist; report posted without it", path)
+            else:
+                await self.client.files_upload_v2(channel=channel, file=str(path), filename=path.name,
+                                                  title=action.title)
+        self._reports.pop(key, None)
+        return Delivery(ref=ts, channel=channel)

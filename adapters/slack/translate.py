@@ -1,0 +1,142 @@
+"""Pure translation from Slack Events API payloads to the core's `InboundMessage` (no I/O, no SDK objects).
+
+Every payload either becomes one InboundMessage or is ignored with a short reason for the log, so that a
+subtype we never heard of is a debug line, not a crash. Thread and DM rules live here:
+a top-level message in a support channel starts a conversation keyed by its own ts; replies carry thread_ts;
+a DM (channel type "im") is one conversation per channel, whatever its threads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.models import Actor, Address, InboundMessage, Role
+
+from .config import SlackSettings
+
+PLATFORM = "slack"
+# Subtypes that are a person writing; everything else (channel_join, channel_topic, pinned_item...) is ignored.
+_WRITING = {None, "", "file_share", "thread_broadcast", "me_message"}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the bot is in this workspace (from auth.test): its own messages must never be answered."""
+
+    bot_user_id: str = ""
+    bot_id: str = ""
+    team_id: str = ""
+
+
+@dataclass(frozen=True)
+class Translation:
+    message: InboundMessage | None
+    reason: str = ""  # why it was ignored; "" when message is set
+    quiet: bool = False  # True: the reason is routine (our own echo, another bot): log at debug
+
+
+def role_for(user_id: str, settings: SlackSettings, *, external: bool = False) -> Role:
+    """Map a Slack user to a core role. Users from another workspace (Slack Connect) are always customers."""
+    if external:
+        return Role.CUSTOMER
+    if user_id in settings.slack_lead_users:
+        return Role.LEAD
+    if user_id in settings.slack_agent_users:
+        return Role.AGENT
+    return Role.CUSTOMER
+
+
+def actor_for(user_id: str, settings: SlackSettings, *, team: str = "", home: str = "") -> Actor:
+    """A Slack person is named by their user id everywhere (events, buttons, commands), so the core sees one
+    stable label per person; Slack shows the name when the id is rendered as a mention (<@U...>)."""
+    external = bool(team and home and team != home)
+    return Actor(PLATFORM, user_id, "", role_for(user_id, settings, external=external))
+
+
+def _ignore(reason: str, quiet: bool = False) -> Translation:
+    return Translation(None, reason, quiet)
+
+
+def _is_bot(msg: dict[str, Any], me: Identity) -> bool:
+    return bool(msg.get("bot_id") or msg.get("subtype") == "bot_message" or msg.get("bot_profile")
+                or (me.bot_user_id and msg.get("user") == me.bot_user_id))
+
+
+def _address(event: dict[str, Any], msg: dict[str, Any], team: str) -> Address:
+    channel = str(event["channel"])
+    if event.get("channel_type") == "im" or channel.startswith("D"):
+        return Address(PLATFORM, channel, "", team, is_dm=True)
+    thread = str(msg.get("thread_ts") or msg["ts"])
+    return Address(PLATFORM, channel, thread, team)
+
+
+def _where(event: dict[str, Any], settings: SlackSettings) -> str | None:
+    """None when the channel is one we serve; otherwise the reason to ignore it."""
+    channel = event.get("channel")
+    if not isinstance(channel, str) or not channel:
+        return "missing channel"
+    if event.get("channel_type") == "im" or channel.startswith("D"):
+        return None
+    if channel in settings.slack_support_channels:
+        return None
+    return f"channel {channel} is not a support channel"
+
+
+def translate_event(body: dict[str, Any], settings: SlackSettings, me: Identity) -> Translation:
+    """One Events API envelope (`event_callback`) -> Translation."""
+    event = body.get("event")
+    event_id = body.get("event_id")
+    if not isinstance(event, dict) or not isinstance(event_id, str):
+        return _ignore("not an event_callback with event and event_id")
+    if event.get("type") != "message":
+        return _ignore(f"event type {event.get('type')!r} is not handled", quiet=True)
+    team = str(body.get("team_id") or me.team_id or "")
+    where = _where(event, settings)
+    if where:
+        return _ignore(where, quiet=True)
+    subtype = event.get("subtype")
+    if subtype == "message_changed":
+        return _edit(event, event_id, team, settings, me)
+    if subtype == "message_deleted":
+        return _delete(event, event_id, team, settings, me)
+    if _is_bot(event, me):
+        return _ignore("a bot's message (ours or another's)", quiet=True)
+    if subtype not in _WRITING:
+        return _ignore(f"message subtype {subtype!r} is not a person writing")
+    user, ts = event.get("user"), event.get("ts")
+    if not isinstance(user, str) or not isinstance(ts, str):
+        return _ignore("message without user or ts")
+    text = event.get("text") if isinstance(event.get("text"), str) else ""
+    files = event.get("files") if isinstance(event.get("files"), list) else []
+    author = actor_for(user, settings, team=str(event.get("user_team") or event.get("team") or ""),
+                       home=team)
+    return Translation(InboundMessage(event_id, _address(event, event, team), author, text, message_id=ts,
+                                      attachments=len(files)))
+
+
+def _edit(event: dict[str, Any], event_id: str, team: str, settings: SlackSettings, me: Identity) -> Translation:
+    new, old = event.get("message"), event.get("previous_message") or {}
+    if not isinstance(new, dict) or not isinstance(new.get("ts"), str) or not isinstance(new.get("user"), str):
+        return _ignore("message_changed without message.user/ts")
+    if _is_bot(new, me):
+        return _ignore("a bot's message was changed", quiet=True)
+    text = new.get("text") if isinstance(new.get("text"), str) else ""
+    if isinstance(old, dict) and old.get("text") == text:
+        return _ignore("message_changed without a text change (unfurl, thread reply count)", quiet=True)
+    author = actor_for(new["user"], settings, team=str(new.get("user_team") or new.get("team") or ""),
+                       home=team)
+    return Translation(InboundMessage(event_id, _address(event, new, team), author, text, message_id=new["ts"],
+                                      kind="edit"))
+
+
+def _delete(event: dict[str, Any], event_id: str, team: str, settings: SlackSettings, me: Identity) -> Translation:
+    old = event.get("previous_message")
+    deleted_ts = event.get("deleted_ts")
+    if not isinstance(old, dict) or not isinstance(deleted_ts, str) or not isinstance(old.get("user"), str):
+        return _ignore("message_deleted without previous_message.user or deleted_ts")
+    if _is_bot(old, me):
+        return _ignore("a bot's message was deleted", quiet=True)
+    old = {"ts": deleted_ts, **old}
+    author = actor_for(old["user"], settings, team=str(old.get("user_team") or old.get("team") or ""), home=team)
+    return Translation(InboundMessage(event_id, _address(event, old, team), author, "", message_id=deleted_ts,
+                                      kind="delete"))

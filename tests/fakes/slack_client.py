@@ -1,0 +1,165 @@
+"""Slack's side of the HTTP conversation in tests: signed Events API, interactivity and slash-command requests.
+
+`SlackHarness` runs a real core (SQLite file in tmp_path), the real SlackAdapter (bolt + aiohttp on a free
+port) and the FakeSlackAPI, and sends requests shaped like Slack's, signed like Slack signs them
+(v0:timestamp:body, HMAC-SHA256 with the signing secret).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.config import SlackSettings
+from bot.config import load_settings
+from bot.runtime import build_core
+from tests.fakes.slack_api import BOT_ID, BOT_USER, TEAM, FakeSlackAPI
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+SUPPORT, AGENTS, DM = "CSUPPORT1", "CAGENTS1", "DCUSTOMER1"
+CUSTOMER, AGENT, LEAD, STRANGER = "UCUST1", "UAGENT1", "ULEAD1", "USTRANGER1"
+KB = Path(__file__).resolve().parent.parent / "fixtures" / "kb"
+
+
+def sign(body: str, timestamp: str, secret: str = SECRET) -> str:
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    return f"v0={digest}"
+
+
+class SlackHarness:
+    def __init__(self, tmp_path: Path, drafter: Any = None, **overrides: Any):
+        self.tmp_path = tmp_path
+        self.drafter = drafter
+        self.overrides = overrides
+        self.api = FakeSlackAPI()
+        self._ids = itertools.count(1)
+        self._ts = itertools.count(1)
+
+    async def __aenter__(self) -> "SlackHarness":
+        await self.api.start()
+        core_settings = load_settings(env_file=None, tandem_db=str(self.tmp_path / "t.db"), tandem_kb=str(KB))
+        self.core = build_core(core_settings, drafter=self.drafter)
+        settings = SlackSettings(_env_file=None, **{
+            "slack_bot_token": "xoxb-test", "slack_signing_secret": SECRET, "slack_api_url": self.api.base_url,
+            "slack_support_channels": SUPPORT, "slack_agent_channel": AGENTS, "slack_agent_users": AGENT,
+            "slack_lead_users": LEAD, "tandem_http_port": 0, **self.overrides}).check()
+        self.adapter = SlackAdapter(settings)
+        self.session = aiohttp.ClientSession()
+        await self.core.start()
+        self.core.register(self.adapter)
+        await self.adapter.start(self.core)
+        self.url = f"http://127.0.0.1:{self.adapter.port}" if self.adapter.port else ""
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.session.close()
+        await self.adapter.stop()
+        await self.core.stop()
+        await self.api.stop()
+
+    async def settle(self) -> None:
+        """Let the adapter's follow-ups and the core's processing, drafting and outbox finish."""
+        for _ in range(3):
+            await self.adapter.idle()
+            await self.core.wait_idle()
+
+    # ---- raw requests ------------------------------------------------------------------------------------
+    async def post(self, body: str, content_type: str = "application/json", *, signed: bool = True,
+                   timestamp: int | None = None, headers: dict[str, str] | None = None,
+                   secret: str = SECRET) -> tuple[int, str]:
+        ts = str(timestamp if timestamp is not None else int(time.time()))
+        hdrs = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts}
+        if signed:
+            hdrs["X-Slack-Signature"] = sign(body, ts, secret)
+        hdrs.update(headers or {})
+        async with self.session.post(self.url + "/slack/events", data=body.encode(), headers=hdrs) as resp:
+            return resp.status, await resp.text()
+
+    # ---- Slack-shaped payloads ---------------------------------------------------------------------------
+    def new_ts(self) -> str:
+        return f"1700001{next(self._ts):03d}.000200"
+
+    async def event(self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None,
+                    team: str = TEAM) -> tuple[int, str]:
+        envelope = {"token": "legacy", "team_id": team, "api_app_id": "A0TANDEM", "event": event,
+                    "type": "event_callback", "event_id": event_id or f"Ev{next(self._ids):06d}",
+                    "event_time": int(time.time()), "authorizations": [{"team_id": team, "user_id": BOT_USER,
+                                                                          "is_bot": True}]}
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
+        return await self.post(json.dumps(envelope), headers=headers)
+
+    async def say(self, text: str, *, user: str = CUSTOMER, channel: str = SUPPORT, thread: str | None = None,
+                  **extra: Any) -> str:
+        """A person writes; returns the message ts."""
+        ts = self.new_ts()
+        event = {"type": "message", "channel": channel, "user": user, "text": text, "ts": ts, "team": TEAM,
+                 "event_ts": ts, "channel_type": "im" if channel.startswith("D") else "channel", **extra}
+        if thread:
+            event["thread_ts"] = thread
+        status, _ = await self.event(event)
+        assert status == 200
+        return ts
+
+    async def press(self, action_id: str, *, user: str = AGENT, channel: str = AGENTS) -> tuple[int, str]:
+        payload = {
+            "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+            "api_app_id": "A0TANDEM", "token": "legacy", "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+            "team": {"id": TEAM, "domain": "acme"}, "container": {"type": "message", "channel_id": channel,
+                                                                  "message_ts": "1700000000.000100"},
+            "channel": {"id": channel, "name": "agents"}, "response_url": self.api.response_url(user),
+            "actions": [{"action_id": action_id, "block_id": "tandem:card:1", "type": "button",
+                         "value": action_id.rsplit(":", 1)[-1], "action_ts": "1700000000.5",
+                         "text": {"type": "plain_text", "text": "x"}}],
+        }
+        return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    async def submit_edit(self, view: dict[str, Any], text: str, *, user: str = AGENT) -> tuple[int, str]:
+        view = dict(view, id="V0001", state={"values": {"draft": {"text": {"type": "plain_text_input",
+                                                                            "value": text}}}})
+        payload = {"type": "view_submission", "team": {"id": TEAM, "domain": "acme"},
+                   "user": {"id": user, "username": user.lower(), "team_id": TEAM}, "api_app_id": "A0TANDEM",
+                   "token": "legacy", "trigger_id": "1.2.3", "view": view, "response_urls": []}
+        return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    async def command(self, text: str, *, user: str = AGENT, channel: str = AGENTS) -> tuple[int, str]:
+        form = {"token": "legacy", "team_id": TEAM, "team_domain": "acme", "channel_id": channel,
+                "channel_name": "agents", "user_id": user, "user_name": user.lower(), "command": "/tandem",
+                "text": text, "api_app_id": "A0TANDEM", "response_url": self.api.response_url(user),
+                "trigger_id": "1.2.3"}
+        return await self.post(urlencode(form), "application/x-www-form-urlencoded")
+
+    # ---- reading what Tandem did -------------------------------------------------------------------------
+    def cards(self) -> list[dict[str, Any]]:
+        return [c.params for c in self.api.called("chat.postMessage") if c.params.get("channel") == AGENTS]
+
+    def replies(self, thread: str | None = None, channel: str = SUPPORT) -> list[str]:
+        return [c.params.get("text", "") for c in self.api.called("chat.postMessage")
+                if c.params.get("channel") == channel and (thread is None or c.params.get("thread_ts") == thread)]
+
+    def answers(self, user: str = AGENT) -> list[str]:
+        return [c.params.get("text", "") for c in self.api.called("response_url") if c.params.get("key") == user]
+
+    def buttons(self, blocks: list[dict[str, Any]]) -> dict[str, str]:
+        """command -> action_id of the card's buttons."""
+        out = {}
+        for block in blocks:
+            for el in block.get("elements", []) if block.get("type") == "actions" else []:
+                out[el["action_id"].split(":")[1]] = el["action_id"]
+        return out
+
+    def latest_card_blocks(self) -> list[dict[str, Any]]:
+        calls = [c for c in self.api.calls if c.status == 200 and c.method in ("chat.postMessage", "chat.update")
+                 and c.params.get("channel") == AGENTS]
+        return calls[-1].params["blocks"]
+
+
+__all__ = ["SlackHarness", "sign", "SECRET", "SUPPORT", "AGENTS", "DM", "CUSTOMER", "AGENT", "LEAD", "STRANGER",
+           "BOT_USER", "BOT_ID", "TEAM"]

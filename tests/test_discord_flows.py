@@ -1,0 +1,225 @@
+"""End-to-end Discord flows: real discord.py against the fake Discord, a real core on SQLite.
+
+Customer message -> thread + card -> Approve -> reply in the thread; Edit through the modal; takeover,
+an agent writing in the thread, hand back; a refused slash command; a button on a card posted before a
+restart; replayed and resumed MESSAGE_CREATEs; DMs, forum posts, edits, deletes, attachments and bots.
+"""
+from __future__ import annotations
+
+import pytest
+
+from bot.models import Address
+from tests.discord_harness import Desk, until
+from tests.fakes import discord_payloads as P
+from tests.fakes.discord_fake import FakeDiscord
+
+QUESTION = "What happens if I pay late?"
+
+
+@pytest.fixture
+async def fake():
+    f = await FakeDiscord().start()
+    yield f
+    await f.stop()
+
+
+@pytest.fixture
+async def desk(fake, tmp_path):
+    d = await Desk(fake, str(tmp_path / "tandem.db")).start()
+    yield d
+    await d.stop()
+
+
+def card_of(fake: FakeDiscord) -> dict:
+    """The latest review card the bot posted in the staff channel, as the fake holds it (edits applied)."""
+    cards = [m for m in fake.messages.values() if m["channel_id"] == fake.world.agent_channel and m["embeds"]]
+    assert cards, "no review card posted"
+    return cards[-1]
+
+
+def buttons(card: dict) -> dict[str, str]:
+    return {c["label"]: c["custom_id"] for row in card["components"] for c in row["components"]}
+
+
+def conv_address(w: P.World, msg: dict) -> Address:
+    return Address("discord", w.support_channel, msg["id"], w.guild_id)
+
+
+def posts_in(fake: FakeDiscord, channel: str) -> list[str]:
+    return [c.json["content"] for c in fake.find("POST", f"/channels/{channel}/messages")]
+
+
+def followups(fake: FakeDiscord) -> list[str]:
+    return [c.json.get("content", "") for c in fake.find("POST", r"/webhooks/\d+/[^/]+")]
+
+
+async def ask(desk: Desk, channel: str | None = None, text: str = QUESTION) -> dict:
+    msg = desk.world.customer_message(channel or desk.world.support_channel, text)
+    await desk.send("MESSAGE_CREATE", msg)
+    await until(lambda: "Approve" in buttons(card_of(desk.fake)), what="card with a draft")
+    return msg
+
+
+async def press(desk: Desk, person: P.Person, label: str) -> None:
+    card = card_of(desk.fake)
+    before = len(desk.fake.find("POST", r"/interactions/\d+/[^/]+/callback"))
+    await desk.fake.dispatch("INTERACTION_CREATE", desk.world.button(person, buttons(card)[label], card))
+    await desk.fake.wait_for("POST", r"/interactions/\d+/[^/]+/callback", count=before + 1)
+    await desk.idle()
+
+
+async def test_customer_message_gets_thread_card_and_approved_reply(desk, fake):
+    w = desk.world
+    msg = await ask(desk)
+    conv = desk.core.store.latest_conversation_at(conv_address(w, msg))
+    assert conv is not None and conv.customer_id == w.customer.id
+    card = card_of(fake)
+    draft = desk.core.store.pending_draft(conv.id)
+    assert buttons(card)["Approve"] == f"tandem:approve:{draft.id}"
+    assert buttons(card)["Take over"] == f"tandem:takeover:{conv.id}"
+    assert not fake.find("POST", r"/channels/\d+/messages/\d+/threads"), "no thread before there is a reply"
+
+    await press(desk, w.agent, "Approve")
+    callback = fake.find("POST", r"/interactions/\d+/[^/]+/callback")[-1]
+    assert callback.json["type"] == 5 and callback.json["data"]["flags"] == 64  # deferred, ephemeral
+    assert "approved" in followups(fake)[-1]
+    threads = fake.find("POST", rf"/channels/{w.support_channel}/messages/{msg['id']}/threads")
+    assert len(threads) == 1 and threads[0].json["name"] == QUESTION
+    reply = posts_in(fake, msg["id"])  # the thread's id is the customer's message id
+    assert len(reply) == 1 and "late fee" in reply[0].lower()
+    assert "Approve" not in buttons(card_of(fake))  # card edited in place, no second card
+    assert len(fake.find("POST", rf"/channels/{w.agent_channel}/messages")) == 1
+
+    # the customer answers inside the thread: same conversation, no new thread
+    inside = w.customer_message(msg["id"], "thanks, and can I change the date?")
+    await desk.send("MESSAGE_CREATE", inside)
+    await desk.idle()
+    assert desk.core.store.latest_conversation_at(conv_address(w, msg)).id == conv.id
+    assert len(fake.find("POST", r"/channels/\d+/messages/\d+/threads")) == 1
+
+
+async def test_edit_through_the_modal(desk, fake):
+    w = desk.world
+    msg = await ask(desk)
+    conv = desk.core.store.latest_conversation_at(conv_address(w, msg))
+    draft = desk.core.store.pending_draft(conv.id)
+    await press(desk, w.agent, "Edit")
+    modal = fake.find("POST", r"/interactions/\d+/[^/]+/callback")[-1].json
+    assert modal["type"] == 9 and modal["data"]["custom_id"] == f"tandem:editsubmit:{draft.id}"
+    field = modal["data"]["components"][0]["components"][0]
+    assert field["value"] == draft.text  # prefilled with the draft
+
+    submit = w.modal_submit(w.agent, modal["data"]["custom_id"], field["custom_id"], "Hi! A $7 fee after 10 days.")
+    await fake.dispatch("INTERACTION_CREATE", submit)
+    await fake.wait_for("POST", r"/webhooks/\d+/[^/]+")
+    await desk.idle()
+    assert posts_in(fake, msg["id"]) == ["Hi! A $7 fee after 10 days."]
+    assert desk.core.store.draft(draft.id).status == "edited"
+
+
+async def test_takeover_agent_writes_in_thread_then_hand_back(desk, fake):
+    w = desk.world
+    msg = await ask(desk)
+    conv = desk.core.store.latest_conversation_at(conv_address(w, msg))
+    await press(desk, w.agent, "Take over")
+    assert desk.core.store.conversation(conv.id).state == "human"
+    assert set(buttons(card_of(fake))) == {"Hand back", "Resolve"}
+
+    # the thread exists once the agent writes (created by the customer's side in real life; here via THREAD_CREATE)
+    await fake.dispatch("THREAD_CREATE", dict(P.thread(msg["id"], w.support_channel, w.guild_id, w.agent.id, "t"),
+                                              newly_created=True))
+    await desk.send("MESSAGE_CREATE", w.customer_message(msg["id"], "Hello, Bob here. Let me check.", person=w.agent))
+    kinds = [m["author_kind"] for m in desk.core.store.recent_messages(conv.id)]
+    assert kinds.count("agent") == 1
+
+    await fake.dispatch("INTERACTION_CREATE", w.slash(w.agent, "handback", {"conversation": conv.id}))
+    await fake.wait_for("POST", r"/webhooks/\d+/[^/]+")
+    await desk.idle()
+    assert desk.core.store.conversation(conv.id).state == "bot"
+    assert "Take over" in buttons(card_of(fake))
+
+
+async def test_slash_command_without_role_is_refused_and_logged(desk, fake):
+    w = desk.world
+    msg = await ask(desk)
+    conv = desk.core.store.latest_conversation_at(conv_address(w, msg))
+    draft = desk.core.store.pending_draft(conv.id)
+    await fake.dispatch("INTERACTION_CREATE", w.slash(w.stranger, "approve", {"draft": draft.id}))
+    await fake.wait_for("POST", r"/webhooks/\d+/[^/]+")
+    callback = fake.find("POST", r"/interactions/\d+/[^/]+/callback")[-1].json
+    assert callback["data"]["flags"] == 64  # ephemeral
+    assert desk.core.store.draft(draft.id).status == "pending"
+    refused = desk.core.store.events_named("command_refused")
+    assert refused and refused[-1]["actor"] == "Dave"
+    assert not posts_in(fake, msg["id"])
+
+    # and a stranger's button press is refused the same way
+    await press(desk, w.stranger, "Approve")
+    assert desk.core.store.draft(draft.id).status == "pending"
+    assert len(desk.core.store.events_named("command_refused")) == 2
+
+
+async def test_button_on_old_card_works_after_restart(desk, fake):
+    w = desk.world
+    msg = await ask(desk)
+    await desk.restart_adapter()
+    assert len(fake.identifies) == 2
+    await press(desk, w.lead, "Approve")
+    assert len(posts_in(fake, msg["id"])) == 1
+
+
+async def test_replayed_and_resumed_message_create_is_recorded_once(desk, fake):
+    w = desk.world
+    msg = await ask(desk)
+    await desk.send("MESSAGE_CREATE", msg, recorded=False)  # Discord delivering the same event twice
+    fake.replay_on_resume = 3
+    await fake.request_reconnect()
+    await until(lambda: fake.resumes, what="RESUME")
+    await fake.wait_ready()
+    await desk.idle()
+    assert desk.inbox_count() == 1
+    assert len(desk.core.store.recent_messages(1)) == 1
+    assert len(fake.find("POST", rf"/channels/{w.agent_channel}/messages")) == 1
+    assert len(desk.core.store.events_named("draft_superseded")) == 0
+
+
+async def test_dm_is_a_conversation_answered_in_the_dm(desk, fake):
+    w = desk.world
+    await desk.send("MESSAGE_CREATE", w.dm_message(QUESTION))
+    await until(lambda: "Approve" in buttons(card_of(fake)), what="card")
+    await press(desk, w.agent, "Approve")
+    assert len(posts_in(fake, w.dm_channel)) == 1
+    assert not fake.find("POST", r"/channels/\d+/messages/\d+/threads")
+
+
+async def test_forum_post_is_answered_in_its_thread(desk, fake):
+    w = desk.world
+    post = P.thread(P.snowflake(), w.forum_channel, w.guild_id, w.customer.id, "Late payment?")
+    await fake.dispatch("THREAD_CREATE", dict(post, newly_created=True))
+    await desk.send("MESSAGE_CREATE", w.customer_message(post["id"], QUESTION, mid=post["id"]))
+    await until(lambda: "Approve" in buttons(card_of(fake)), what="card")
+    await press(desk, w.agent, "Approve")
+    assert len(posts_in(fake, post["id"])) == 1
+    assert not fake.find("POST", r"/channels/\d+/messages/\d+/threads")
+
+
+async def test_bots_ignored_edits_deletes_logged_attachments_handed_off(desk, fake):
+    w = desk.world
+    own = P.message(P.snowflake(), w.support_channel, w.bot_user(), "I am the bot", guild_id=w.guild_id)
+    other = P.message(P.snowflake(), w.support_channel, w.other_bot, "beep", guild_id=w.guild_id)
+    await desk.send("MESSAGE_CREATE", own, recorded=False)
+    await desk.send("MESSAGE_CREATE", other, recorded=False)
+    await desk.send("MESSAGE_CREATE", w.customer_message(w.other_channel, QUESTION), recorded=False)
+    assert desk.inbox_count() == 0
+
+    msg = await ask(desk)
+    edited = dict(msg, content="What happens if I pay two days late?", edited_timestamp=P.now())
+    await desk.send("MESSAGE_UPDATE", edited)
+    await desk.send("MESSAGE_DELETE", {"id": msg["id"], "channel_id": msg["channel_id"], "guild_id": w.guild_id})
+    assert desk.core.store.events_named("message_edited")[-1]["details"]
+    assert desk.core.store.events_named("message_deleted")
+
+    pic = w.customer_message(w.support_channel, "", attachments=[P.attachment()])
+    await desk.send("MESSAGE_CREATE", pic)
+    conv = desk.core.store.latest_conversation_at(conv_address(w, pic))
+    assert conv.state == "waiting_human" and conv.handoff_reason == "attachment"
