@@ -33,51 +33,64 @@ class Analytics:
     def _rows(self, sql: str, params: tuple | list = ()) -> list[tuple]:
         return self.db.execute(sql, params).fetchall()
 
-    # ---- conversations -----------------------------------------------------------------------------------
+    # ---- conversations (read from the covering index idx_conv_digest) ------------------------------------
     def conversations(self, start: str, end: str) -> list[tuple]:
-        """One row per conversation opened in the period:
+        """One row per conversation opened in the period, in one pass over the covering index:
         (bucket, platform, state, human_involved, resolution_s, first_response_s).
 
-        First response = the first reply the customer saw minus the customer's first message, which opened
-        the conversation (so its time is created_at). The outbox stamps `first_response_at` when the first bot
-        or agent message is delivered; without it, the first bot/agent message (delivered_at, else created_at).
+        First response = the first reply the customer saw minus the customer's first message, which opened the
+        conversation (so its time is created_at). The outbox stamps `first_response_at` when the first bot or
+        agent message is delivered; without it, the first bot/agent message (delivered_at, else created_at).
         """
         first_out = (
             "coalesce(c.first_response_at, (SELECT min(coalesce(m.delivered_at, m.created_at)) FROM messages m "
             "WHERE m.conversation_id = c.id AND m.author_kind IN ('bot', 'agent')))"
         )
-        sql = f"""
+        return self._rows(
+            f"""
             SELECT {bucket_sql('c.created_at')}, c.platform, c.state, c.human_involved,
                    CASE WHEN c.state = 'resolved' THEN {_SECONDS.format(a='c.created_at', b='c.resolved_at')} END,
                    {_SECONDS.format(a='c.created_at', b=first_out)}
-            FROM conversations c
-            WHERE c.created_at >= ? AND c.created_at < ?
-        """
-        return self._rows(sql, (start, end))
-
-    # ---- drafts ------------------------------------------------------------------------------------------
-    def drafts(self, start: str, end: str, low_confidence: float) -> list[tuple]:
-        """One row per draft created in the period, in one pass:
-        (status, decided_by, wait_s, edit_share, gap_text).
-
-        wait_s: decided_at - drafted_at for approved/edited/rejected drafts; edit_share: edit_distance / length
-        of the draft text for edited ones; gap_text: the customer's message when the draft failed, had low
-        confidence or was handed off for low confidence (a knowledge-base gap), else NULL.
-        """
-        return self._rows(
-            f"""
-            SELECT d.status, d.decided_by,
-                   CASE WHEN d.status IN ('approved', 'edited', 'rejected')
-                        THEN {_SECONDS.format(a='d.drafted_at', b='d.decided_at')} END,
-                   CASE WHEN d.status = 'edited' THEN CAST(d.edit_distance AS REAL) / max(length(d.text), 1) END,
-                   m.text
-            FROM drafts d
-            LEFT JOIN messages m ON m.id = d.message_id
-                AND (d.status = 'failed' OR d.handoff_reason = 'low_confidence' OR d.confidence < ?)
-            WHERE d.created_at >= ? AND d.created_at < ?
+            FROM conversations c WHERE c.created_at >= ? AND c.created_at < ?
             """,
-            (low_confidence, start, end),
+            (start, end),
         )
+
+    # ---- drafts (read from the covering index idx_drafts_digest) ------------------------------------------
+    def draft_status_counts(self, start: str, end: str) -> dict[str, int]:
+        return dict(self._rows(
+            "SELECT status, count(*) FROM drafts WHERE created_at >= ? AND created_at < ? GROUP BY status",
+            (start, end),
+        ))
+
+    def draft_waits(self, start: str, end: str) -> list[tuple[str | None, float]]:
+        """(decided_by, seconds) for each approved/edited/rejected draft: decided_at - drafted_at."""
+        return self._rows(
+            f"SELECT decided_by, {_SECONDS.format(a='drafted_at', b='decided_at')} AS s FROM drafts "
+            "WHERE created_at >= ? AND created_at < ? AND status IN ('approved', 'edited', 'rejected') "
+            "AND s IS NOT NULL",
+            (start, end),
+        )
+
+    def edit_shares(self, start: str, end: str) -> list[float]:
+        """edit_distance / length of the draft text, for each edited draft."""
+        return [r[0] for r in self._rows(
+            "SELECT CAST(d.edit_distance AS REAL) / max((SELECT length(x.text) FROM drafts x WHERE x.id = d.id), 1) "
+            "FROM drafts d WHERE d.created_at >= ? AND d.created_at < ? AND d.status = 'edited' "
+            "AND d.edit_distance IS NOT NULL",
+            (start, end),
+        )]
+
+    def knowledge_gaps(self, start: str, end: str, low_confidence: float, limit: int = 3000) -> list[str]:
+        """The customer messages (latest `limit`) whose draft failed, had low confidence, or was handed off for
+        low confidence: what the knowledge base did not answer."""
+        return [r[0] for r in self._rows(
+            "SELECT m.text FROM drafts d JOIN messages m ON m.id = d.message_id "
+            "WHERE d.created_at >= ? AND d.created_at < ? "
+            "AND (d.status = 'failed' OR d.handoff_reason = 'low_confidence' OR d.confidence < ?) "
+            "ORDER BY d.created_at DESC LIMIT ?",
+            (start, end, low_confidence, limit),
+        )]
 
     # ---- events ------------------------------------------------------------------------------------------
     def handoffs_by_reason(self, start: str, end: str) -> dict[str, int]:

@@ -162,50 +162,39 @@ def compute_figures(
     buckets = _Buckets(tz)
 
     per_day: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OUTCOMES, 0))
-    frt_by_day: dict[date, list[float]] = defaultdict(list)
-    frts, resolutions = [], []
     platforms: dict[str, dict[str, int]] = {}
+    frt_by_day: dict[date, list[float]] = defaultdict(list)
+    resolutions, responses = [], []
     for bucket, platform, state, human, resolution_s, frt_s in q.conversations(a, b):
-        p = platforms.setdefault(platform, {"opened": 0, "resolved": 0, "still_open": 0})
+        p = platforms.get(platform) or platforms.setdefault(platform, {"opened": 0, "resolved": 0, "still_open": 0})
         p["opened"] += 1
         p["resolved" if state == "resolved" else "still_open"] += 1
         if resolution_s is not None:
             resolutions.append(resolution_s)
         if frt_s is not None:
-            frts.append(frt_s)
+            responses.append(frt_s)
         if full:
             local = buckets.local(bucket)
-            day = local.date()
             f.hours[local.hour] += 1
             f.weekdays[local.weekday()] += 1
-            per_day[day][_outcome(state, human)] += 1
+            per_day[local.date()][_outcome(state, human)] += 1
             if frt_s is not None and frt_s >= 0:
-                frt_by_day[day].append(frt_s)
+                frt_by_day[local.date()].append(frt_s)
     f.by_platform = dict(sorted(platforms.items()))
     f.opened = sum(p["opened"] for p in platforms.values())
     f.resolved = sum(p["resolved"] for p in platforms.values())
     f.still_open = f.opened - f.resolved
-    f.first_response, f.resolution = Timing.of(frts), Timing.of(resolutions)
+    f.resolution, f.first_response = Timing.of(resolutions), Timing.of(responses)
 
-    counts: dict[str, int] = defaultdict(int)
-    shares, waits, gap_texts = [], [], []
-    agent_waits: dict[str, list[float]] = defaultdict(list)
-    for status, decided_by, wait_s, share, gap_text in q.drafts(a, b, low_confidence):
-        counts[status] += 1
-        if wait_s is not None:
-            waits.append(wait_s)
-            if decided_by:
-                agent_waits[decided_by].append(wait_s)
-        if share is not None:
-            shares.append(share)
-        if gap_text is not None:
-            gap_texts.append(gap_text)
+    counts = q.draft_status_counts(a, b)
     f.drafts_created = sum(counts.values())
     f.drafts = {s: counts.get(s, 0) for s in DRAFT_STATUSES}
     decided = f.drafts["approved"] + f.drafts["edited"] + f.drafts["rejected"]
     f.acceptance = _rate(f.drafts["approved"], decided)
+    shares = q.edit_shares(a, b)
     f.edit_share_median = statistics.median(shares) if shares else None
-    f.draft_wait = Timing.of(waits)
+    waits = q.draft_waits(a, b)
+    f.draft_wait = Timing.of([s for _, s in waits])
 
     f.handoffs = dict(sorted(q.handoffs_by_reason(a, b).items(), key=lambda kv: (-kv[1], kv[0])))
     actions = q.action_counts(a, b, ("takeover", "handback"))
@@ -216,8 +205,12 @@ def compute_figures(
     if not full:
         return f
 
+    agent_waits: dict[str, list[float]] = defaultdict(list)
+    for agent, seconds in waits:
+        if agent:
+            agent_waits[agent].append(seconds)
     f.agents = _agents(q.agent_activity(a, b), agent_waits)
-    f.kb_gaps = group_questions(gap_texts)
+    f.kb_gaps = group_questions(q.knowledge_gaps(a, b, low_confidence))
     day, last = start.astimezone(tz).date(), (end.astimezone(tz) - timedelta(microseconds=1)).date()
     while day <= last:
         frt = frt_by_day.get(day)
