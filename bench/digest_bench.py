@@ -1,8 +1,8 @@
 """How long the weekly digest takes to build over a log of 1,000,000 messages.
 
 Builds (once, cached at --db) a database through the real migrations: ~143,000 conversations of 7 messages
-spread over the last --weeks weeks (default 8: ~18,000 conversations a week, so the two periods read a quarter of the
-drafts, events and ratings in realistic proportions, bulk-inserted with sqlite-utils. Then times
+spread over the last --weeks weeks (default 8: ~18,000 conversations a week; the digest's two periods read a
+quarter of the log), with drafts, events and ratings in realistic proportions, bulk-inserted with sqlite-utils. Then times
 `build_digest` (current and previous period, every figure) and, separately, the chart.
 
     python bench/digest_bench.py                   # builds /tmp/tandem-bench-1m.db the first time
@@ -17,6 +17,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -120,18 +121,20 @@ def main() -> None:
         build(path, args.messages, args.weeks, now)
         print(f"built in {time.perf_counter() - started:.1f}s")
     db = open_db(path)
+    # the digest as posted on Monday 30 November: the whole local week before it
+    digest_now = datetime(2026, 11, 30, tzinfo=ZoneInfo(args.timezone))
     total = db.execute("SELECT count(*) FROM messages").fetchone()[0]
     times = []
     for _ in range(args.runs):
         started = time.perf_counter()
-        digest = build_digest(db, days=7, tz=args.timezone, now=now)
+        digest = build_digest(db, days=7, tz=args.timezone, now=digest_now)
         times.append(time.perf_counter() - started)
     started = time.perf_counter()
     render_chart(digest, Path("/tmp/tandem-bench-digest.png"))
     chart = time.perf_counter() - started
     cur = digest.current
     print(f"{total:,} messages; week: {cur.opened:,} conversations, {cur.drafts_created:,} drafts, "
-          f"{sum(cur.hours):,} customer messages")
+          f"{cur.handoffs_total:,} handoffs, {len(cur.agents)} agents")
     print(f"digest build: first {times[0] * 1000:.0f} ms, median {statistics.median(times) * 1000:.0f} ms, "
           f"best {min(times) * 1000:.0f} ms over {args.runs} runs; chart {chart * 1000:.0f} ms")
 
