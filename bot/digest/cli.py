@@ -37,17 +37,20 @@ def digest(ctx: click.Context, days: int | None, as_json: bool, png: str | None,
     """Weekly digest: drafts, edits, handoffs, response times, CSAT, agents, KB gaps."""
     from bot.digest.chart import render_chart
     from bot.digest.figures import build_digest
-    from bot.digest.publish import build_report
+    from bot.digest.publish import build_report, queue_report
     from bot.digest.render import to_json, to_text
-    from storage import open_db
+    from storage import Store, open_db
 
     settings, dsettings, env_file = _settings(ctx, db)
+    platforms = _platforms(env_file) if post else []
     database = open_db(settings.tandem_db)
     started = time.perf_counter()
     if post:
         result, report = build_report(settings.tandem_db, database, dsettings, days=days,
                                       low_confidence=settings.tandem_handoff_threshold)
-        _queue(settings, env_file, report)
+        queue_report(Store(database), report, platforms)
+        click.echo(f"digest queued for {', '.join(platforms)}; `tandem run` delivers it (chart {report.image_path})",
+                   err=True)
     else:
         result = build_digest(database, days=days or dsettings.tandem_digest_days, tz=dsettings.zone,
                               now=datetime.now(timezone.utc), low_confidence=settings.tandem_handoff_threshold)
@@ -58,17 +61,13 @@ def digest(ctx: click.Context, days: int | None, as_json: bool, png: str | None,
     click.echo(f"built in {built:.2f}s from {settings.tandem_db}", err=True)
 
 
-def _queue(settings, env_file, report) -> None:
-    from bot.digest.publish import queue_report
+def _platforms(env_file: str | None) -> list[str]:
     from bot.runtime import platform_adapters
-    from storage import Store, open_db
 
     platforms = [a.platform for a in platform_adapters(env_file)]
     if not platforms:
         raise click.ClickException("--post: no platform is configured (set the Slack or Discord credentials)")
-    queue_report(Store(open_db(settings.tandem_db)), report, platforms)
-    click.echo(f"digest queued for {', '.join(platforms)}; `tandem run` delivers it (chart {report.image_path})",
-               err=True)
+    return platforms
 
 
 @click.command()
@@ -92,4 +91,4 @@ def seed(ctx: click.Context, days: int, per_day: int, seed_value: int, db: str |
         written = seed_database(database, days=days, per_day=per_day, tz=dsettings.zone, seed=seed_value,
                                 progress=lambda n: progress.advance(task, n))
     click.echo(f"{written} conversations over {days} days written to {settings.tandem_db}. "
-               f"Try: tandem digest --png digest.png")
+               f"Try: tandem digest{' --db ' + db if db else ''} --png digest.png")
