@@ -226,18 +226,12 @@ def mode(ctx: Context, mode: str) -> CommandResult:
 
 @command("digest", Arg("days", "days", required=False), help="Figures for the last N days (default 7)")
 def digest(ctx: Context, days: int | None) -> CommandResult:
-    days = days or 7
-    since = (ctx.store.clock() - timedelta(days=days)).isoformat()
-    c = ctx.store.quick_counts(since)
-    drafts = c["drafts"]
-    decided = sum(drafts.get(k, 0) for k in ("approved", "edited", "rejected"))
-    acceptance = f"{drafts.get('approved', 0) / decided:.0%}" if decided else "n/a"
-    handoffs = ", ".join(f"{k}: {v}" for k, v in sorted(c["handoffs"].items())) or "none"
-    rating = f"{c['rating_avg']:.1f}/5 from {c['ratings']}" if c["ratings"] else "no ratings"
-    text = (f"Last {days} days: {c['conversations_opened']} conversations opened, "
-            f"{c['conversations_resolved']} resolved, {c['open_now']} open now.\n"
-            f"Drafts: {sum(drafts.values())} made; acceptance {acceptance} "
-            f"({drafts.get('approved', 0)} approved, {drafts.get('edited', 0)} edited, "
-            f"{drafts.get('rejected', 0)} rejected, {drafts.get('auto_sent', 0)} auto-sent).\n"
-            f"Handoffs: {handoffs}.\nCSAT: {rating}.")
-    return CommandResult(text, data=c)
+    from bot.digest.figures import build_digest
+    from bot.digest.render import to_text
+
+    result = build_digest(ctx.store.db, days=days or 7, tz=ctx.core.settings.tandem_timezone, now=ctx.store.clock(),
+                          low_confidence=ctx.core.settings.tandem_handoff_threshold)
+    cur = result.current
+    return CommandResult(to_text(result), data={
+        "opened": cur.opened, "resolved": cur.resolved, "acceptance": cur.acceptance, "drafts": cur.drafts,
+        "handoffs": cur.handoffs, "csat_average": cur.csat_average, "ratings": cur.csat_ratings})

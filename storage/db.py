@@ -161,6 +161,26 @@ def m001_core(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL)")
 
 
+@migrations()
+def m002_digest_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes that keep the weekly digest's range scans on indexes (see storage/analytics.py)."""
+    # the first reply of a conversation whose first_response_at was never stamped
+    db.execute("CREATE INDEX idx_messages_conv_kind ON messages(conversation_id, author_kind, created_at)")
+    # handoffs, takeovers, handbacks and per-agent actions in a period (covering: no table reads)
+    db.execute("CREATE INDEX idx_events_action_at ON events(action, at, actor, conversation_id)")
+    # the period's conversations and drafts read from the index alone (no table reads)
+    db.execute(
+        "CREATE INDEX idx_conv_digest ON conversations(created_at, platform, state, human_involved, resolved_at, "
+        "first_response_at)"
+    )
+    db.execute(
+        "CREATE INDEX idx_drafts_digest ON drafts(created_at, status, decided_by, drafted_at, decided_at, "
+        "edit_distance, confidence, handoff_reason, message_id)"
+    )
+    # CSAT for the conversations opened in a period
+    db.execute("CREATE INDEX idx_ratings_conv ON ratings(conversation_id)")
+
+
 def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database at `path` with WAL, foreign keys and all migrations applied."""
     path = str(path)

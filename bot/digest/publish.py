@@ -1,0 +1,90 @@
+"""Build the digest and post it: chart to a file, `PostReport` through the outbox to every connected platform.
+
+The figures and the chart are computed in a worker thread on their own read connection (WAL lets it read
+while the core writes), so the event loop keeps acknowledging platform events while the digest builds.
+The outbox then delivers the report like any other action, with retries, to each registered adapter.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.digest.chart import render_chart
+from bot.digest.figures import Digest, build_digest
+from bot.digest.render import to_report
+from bot.digest.settings import DigestSettings
+from bot.models import PostReport
+from storage import open_db
+
+if TYPE_CHECKING:
+    from bot.core import Core
+
+log = logging.getLogger(__name__)
+
+
+def reports_dir(db_path: str) -> Path:
+    """Charts go next to the database, in reports/ (the working directory for an in-memory database)."""
+    base = Path(db_path).expanduser().parent if db_path != ":memory:" else Path.cwd()
+    return base / "reports"
+
+
+def chart_path(db_path: str, digest: Digest) -> Path:
+    end = digest.current.end.date().isoformat()
+    return reports_dir(db_path) / f"digest-{end}-{digest.days}d.png"
+
+
+def build_report(db_path: str, db, settings: DigestSettings, *, days: int | None = None,
+                 now: datetime | None = None, low_confidence: float | None = None) -> tuple[Digest, PostReport]:
+    """Figures + chart + PostReport. Blocking: call it in a thread from async code."""
+    conn = open_db(db_path, migrate=False) if db_path != ":memory:" else db
+    try:
+        digest = build_digest(
+            conn, days=days or settings.tandem_digest_days, tz=settings.zone, now=now or datetime.now(timezone.utc),
+            low_confidence=settings.tandem_handoff_threshold if low_confidence is None else low_confidence,
+        )
+    finally:
+        if conn is not db:
+            conn.close()
+    png = render_chart(digest, chart_path(db_path, digest))
+    return digest, to_report(digest, image_path=str(png))
+
+
+def queue_report(store, report: PostReport, platforms: list[str]) -> list[int]:
+    """Write the report to the outbox once per platform; the outbox delivers it to each agent channel."""
+    payload = dataclasses.asdict(report)
+    ids = []
+    for platform in platforms:
+        ids.append(store.enqueue_action(platform, "post_report", payload))
+        log.info("digest queued for %s (outbox #%s)", platform, ids[-1])
+    return ids
+
+
+def enqueue_report(core: "Core", report: PostReport) -> list[int]:
+    """Queue the report for every registered adapter and wake the outbox."""
+    ids = queue_report(core.store, report, sorted(core.adapters))
+    core.outbox.wake()
+    return ids
+
+
+async def post_digest(core: "Core", settings: DigestSettings, now: datetime | None = None,
+                      days: int | None = None) -> list[int]:
+    digest, report = await asyncio.to_thread(
+        build_report, core.settings.tandem_db, core.store.db, settings, days=days, now=now,
+        low_confidence=core.settings.tandem_handoff_threshold,
+    )
+    if not core.adapters:
+        log.warning("digest built (%s) but no platform is connected to post it", report.image_path)
+    return enqueue_report(core, report)
+
+
+def digest_settings(env_file: str | None = None) -> DigestSettings:
+    from bot.config import load_settings
+
+    if env_file is None and os.path.exists(".env"):
+        env_file = ".env"
+    return load_settings(DigestSettings, env_file=env_file)

@@ -1,0 +1,223 @@
+"""Every digest figure against values worked out by hand on a small fixed log.
+
+The log (UTC, written through the store with a travelling clock):
+  A slack   Tue 11 Mar 10:00  draft approved by alice after 120 s; reply seen 10:02:11 (first_response_at
+                              stamped); resolved 10:30; rated 5
+  B discord Wed 12 Mar 14:00  draft (confidence 0.3) edited by bob after 300 s, 4 of 10 chars; still open
+  C slack   Thu 13 Mar 09:00  asks for a human: draft rejected by carol, handoff, alice takes over and replies
+                              09:12:01, hands back; resolved 09:30; rated 3
+  D slack   Sat 15 Mar 20:00  drafter fails (handoff), second message's draft superseded, third auto-sent
+                              20:02:03; resolved 21:00
+  E slack   Sun  9 Mar 23:00  (previous week in UTC, but Monday 00:00 in Amsterdam) approved by bob Mon 00:10,
+                              resolved Mon 01:00, rated 4
+"""
+from __future__ import annotations
+
+import struct
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.digest.chart import HEIGHT, WIDTH, render_chart
+from bot.digest.figures import build_digest
+from bot.digest.render import to_json, to_report, to_text
+from bot.models import Address
+from storage import Store, open_db
+
+UTC = timezone.utc
+AMS = ZoneInfo("Europe/Amsterdam")
+NOW = datetime(2025, 3, 17, 0, 0, tzinfo=UTC)  # Monday midnight: the week Mon 10 - Sun 16 March
+
+
+class Clock:
+    def __init__(self):
+        self.t = datetime(2025, 3, 1, tzinfo=UTC)
+
+    def __call__(self):
+        return self.t
+
+    def at(self, *args):
+        self.t = datetime(*args, tzinfo=UTC)
+
+
+def _reply(store, clock, cid, kind, text, platform, sent, seen, draft=None, author=""):
+    clock.at(*sent)
+    mid = store.append_message(cid, kind, text, platform, draft_id=draft, author_id=author, author_name=author)
+    clock.at(*seen)
+    store.mark_message_delivered(mid, f"p{mid}")
+
+
+def _draft(store, clock, cid, mid, created, drafted, status="pending", text="abcdefghij", confidence=0.9):
+    clock.at(*created)
+    did = store.create_draft_job(cid, mid)
+    clock.at(*drafted)
+    store.complete_draft(did, status=status, text=text, sources=[], confidence=confidence, drafter="kb",
+                         model=None, latency_ms=5.0)
+    return did
+
+
+def _open(store, clock, platform, when, text):
+    clock.at(*when)
+    conv = store.open_conversation(Address(platform, "C1", f"t{when}"), "cust", "Cust", "en")
+    return conv.id, store.append_message(conv.id, "customer", text, platform)
+
+
+def _resolve(store, clock, cid, when, human, rating=None):
+    clock.at(*when)
+    store.update_conversation(cid, state="resolved", resolved_at=store.now(), human_involved=human)
+    if rating:
+        clock.t += timedelta(minutes=1)
+        store.add_rating(cid, rating, "cust")
+
+
+@pytest.fixture
+def db(tmp_path):
+    db = open_db(tmp_path / "t.db")
+    clock = Clock()
+    s = Store(db, clock=clock)
+    # A
+    a, m = _open(s, clock, "slack", (2025, 3, 11, 10, 0), "where is my order")
+    d = _draft(s, clock, a, m, (2025, 3, 11, 10, 0), (2025, 3, 11, 10, 0, 10))
+    clock.at(2025, 3, 11, 10, 2, 10)
+    s.decide_draft(d, "approved", "alice", final_text="abcdefghij", edit_distance=0)
+    s.log_event("alice", "approve", conversation_id=a, draft_id=d)
+    _reply(s, clock, a, "bot", "abcdefghij", "slack", (2025, 3, 11, 10, 2, 10), (2025, 3, 11, 10, 2, 11), d)
+    s.update_conversation(a, first_response_at=s.now())  # as the outbox stamps it on delivery
+    _resolve(s, clock, a, (2025, 3, 11, 10, 30), 1, rating=5)
+    # B
+    b, m = _open(s, clock, "discord", (2025, 3, 12, 14, 0), "How do I export invoices?")
+    d = _draft(s, clock, b, m, (2025, 3, 12, 14, 0), (2025, 3, 12, 14, 0, 5), confidence=0.3)
+    clock.at(2025, 3, 12, 14, 5, 5)
+    s.decide_draft(d, "edited", "bob", final_text="abcdWXYZij", edit_distance=4)
+    s.log_event("bob", "edit", conversation_id=b, draft_id=d)
+    _reply(s, clock, b, "bot", "abcdWXYZij", "discord", (2025, 3, 12, 14, 5, 5), (2025, 3, 12, 14, 5, 7), d)
+    # C
+    c, m = _open(s, clock, "slack", (2025, 3, 13, 9, 0), "I want a human")
+    d = _draft(s, clock, c, m, (2025, 3, 13, 9, 0), (2025, 3, 13, 9, 0, 30))
+    clock.at(2025, 3, 13, 9, 0, 1)
+    s.log_event("core", "handoff", conversation_id=c, reason="asked_for_human")
+    clock.at(2025, 3, 13, 9, 1)
+    s.decide_draft(d, "rejected", "carol", reject_reason="wrong")
+    s.log_event("carol", "reject", conversation_id=c, draft_id=d)
+    clock.at(2025, 3, 13, 9, 10)
+    s.log_event("alice", "takeover", conversation_id=c)
+    _reply(s, clock, c, "agent", "Hi, Alice here", "slack", (2025, 3, 13, 9, 12), (2025, 3, 13, 9, 12, 1),
+           author="alice")
+    s.log_event("alice", "reply", conversation_id=c)
+    clock.at(2025, 3, 13, 9, 20)
+    s.log_event("alice", "handback", conversation_id=c)
+    _resolve(s, clock, c, (2025, 3, 13, 9, 30), 1, rating=3)
+    # D
+    dd, m1 = _open(s, clock, "slack", (2025, 3, 15, 20, 0), "Export invoices to CSV please")
+    _draft(s, clock, dd, m1, (2025, 3, 15, 20, 0), (2025, 3, 15, 20, 0, 2), status="failed", text=None,
+           confidence=None)
+    s.log_event("core", "handoff", conversation_id=dd, reason="drafter_error")
+    clock.at(2025, 3, 15, 20, 1)
+    m2 = s.append_message(dd, "customer", "hello?", "slack")
+    _draft(s, clock, dd, m2, (2025, 3, 15, 20, 1), (2025, 3, 15, 20, 1, 3), confidence=0.8)
+    clock.at(2025, 3, 15, 20, 2)
+    s.supersede_open_drafts(dd, "core")
+    d3 = _draft(s, clock, dd, m2, (2025, 3, 15, 20, 2), (2025, 3, 15, 20, 2, 2), status="auto_sent")
+    _reply(s, clock, dd, "bot", "abcdefghij", "slack", (2025, 3, 15, 20, 2, 2), (2025, 3, 15, 20, 2, 3), d3)
+    _resolve(s, clock, dd, (2025, 3, 15, 21, 0), 0)
+    # E, across the boundary
+    e, m = _open(s, clock, "slack", (2025, 3, 9, 23, 0), "where is my order")
+    d = _draft(s, clock, e, m, (2025, 3, 9, 23, 0), (2025, 3, 9, 23, 0, 10))
+    clock.at(2025, 3, 10, 0, 10)
+    s.decide_draft(d, "approved", "bob", final_text="abcdefghij", edit_distance=0)
+    s.log_event("bob", "approve", conversation_id=e, draft_id=d)
+    _reply(s, clock, e, "bot", "abcdefghij", "slack", (2025, 3, 10, 0, 10), (2025, 3, 10, 0, 10, 1), d)
+    _resolve(s, clock, e, (2025, 3, 10, 1, 0), 1, rating=4)
+    return db
+
+
+def test_conversations_drafts_handoffs(db):
+    cur = build_digest(db, days=7, tz="UTC", now=NOW).current
+    assert (cur.opened, cur.resolved, cur.still_open) == (4, 3, 1)
+    assert cur.by_platform == {"discord": {"opened": 1, "resolved": 0, "still_open": 1},
+                               "slack": {"opened": 3, "resolved": 3, "still_open": 0}}
+    assert cur.drafts_created == 6
+    assert {k: v for k, v in cur.drafts.items() if v} == {
+        "approved": 1, "edited": 1, "rejected": 1, "failed": 1, "superseded": 1, "auto_sent": 1}
+    assert cur.acceptance == pytest.approx(1 / 3)
+    assert cur.edit_share_median == pytest.approx(0.4)
+    assert cur.handoffs == {"asked_for_human": 1, "drafter_error": 1}
+    assert (cur.takeovers, cur.handbacks) == (1, 1)
+
+
+def test_timings_and_csat(db):
+    cur = build_digest(db, days=7, tz="UTC", now=NOW).current
+    assert (cur.first_response.count, cur.first_response.median, cur.first_response.p90) == (4, 219, 721)
+    assert (cur.resolution.median, cur.resolution.p90) == (1800, 3600)
+    assert (cur.draft_wait.median, cur.draft_wait.p90) == (120, 300)
+    assert (cur.csat_average, cur.csat_ratings) == (4.0, 2)
+    assert cur.csat_response_rate == pytest.approx(2 / 3)
+
+
+def test_agents_gaps_busiest_days(db):
+    cur = build_digest(db, days=7, tz="UTC", now=NOW).current
+    rows = [(r.agent, r.conversations, r.approvals, r.edits, r.rejections, r.median_response) for r in cur.agents]
+    # median response: how long the drafts they decided (created this week) had waited for them
+    assert rows == [("bob", 2, 1, 1, 0, 300), ("alice", 2, 1, 0, 0, 120), ("carol", 1, 0, 0, 1, 30)]
+    # one group: the most frequent wording (a tie here: the most recent) stands for it
+    assert [(g.question, g.count, g.examples) for g in cur.kb_gaps] == [
+        ("Export invoices to CSV please", 2, ["How do I export invoices?"])]
+    assert cur.hours[20] == cur.hours[9] == cur.hours[10] == cur.hours[14] == 1 and sum(cur.hours) == 4
+    assert cur.weekdays == [0, 1, 1, 1, 0, 1, 0]
+    assert [d.date.day for d in cur.days] == [10, 11, 12, 13, 14, 15, 16]
+    assert [d.first_response_median for d in cur.days] == [None, 131, 307, 721, None, 123, None]
+    assert cur.days[1].outcomes == {"resolved_bot": 0, "resolved_agent": 1, "with_agent": 0, "open": 0}
+    assert cur.days[2].outcomes["open"] == 1 and cur.days[5].outcomes["resolved_bot"] == 1
+
+
+def test_previous_period_and_boundary(db):
+    prev = build_digest(db, days=7, tz="UTC", now=NOW).previous
+    assert (prev.opened, prev.resolved, prev.drafts_created, prev.acceptance) == (1, 1, 1, 1.0)
+    assert (prev.first_response.median, prev.resolution.median) == (4201, 7200)
+    assert (prev.csat_average, prev.csat_ratings, prev.csat_response_rate) == (4.0, 1, 1.0)
+    # In Amsterdam (UTC+1 in March) E opened at Monday 00:00 local: it belongs to the current week
+    ams = build_digest(db, days=7, tz="Europe/Amsterdam", now=datetime(2025, 3, 17, tzinfo=AMS))
+    assert (ams.current.opened, ams.previous.opened) == (5, 0)
+    assert ams.current.hours[21] == 1 and ams.current.hours[0] == 1  # D at 21:00 local, E at 00:00 local
+
+
+def test_period_so_far_compares_with_same_stretch_before(db):
+    # Thursday 13 March 12:00: Fri 7 .. Thu 13 noon, against Fri 28 Feb .. Thu 6 March noon
+    digest = build_digest(db, days=7, tz="UTC", now=datetime(2025, 3, 13, 12, tzinfo=UTC))
+    cur, prev = digest.current, digest.previous
+    just_after = timedelta(microseconds=1)  # what was recorded at `now` itself counts
+    assert (cur.start, cur.end) == (datetime(2025, 3, 7, tzinfo=UTC), datetime(2025, 3, 13, 12, tzinfo=UTC) + just_after)
+    assert (prev.start, prev.end) == (datetime(2025, 2, 28, tzinfo=UTC), datetime(2025, 3, 6, 12, tzinfo=UTC) + just_after)
+    assert cur.opened == 4 and prev.opened == 0  # E, A, B, C; D is later
+    assert [d.date.day for d in cur.days] == [7, 8, 9, 10, 11, 12, 13]
+
+
+def test_empty_period(db):
+    digest = build_digest(db, days=7, tz="UTC", now=datetime(2020, 1, 6, tzinfo=UTC))
+    cur = digest.current
+    assert (cur.opened, cur.drafts_created, cur.acceptance, cur.first_response.median) == (0, 0, None, None)
+    assert cur.csat_average is None and cur.csat_response_rate is None and cur.agents == [] and cur.kb_gaps == []
+    assert len(cur.days) == 7 and sum(cur.hours) == 0
+    assert "No conversations" in to_report(digest).summary
+    assert "n/a" in to_text(digest)
+
+
+def test_rendering(db, tmp_path):
+    digest = build_digest(db, days=7, tz="UTC", now=NOW)
+    report = to_report(digest, image_path=str(tmp_path / "c.png"))
+    fields = dict(report.fields)
+    assert fields["Acceptance"] == "33% (-67 pts)"
+    assert fields["Conversations"] == "4 (+300% vs 1)"
+    assert fields["First response (median)"] == "3m 39s (-1h 06m)"
+    assert report.image_path.endswith("c.png")
+    assert all(len(body) <= 1000 for _, body in report.sections)
+    assert '2x "Export invoices to CSV please"' in dict(report.sections)["Knowledge-base gaps (articles to write)"]
+    assert '"acceptance": 0.333' in to_json(digest)
+
+
+def test_chart_is_png_of_expected_size(db, tmp_path):
+    path = render_chart(build_digest(db, days=7, tz="UTC", now=NOW), tmp_path / "reports" / "chart.png")
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    assert struct.unpack(">II", data[16:24]) == (WIDTH, HEIGHT)

@@ -1,0 +1,81 @@
+"""The digest reaches the agent channels: through the core's outbox, the real Slack and Discord adapters
+(slack_sdk, discord.py) and the fake platforms, as Block Kit + PNG upload and as an embed + attached PNG."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bot.config import load_settings
+from bot.digest.publish import post_digest
+from bot.digest.schedule import service
+from bot.digest.seed import seed_database
+from bot.digest.settings import DigestSettings
+from tests.discord_harness import Desk, until
+from tests.fakes.discord_fake import FakeDiscord
+from tests.fakes.slack_client import SlackHarness
+
+NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)  # a Monday midnight: the week before it
+
+
+def _settings() -> DigestSettings:
+    return load_settings(DigestSettings, env_file=None)
+
+
+async def test_digest_posted_to_slack_as_block_kit_with_the_chart(tmp_path):
+    async with SlackHarness(tmp_path) as slack:
+        seed_database(slack.core.store.db, days=7, per_day=12, now=NOW)
+        ids = await post_digest(slack.core, _settings(), now=NOW)
+        assert len(ids) == 1
+        await slack.settle()
+        post = slack.api.called("chat.postMessage")[-1].params
+        blocks = post["blocks"]
+        assert post["channel"] == slack.adapter.settings.slack_agent_channel
+        assert blocks[0]["type"] == "header" and "Tandem weekly digest" in blocks[0]["text"]["text"]
+        assert any("Acceptance" in f["text"] for b in blocks for f in b.get("fields", []))
+        assert slack.api.called("files.completeUploadExternal")
+        png = list(slack.api.uploads.values())[0]
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+        image = slack.core.store.db.execute("SELECT payload FROM outbox WHERE kind = 'post_report'").fetchone()[0]
+        assert '"image_path"' in image and Path(tmp_path / "reports").is_dir()
+
+
+async def test_digest_posted_to_discord_as_embed_with_the_chart(tmp_path):
+    fake = await FakeDiscord().start()
+    desk = await Desk(fake, str(tmp_path / "t.db")).start()
+    try:
+        seed_database(desk.core.store.db, days=7, per_day=12, now=NOW)
+        await post_digest(desk.core, _settings(), now=NOW)
+        calls = await until(lambda: [c for c in fake.find("POST", rf"/channels/{desk.world.agent_channel}/messages")
+                                     if c.json and c.json.get("embeds")], what="digest embed")
+        message = calls[-1].json
+        embed = message["embeds"][0]
+        assert "Tandem weekly digest" in embed["title"]
+        assert any(f["name"] == "Acceptance" for f in embed["fields"])
+        assert message["files"][0]["filename"].endswith(".png")
+        assert embed["image"]["url"] == f"attachment://{message['files'][0]['filename']}"
+    finally:
+        await desk.stop()
+        await fake.stop()
+
+
+async def test_scheduled_service_posts_on_time_through_the_outbox(tmp_path):
+    """runtime's SERVICES entry: service(core) -> coroutine posting at TANDEM_DIGEST_CRON, here by time travel."""
+    async with SlackHarness(tmp_path) as slack:
+        now = [datetime(2026, 11, 22, 20, tzinfo=timezone.utc)]  # Sunday evening
+        monday_nine = datetime(2026, 11, 23, 9, tzinfo=timezone.utc)
+
+        async def sleep(seconds: float) -> None:
+            if now[0] >= monday_nine:  # after the first post: stay put until cancelled
+                await asyncio.sleep(3600)
+            now[0] += timedelta(seconds=seconds)
+
+        task = asyncio.create_task(service(slack.core, _settings(), clock=lambda: now[0], sleep=sleep))
+        try:
+            await until(lambda: slack.core.store.db.execute(
+                "SELECT count(*) FROM outbox WHERE kind = 'post_report'").fetchone()[0] == 1, what="scheduled digest")
+            assert now[0] == monday_nine
+            await slack.settle()
+            assert slack.api.called("files.completeUploadExternal")
+        finally:
+            task.cancel()
