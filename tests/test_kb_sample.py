@@ -49,3 +49,20 @@ async def test_sensitive_article_asks_for_a_person(drafter):
     assert res.sources[0].id == "fraud-unrecognised-charge"
     assert res.needs_human and res.reason == "sensitive_topic"
     assert res.drafter == "kb"
+
+
+def test_eval_on_the_bundled_kb_by_default():
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from bot.kb_cli import kb
+
+    csv = Path(__file__).parent / "fixtures" / "sample_kb_eval.csv"
+    res = CliRunner().invoke(kb, ["eval", str(csv), "--text-col", "question", "--label-col", "article",
+                                  "--oos-label", "oos", "--quiet", "--threshold", str(THRESHOLD)])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    assert report["articles"] == len(load_kb())
+    assert report["top1_accuracy"] >= 0.8 and report["handoff_recall"] == 1.0
