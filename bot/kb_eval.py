@@ -25,8 +25,11 @@ class Outcome:
     gold: str | None  # None: out of scope
     ranked: list[str]
     confidence: float
-    handed_off: bool
+    needs_human: bool  # the top article is marked `handoff: true`
     seconds: float
+
+    def handed_off(self, threshold: float) -> bool:
+        return self.confidence < threshold or self.needs_human
 
 
 def peak_memory_mb() -> float:
@@ -35,9 +38,11 @@ def peak_memory_mb() -> float:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
-def run(drafter: KBDrafter, rows: list[tuple[str, str]], threshold: float,
+def run(drafter: KBDrafter, rows: list[tuple[str, str]],
         oos_label: str | None = None, progress: bool = True) -> list[Outcome]:
-    """Answer each question one by one through `KBDrafter.answer` (the real path), timing each."""
+    """Answer each question one by one through `KBDrafter.answer` (the real path), timing each.
+
+    Handoff is decided in `report`, so one run can be reported at several thresholds."""
     by_id = {a.id: a for a in drafter.index.articles}
     labels = {label_of(a) for a in drafter.index.articles}
     outcomes = []
@@ -49,8 +54,7 @@ def run(drafter: KBDrafter, rows: list[tuple[str, str]], threshold: float,
             seconds = time.perf_counter() - started
             ranked = [label_of(by_id[s.id]) for s in result.sources]
             gold = label if (label in labels and label != oos_label) else None
-            handed = result.confidence < threshold or result.needs_human
-            outcomes.append(Outcome(gold, ranked, result.confidence, handed, seconds))
+            outcomes.append(Outcome(gold, ranked, result.confidence, result.needs_human, seconds))
             bar.advance(task)
     return outcomes
 
@@ -72,8 +76,8 @@ def report(outcomes: list[Outcome], drafter: KBDrafter, threshold: float, handof
     top3 = np.array([o.gold in o.ranked[:3] for o in ins])
     # handing off a question whose own article says "handoff: true" is right, not a false handoff
     normal = [o for o in ins if o.gold not in handoff_labels]
-    false_ho = np.array([o.handed_off for o in normal])
-    answered_right = np.array([t and not o.handed_off for t, o in zip(top1, ins)])
+    false_ho = np.array([o.handed_off(threshold) for o in normal])
+    answered_right = np.array([t and not o.handed_off(threshold) for t, o in zip(top1, ins)])
     lat = np.array([o.seconds for o in outcomes]) * 1000
     conf_all = np.array([o.confidence for o in outcomes])
     right_all = np.array([o.gold is not None and bool(o.ranked) and o.ranked[0] == o.gold for o in outcomes])
@@ -85,7 +89,7 @@ def report(outcomes: list[Outcome], drafter: KBDrafter, threshold: float, handof
         "articles": len(drafter.index.articles),
         "top1_accuracy": mean(top1),
         "top3_accuracy": mean(top3),
-        "handoff_recall": mean(np.array([o.handed_off for o in oos])),
+        "handoff_recall": mean(np.array([o.handed_off(threshold) for o in oos])),
         "false_handoff_rate": mean(false_ho),
         "answered_correctly": mean(answered_right),
         "threshold": threshold,
@@ -102,5 +106,5 @@ def report(outcomes: list[Outcome], drafter: KBDrafter, threshold: float, handof
 def evaluate(articles: list[Article], rows: list[tuple[str, str]], threshold: float,
              oos_label: str | None = None, encoder=None, progress: bool = True) -> dict:
     drafter = KBDrafter(articles, encoder=encoder)
-    outcomes = run(drafter, rows, threshold, oos_label, progress)
+    outcomes = run(drafter, rows, oos_label, progress)
     return report(outcomes, drafter, threshold, {label_of(a) for a in articles if a.handoff})
