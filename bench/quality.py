@@ -102,7 +102,7 @@ def pct(x):
 
 def table(results: dict) -> str:
     lines = [
-        "| Benchmark (test split; KB from train) | Drafter | Top-1 | Top-3 | Handoff recall (OOS) | False handoffs (in-scope) | Threshold | p50 / p99 ms | Index build s (questions) | Peak RSS MB |",
+        "| Benchmark (test split; KB from train) | Drafter | Top-1 | Top-3 | Handoff recall (OOS) | False handoffs (in-scope) | Threshold | p50 / p99 ms | Index build s | Peak RSS MB |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     names = {"banking77": "BANKING77, 77 intents", "banking77_oos": "BANKING77, 50 intents in KB, 27 held out",

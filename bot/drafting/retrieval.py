@@ -106,6 +106,9 @@ class KBIndex:
 
     def features(self, questions: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Article ranking (n x articles, best first), calibration features of the top article, raw scores."""
+        if len(questions) > 256:  # bound the question x example similarity matrices
+            parts = [self.features(questions[i : i + 256]) for i in range(0, len(questions), 256)]
+            return tuple(np.concatenate(p) for p in zip(*parts))
         total, lex_nn, emb_nn = self.score(questions)
         order = np.argsort(-total, axis=1)
         rows = np.arange(len(questions))
