@@ -71,3 +71,39 @@ def test_minilm_from_the_weights_package():
     assert v.shape == (3, 384)
     sims = v @ v.T
     assert sims[0, 1] > 0.6 > 0.2 > sims[0, 2]
+
+
+def test_endpoint_encoder_talks_to_an_openai_compatible_server(monkeypatch):
+    """A local stand-in for a `/v1/embeddings` server (no network beyond localhost)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from bot.drafting.embeddings import EndpointEncoder, encoder_from_env
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            vecs = BagOfLetters().encode(body["input"])
+            data = [{"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vecs)]
+            out = json.dumps({"object": "list", "data": data[::-1], "model": body["model"],
+                              "usage": {"prompt_tokens": 1, "total_tokens": 1}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("TANDEM_EMBEDDINGS_URL", f"http://127.0.0.1:{server.server_port}/v1")
+        monkeypatch.setenv("TANDEM_EMBEDDINGS_MODEL", "letters")
+        enc = encoder_from_env()
+        assert isinstance(enc, EndpointEncoder)
+        v = enc.encode(["abc", "xyz", "abc"])
+        assert v.shape == (3, 26) and np.allclose(v[0], v[2]) and abs(float(v[0] @ v[1])) < 1e-6
+    finally:
+        server.shutdown()
