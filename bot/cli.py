@@ -164,6 +164,18 @@ def export(ctx: click.Context, out) -> None:
     click.echo(f"exported {count} conversation(s)", err=True)
 
 
+def _register_groups() -> None:
+    from bot.digest.cli import digest as digest_command
+    from bot.digest.cli import seed as seed_command
+    from bot.kb_cli import kb
+
+    for command in (kb, digest_command, seed_command):
+        cli.add_command(command)
+
+
+_register_groups()
+
+
 def main() -> None:
     cli(prog_name="tandem")
 
