@@ -107,3 +107,18 @@ def test_endpoint_encoder_talks_to_an_openai_compatible_server(monkeypatch):
         assert v.shape == (3, 26) and np.allclose(v[0], v[2]) and abs(float(v[0] @ v[1])) < 1e-6
     finally:
         server.shutdown()
+
+
+def test_typical_similarity_copes_with_articles_of_one_example():
+    """An article with only its title has no 'nearest other example': it borrows the KB's median."""
+    from bot.kb import Article
+
+    arts = [Article("pw", "Password reset", "a", ("how do I reset my password", "forgot my password")),
+            Article("ship", "Delivery times", "b", ("when does my parcel arrive", "where is my delivery")),
+            Article("bare", "Opening hours", "c")]
+    for encoder in (None, BagOfLetters()):
+        drafter = KBDrafter(arts, encoder=encoder)
+        typical = drafter.index.typical_emb if encoder is not None else drafter.index.typical_lex
+        assert np.isfinite(typical).all() and typical[2] == pytest.approx(np.median(typical[:2]))
+        res = drafter.answer("I forgot my password")
+        assert res.sources[0].id == "pw" and 0.0 <= res.confidence <= 1.0
