@@ -10,8 +10,8 @@ cosine similarity scores each article. With the optional embeddings extra (bot.d
 sentence embedding is appended to the features and its nearest-example similarity added to the score.
 
 Confidence: a logistic curve over (top score, margin over the runner-up, nearest-example similarity,
-and how that similarity compares with the article's own examples' typical nearest-neighbour similarity:
-a question far from an article relative to how tight the article's examples are is likely out of scope),
+and with embeddings how that similarity compares with the article's own examples' typical nearest-neighbour
+similarity: a question far from an article relative to how tight its examples are is likely out of scope),
 with coefficients fitted once on public validation data (bench/calibrate.py, see docs/quality.md), so
 it reads as the probability that the top article is right.
 """
@@ -33,12 +33,12 @@ from bot.models import Source
 
 # Fusion weights of the ranking score: svm + W_LEX * lexical-nn + W_EMB * embedding-nn.
 W_LEX, W_EMB, EMB_SCALE = 0.5, 1.0, 1.5
-# Logistic calibration of KBIndex.features' six columns (top score, margin, lexical nn, embedding nn, lexical nn
-# minus the article's typical nn, embedding nn minus it) -> P(top article right),
+# Logistic calibration of KBIndex.features' five columns (top score, margin, lexical nn, embedding nn,
+# embedding nn minus the article's typical embedding nn) -> P(top article right),
 # fitted by bench/calibrate.py on BANKING77 train (internal split) and CLINC150 val; intercept last.
 CALIBRATION = {
-    "lexical": (0.785, 1.7, 2.5, 0.0, 0.0, 0.0, -1.636),
-    "embeddings": (1.223, 1.413, 1.587, -0.685, 0.0, 4.339, -1.411),
+    "lexical": (0.785, 1.7, 2.5, 0.0, 0.0, -1.636),
+    "embeddings": (1.223, 1.413, 1.587, -0.685, 4.339, -1.411),
 }
 
 
@@ -76,23 +76,21 @@ class KBIndex:
         self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True,
                                     min_df=min_df, dtype=np.float32)
         self.lex = hstack([self.word.fit_transform(docs), self.char.fit_transform(docs)]).tocsr()
-        lex_unit = _unit_rows(self.lex)
-        self.lex_unit = lex_unit.T.tocsr()
+        self.lex_unit = _unit_rows(self.lex).T.tocsr()
         self.emb = encoder.encode(docs) if encoder is not None else None
         # how close an article's own examples are to each other: the yardstick for "is this question near it"
-        self.typical_lex = self._typical_nn(lambda rows: (rows @ rows.T).toarray(), lex_unit)
-        self.typical_emb = self._typical_nn(lambda rows: rows @ rows.T, self.emb) if self.emb is not None else None
+        self.typical_emb = self._typical_nn(self.emb) if self.emb is not None else None
         self.svm = None
         if len(articles) > 1:
             self.svm = LinearSVC(C=0.5).fit(self._features(self.lex, self.emb), self.owners)
 
-    def _typical_nn(self, gram, vectors) -> np.ndarray:
+    def _typical_nn(self, vectors: np.ndarray) -> np.ndarray:
         """Per article: median similarity of each example to its nearest other example of the same article."""
         ends = np.r_[self.starts[1:], len(self.owners)]
         out = np.full(len(self.articles), np.nan)
         for k, (a, b) in enumerate(zip(self.starts, ends)):
             if b - a >= 2:
-                sims = gram(vectors[a:b])
+                sims = vectors[a:b] @ vectors[a:b].T
                 np.fill_diagonal(sims, -np.inf)
                 out[k] = np.median(sims.max(axis=1))
         return np.nan_to_num(out, nan=float(np.nanmedian(out)) if np.isfinite(out).any() else 0.0)
@@ -133,10 +131,9 @@ class KBIndex:
         top, second = order[:, 0], order[:, 1] if total.shape[1] > 1 else order[:, 0]
         top_score = total[rows, top]
         margin = top_score - total[rows, second] if total.shape[1] > 1 else np.ones_like(top_score)
-        lex_col = lex_nn[rows, top]
         emb_col = emb_nn[rows, top] if emb_nn is not None else np.zeros_like(top_score)
         emb_rel = emb_col - self.typical_emb[top] if emb_nn is not None else np.zeros_like(top_score)
-        feats = np.c_[top_score, margin, lex_col, emb_col, lex_col - self.typical_lex[top], emb_rel]
+        feats = np.c_[top_score, margin, lex_nn[rows, top], emb_col, emb_rel]
         return order, feats, total
 
     def confidence(self, feats: np.ndarray) -> np.ndarray:
