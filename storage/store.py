@@ -42,6 +42,17 @@ class Store:
             return None
         return dict(zip([c[0] for c in cur.description], row))
 
+    # Plain INSERT/UPDATE on the hot path: sqlite-utils' table helpers introspect the schema and open a
+    # savepoint on every call, which was most of the cost of handling a message.
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        columns = ", ".join(row)
+        marks = ", ".join("?" * len(row))
+        return self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())).lastrowid
+
+    def _update(self, table: str, row_id: int, changes: dict[str, Any]) -> None:
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        self.db.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*changes.values(), row_id])
+
     def _all(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
         cur = self.db.execute(sql, params)
         cols = [c[0] for c in cur.description]
@@ -84,8 +95,8 @@ class Store:
 
     def open_conversation(self, address: Address, customer_id: str, customer_name: str, language: str) -> Conversation:
         now = self.now()
-        cid = self.db.table("conversations").insert(
-            {
+        cid = self._insert(
+            "conversations", {
                 "platform": address.platform,
                 "workspace": address.workspace,
                 "channel": address.channel,
@@ -98,7 +109,7 @@ class Store:
                 "created_at": now,
                 "updated_at": now,
             }
-        ).last_pk
+        )
         return self.conversation(cid)
 
     def conversation(self, conversation_id: int) -> Conversation | None:
@@ -106,7 +117,7 @@ class Store:
 
     def update_conversation(self, conversation_id: int, **changes: Any) -> Conversation:
         changes["updated_at"] = self.now()
-        self.db.table("conversations").update(conversation_id, changes)
+        self._update("conversations", conversation_id, changes)
         return self.conversation(conversation_id)
 
     def conversations_needing_agent(self) -> list[dict[str, Any]]:
@@ -141,8 +152,8 @@ class Store:
         inbox_id: int | None = None,
         attachments: int = 0,
     ) -> int:
-        return self.db.table("messages").insert(
-            {
+        return self._insert(
+            "messages", {
                 "conversation_id": conversation_id,
                 "author_kind": author_kind,
                 "author_id": author_id,
@@ -155,8 +166,7 @@ class Store:
                 "created_at": self.now(),
                 "attachments": attachments,
             }
-        ).last_pk
-
+        )
     def message(self, message_id: int) -> dict[str, Any] | None:
         return self._one("SELECT * FROM messages WHERE id = ?", (message_id,))
 
@@ -202,20 +212,29 @@ class Store:
 
     # ---- drafts ------------------------------------------------------------------------------------------
     def create_draft_job(self, conversation_id: int, message_id: int) -> int:
-        return self.db.table("drafts").insert(
-            {
+        return self._insert(
+            "drafts", {
                 "conversation_id": conversation_id,
                 "message_id": message_id,
                 "status": "drafting",
                 "created_at": self.now(),
             }
-        ).last_pk
-
+        )
     def draft(self, draft_id: int) -> Draft | None:
         return to_draft(self._one("SELECT * FROM drafts WHERE id = ?", (draft_id,)))
 
-    def drafts_in_progress(self) -> list[Draft]:
-        return [to_draft(r) for r in self._all("SELECT * FROM drafts WHERE status = 'drafting' ORDER BY id")]
+    def drafts_in_progress(self, after_id: int = 0, limit: int = -1) -> list[Draft]:
+        """Drafting jobs not yet finished, oldest first (only those with an id above `after_id`)."""
+        return [to_draft(r) for r in self._all(
+            "SELECT * FROM drafts WHERE status = 'drafting' AND id > ? ORDER BY id LIMIT ?", (after_id, limit))]
+
+    def count_drafts_in_progress(self) -> int:
+        return self._one("SELECT count(*) AS n FROM drafts WHERE status = 'drafting'")["n"]
+
+    def has_draft_in_progress(self, conversation_id: int) -> bool:
+        return self._one(
+            "SELECT 1 AS x FROM drafts WHERE conversation_id = ? AND status = 'drafting' LIMIT 1", (conversation_id,)
+        ) is not None
 
     def pending_draft(self, conversation_id: int) -> Draft | None:
         return to_draft(
@@ -251,7 +270,8 @@ class Store:
         latency_ms: float,
         handoff_reason: str | None = None,
     ) -> None:
-        self.db.table("drafts").update(
+        self._update(
+            "drafts",
             draft_id,
             {
                 "status": status,
@@ -276,7 +296,8 @@ class Store:
         edit_distance: int | None = None,
         reject_reason: str | None = None,
     ) -> None:
-        self.db.table("drafts").update(
+        self._update(
+            "drafts",
             draft_id,
             {
                 "status": status,
@@ -299,8 +320,8 @@ class Store:
         draft_id: int | None = None,
         **details: Any,
     ) -> int:
-        return self.db.table("events").insert(
-            {
+        return self._insert(
+            "events", {
                 "at": self.now(),
                 "actor": actor,
                 "actor_role": actor_role,
@@ -309,8 +330,7 @@ class Store:
                 "draft_id": draft_id,
                 "details": json.dumps(details, ensure_ascii=False, default=str),
             }
-        ).last_pk
-
+        )
     def events_for(self, conversation_id: int) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM events WHERE conversation_id = ? ORDER BY id", (conversation_id,))
 
@@ -331,8 +351,8 @@ class Store:
             ):
                 return None
         now = self.now()
-        return self.db.table("outbox").insert(
-            {
+        return self._insert(
+            "outbox", {
                 "platform": platform,
                 "kind": kind,
                 "conversation_id": conversation_id,
@@ -341,8 +361,7 @@ class Store:
                 "next_attempt_at": now,
                 "created_at": now,
             }
-        ).last_pk
-
+        )
     def due_actions(self, limit: int = 50) -> list[dict[str, Any]]:
         """Pending actions due now; a message waits while an earlier one to the same conversation is pending."""
         return self._all(
@@ -392,9 +411,9 @@ class Store:
 
     # ---- ratings and settings ----------------------------------------------------------------------------
     def add_rating(self, conversation_id: int, rating: int, customer_id: str) -> int:
-        return self.db.table("ratings").insert(
-            {"conversation_id": conversation_id, "rating": rating, "customer_id": customer_id, "at": self.now()}
-        ).last_pk
+        return self._insert(
+            "ratings", {"conversation_id": conversation_id, "rating": rating, "customer_id": customer_id, "at": self.now()}
+        )
 
     def ratings_for(self, conversation_id: int) -> list[int]:
         return [
