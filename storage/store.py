@@ -433,37 +433,6 @@ class Store:
         )
 
     # ---- read models for commands, digest and export -----------------------------------------------------
-    def quick_counts(self, since: str) -> dict[str, Any]:
-        """Counts since `since` for the `digest` command's short form."""
-        conv = self._one(
-            "SELECT count(*) AS opened, sum(state = 'resolved') AS resolved FROM conversations WHERE created_at >= ?",
-            (since,),
-        )
-        drafts = {
-            r["status"]: r["n"]
-            for r in self._all(
-                "SELECT status, count(*) AS n FROM drafts WHERE created_at >= ? GROUP BY status", (since,)
-            )
-        }
-        handoffs = {
-            r["reason"]: r["n"]
-            for r in self._all(
-                "SELECT json_extract(details, '$.reason') AS reason, count(*) AS n FROM events "
-                "WHERE action = 'handoff' AND at >= ? GROUP BY reason",
-                (since,),
-            )
-        }
-        rating = self._one("SELECT avg(rating) AS avg, count(*) AS n FROM ratings WHERE at >= ?", (since,))
-        return {
-            "conversations_opened": conv["opened"] or 0,
-            "conversations_resolved": conv["resolved"] or 0,
-            "open_now": self.open_conversations_count(),
-            "drafts": drafts,
-            "handoffs": handoffs,
-            "rating_avg": rating["avg"],
-            "ratings": rating["n"],
-        }
-
     def export_conversations(self) -> Iterator[dict[str, Any]]:
         for conv in self._all("SELECT * FROM conversations ORDER BY id"):
             cid = conv["id"]
