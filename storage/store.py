@@ -6,58 +6,16 @@ injected clock, so tests can travel in time and strings sort chronologically.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from collections.abc import Iterator
 from typing import Any
 
-import sqlite_utils
-
 from bot.models import Address
+from storage.base import iso, utcnow  # noqa: F401  (re-exported: callers import them from here)
+from storage.outbox import OutboxStore
 from storage.records import Conversation, Draft, to_conversation, to_draft
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-class Store:
-    def __init__(self, db: sqlite_utils.Database, clock: Callable[[], datetime] = utcnow):
-        self.db = db
-        self.clock = clock
-
-    def now(self) -> str:
-        return iso(self.clock())
-
-    def atomic(self):
-        return self.db.atomic()
-
-    def _one(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
-        cur = self.db.execute(sql, params)
-        row = cur.fetchone()
-        if row is None:
-            return None
-        return dict(zip([c[0] for c in cur.description], row))
-
-    # Plain INSERT/UPDATE on the hot path: sqlite-utils' table helpers introspect the schema and open a
-    # savepoint on every call, which was most of the cost of handling a message.
-    def _insert(self, table: str, row: dict[str, Any]) -> int:
-        columns = ", ".join(row)
-        marks = ", ".join("?" * len(row))
-        return self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())).lastrowid
-
-    def _update(self, table: str, row_id: int, changes: dict[str, Any]) -> None:
-        assignments = ", ".join(f"{column} = ?" for column in changes)
-        self.db.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*changes.values(), row_id])
-
-    def _all(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
-        cur = self.db.execute(sql, params)
-        cols = [c[0] for c in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
-
+class Store(OutboxStore):
     # ---- inbox -------------------------------------------------------------------------------------------
     def record_inbound(self, platform: str, event_id: str, kind: str, payload: dict) -> tuple[int, bool]:
         """Insert an inbound event once. Returns (inbox id, duplicate?)."""
@@ -336,78 +294,6 @@ class Store:
 
     def events_named(self, action: str) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM events WHERE action = ? ORDER BY id", (action,))
-
-    # ---- outbox ------------------------------------------------------------------------------------------
-    def enqueue_action(
-        self, platform: str, kind: str, payload: dict, *, conversation_id: int | None = None,
-        message_id: int | None = None,
-    ) -> int | None:
-        """Persist an outbound action before anyone tries to send it. Card updates coalesce per conversation."""
-        if kind == "upsert_card" and conversation_id is not None:
-            if self._one(
-                "SELECT id FROM outbox WHERE status = 'pending' AND kind = 'upsert_card' AND conversation_id = ? "
-                "AND attempts = 0",
-                (conversation_id,),
-            ):
-                return None
-        now = self.now()
-        return self._insert(
-            "outbox", {
-                "platform": platform,
-                "kind": kind,
-                "conversation_id": conversation_id,
-                "message_id": message_id,
-                "payload": json.dumps(payload, ensure_ascii=False),
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-        )
-    def due_actions(self, limit: int = 50) -> list[dict[str, Any]]:
-        """Pending actions due now; a message waits while an earlier one to the same conversation is pending."""
-        return self._all(
-            """
-            SELECT * FROM outbox o
-            WHERE o.status = 'pending' AND o.next_attempt_at <= ?
-              AND NOT (o.kind = 'send_message' AND EXISTS (
-                  SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.status = 'pending'
-                  AND p.kind = 'send_message' AND p.id < o.id))
-            ORDER BY o.id LIMIT ?
-            """,
-            (self.now(), limit),
-        )
-
-    def next_action_due_at(self) -> str | None:
-        row = self._one("SELECT min(next_attempt_at) AS at FROM outbox WHERE status = 'pending'")
-        return row["at"] if row else None
-
-    def mark_action_sent(self, action_id: int, ref: str = "") -> None:
-        self.db.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, ref = ?, attempts = attempts + 1 WHERE id = ?",
-            (self.now(), ref, action_id),
-        )
-
-    def mark_action_retry(self, action_id: int, error: str, next_attempt_at: str) -> None:
-        self.db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
-            (error, next_attempt_at, action_id),
-        )
-
-    def mark_action_failed(self, action_id: int, error: str) -> None:
-        self.db.execute(
-            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
-            (error, action_id),
-        )
-
-    def undelivered_count(self) -> int:
-        return self._one("SELECT count(*) AS n FROM outbox WHERE status != 'sent' AND attempts > 0")["n"]
-
-    def outbox_rows(self) -> list[dict[str, Any]]:
-        return self._all("SELECT * FROM outbox ORDER BY id")
-
-    def set_card_ref(self, conversation_id: int, channel: str, ref: str) -> None:
-        self.db.execute(
-            "UPDATE conversations SET card_channel = ?, card_ref = ? WHERE id = ?", (channel, ref, conversation_id)
-        )
 
     # ---- ratings and settings ----------------------------------------------------------------------------
     def add_rating(self, conversation_id: int, rating: int, customer_id: str) -> int:
