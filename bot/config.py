@@ -18,6 +18,15 @@ from bot.hours import SupportHours
 from bot.models import Mode
 
 
+def check_timezone(value: str) -> str:
+    """Validate an IANA time zone name (shared by every settings class that reads TANDEM_TIMEZONE)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("must be an IANA time zone such as UTC or Asia/Jakarta") from exc
+    return value
+
+
 class ConfigError(ValueError):
     """A setting is invalid. str() is one line: VARIABLE: what is expected (got ...)."""
 
@@ -76,11 +85,7 @@ class Settings(BaseSettings):
     @field_validator("tandem_timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError("must be an IANA time zone such as UTC or Asia/Jakarta") from exc
-        return value
+        return check_timezone(value)
 
     @field_validator("tandem_log_level")
     @classmethod
