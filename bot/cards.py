@@ -50,7 +50,7 @@ def shorten(text: str, limit: int) -> str:
 
 def build_card(store: Store, conv: Conversation) -> CardView:
     draft = store.pending_draft(conv.id)
-    drafting = any(d.conversation_id == conv.id for d in store.drafts_in_progress())
+    drafting = store.has_draft_in_progress(conv.id)
     latest = next(
         (m for m in reversed(store.recent_messages(conv.id, limit=10)) if m["author_kind"] == "customer"), None
     )

@@ -18,6 +18,15 @@ from bot.hours import SupportHours
 from bot.models import Mode
 
 
+def check_timezone(value: str) -> str:
+    """Validate an IANA time zone name (shared by every settings class that reads TANDEM_TIMEZONE)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("must be an IANA time zone such as UTC or Asia/Jakarta") from exc
+    return value
+
+
 class ConfigError(ValueError):
     """A setting is invalid. str() is one line: VARIABLE: what is expected (got ...)."""
 
@@ -34,6 +43,7 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     tandem_llm_model: str = "gpt-4o-mini"
     tandem_llm_timeout: float = Field(20.0, gt=0, le=600)
+    tandem_embeddings: bool = False  # add the sentence-embedding model (the `embeddings` extra) to the KB drafter
     tandem_workers: int = Field(4, ge=1, le=64)
     tandem_queue_size: int = Field(256, ge=1, le=100_000)
     tandem_support_hours: str = "Mon-Fri 09:00-17:00"
@@ -75,11 +85,7 @@ class Settings(BaseSettings):
     @field_validator("tandem_timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError("must be an IANA time zone such as UTC or Asia/Jakarta") from exc
-        return value
+        return check_timezone(value)
 
     @field_validator("tandem_log_level")
     @classmethod

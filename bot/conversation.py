@@ -176,12 +176,14 @@ class ConversationRules:
         if message is None:
             log.info("%s of unknown %s message %s ignored", event.kind, event.address.platform, event.message_id)
             return
+        # platforms do not always say who deleted a message; the log then names its author
+        who = event.author.user_id if event.author.user_id not in ("", "unknown") else message["author_id"]
         if event.kind == "edit":
-            self.store.log_event(event.author.user_id, "message_edited", conversation_id=message["conversation_id"],
+            self.store.log_event(who, "message_edited", conversation_id=message["conversation_id"],
                                  message_id=message["id"], before=message["text"], after=event.text)
             self.store.mark_message_edited(message["id"], event.text)
         else:
-            self.store.log_event(event.author.user_id, "message_deleted", conversation_id=message["conversation_id"],
+            self.store.log_event(who, "message_deleted", conversation_id=message["conversation_id"],
                                  message_id=message["id"], text=message["text"])
             self.store.mark_message_deleted(message["id"])
 

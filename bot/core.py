@@ -62,6 +62,7 @@ class Core:
         self._draft_wake = asyncio.Event()
         self._queue: asyncio.Queue[int] = asyncio.Queue(maxsize=settings.tandem_queue_size)
         self._claimed: set[int] = set()
+        self._fed_up_to = 0
         self._busy = 0
         self.started = False
 
@@ -75,7 +76,9 @@ class Core:
         if self.started:
             return
         self.started = True
-        pending, drafting = self.store.count_inbox("pending"), len(self.store.drafts_in_progress())
+        self._queue = asyncio.Queue(maxsize=self.settings.tandem_queue_size)
+        self._claimed, self._fed_up_to = set(), 0
+        pending, drafting = self.store.count_inbox("pending"), self.store.count_drafts_in_progress()
         if pending or drafting:
             log.info("resuming after restart: %d inbox events, %d drafts in progress", pending, drafting)
         self._tasks = [asyncio.create_task(self._process_inbox(), name="tandem-inbox")]
@@ -102,7 +105,7 @@ class Core:
                 and not self._inbox_wake.is_set()
                 and not self._claimed
                 and self.store.count_inbox("pending") == 0
-                and not self.store.drafts_in_progress()
+                and self.store.count_drafts_in_progress() == 0
                 and not self.outbox.has_due_work()
             ):
                 return
@@ -158,8 +161,9 @@ class Core:
         while True:
             await self._draft_wake.wait()
             self._draft_wake.clear()
-            for draft in self.store.drafts_in_progress():
-                if draft.id not in self._claimed:
+            while batch := self.store.drafts_in_progress(after_id=self._fed_up_to, limit=100):
+                for draft in batch:  # ids only grow, so a cursor finds new jobs without rescanning old ones
+                    self._fed_up_to = draft.id
                     self._claimed.add(draft.id)
                     await self._queue.put(draft.id)
 

@@ -7,7 +7,7 @@ a plain explanation and change nothing.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from rapidfuzz.distance import Levenshtein
 
@@ -46,14 +46,7 @@ def _pending_draft(ctx: Context, draft_id: int) -> tuple[Draft, Conversation]:
 def _ago(iso_time: str | None, now: datetime) -> str:
     if not iso_time:
         return "?"
-    seconds = max(0, int((now - datetime.fromisoformat(iso_time)).total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
+    return texts.duration(max(0.0, (now - datetime.fromisoformat(iso_time)).total_seconds()))
 
 
 def _send_decided(ctx: Context, draft: Draft, conv: Conversation, final: str, status: DraftStatus) -> None:

@@ -19,7 +19,7 @@ _ASK_EN = [
     # "talk to a human", "speaking with one of your agents", "put me through with a bank worker"
     rf"\b(?:talk\w*|speak\w*|chat\w*|connect\w*|escalat\w*|reach\w*|transfer me|put me|get me|pass me|"
     rf"hand me|forward me|through)\b.{{0,30}}\b(?:to|with|me to|through)\b.{{0,25}}\b{_WORD}\b",
-    rf"\b(?:reach|contact|call|ring|ask)\b.{{0,25}}\b(?:a|an|your|one of your|the|other|another)\b.{{0,15}}\b"
+    r"\b(?:reach|contact|call|ring|ask)\b.{0,25}\b(?:a|an|your|one of your|the|other|another)\b.{0,15}\b"
     r"(?:human|agent|agents|representative|operator|person|employee|worker|staff)\b",
     r"\b(?:real|live|actual|non.?robotic|flesh and blood)\s+(?:human|person|agent|agents|people|operator|representative)\b",
     r"\b(?:want|need|get|give|prefer|rather|request)\b.{0,25}\b(?:a|an|the|some)?\s*(?:human|real person|live agent|"

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 30.0
 MAX_BACKOFF = 600.0
+IDLE_POLL = 5.0
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -67,9 +68,9 @@ class Dispatcher:
 
         due = self.store.next_action_due_at()
         if due is None:
-            return 60.0
+            return IDLE_POLL  # another process (`tandem digest --post`) may add rows without waking us
         delta = (datetime.fromisoformat(due) - self.store.clock()).total_seconds()
-        return min(60.0, max(0.05, delta))
+        return min(IDLE_POLL, max(0.05, delta))
 
     async def flush(self) -> None:
         """Deliver everything due now, once each."""

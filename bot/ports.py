@@ -6,9 +6,10 @@ business rules and writes no SQL. The core only ever calls the methods below.
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
-from bot.models import Delivery, PostReport, SendMessage, UpsertCard
+from bot.models import Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -25,3 +26,20 @@ class Adapter(Protocol):
 
     async def deliver(self, action: SendMessage | UpsertCard | PostReport) -> Delivery:
         """Perform one outbound action. Raise `DeliveryError` on failure (retry=False if hopeless)."""
+
+
+async def route(
+    action: SendMessage | UpsertCard | PostReport,
+    *,
+    send: Callable[[SendMessage], Awaitable[Delivery]],
+    card: Callable[[UpsertCard], Awaitable[Delivery]],
+    report: Callable[[PostReport], Awaitable[Delivery]],
+) -> Delivery:
+    """Call the adapter's handler for this kind of action; an unknown kind cannot be delivered by retrying."""
+    if isinstance(action, SendMessage):
+        return await send(action)
+    if isinstance(action, UpsertCard):
+        return await card(action)
+    if isinstance(action, PostReport):
+        return await report(action)
+    raise DeliveryError(f"cannot deliver {type(action).__name__}", retry=False)

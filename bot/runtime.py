@@ -12,7 +12,7 @@ import signal
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.core import Core
 from bot.drafting.retrieval import KBDrafter
 from bot.kb import load_kb
@@ -29,7 +29,7 @@ SERVICES = ("bot.digest.schedule",)
 
 def build_drafter(settings: Settings):
     articles = load_kb(settings.tandem_kb)
-    kb = KBDrafter(articles)
+    kb = KBDrafter(articles, encoder=embedding_encoder(settings))
     log.info("knowledge base: %d articles from %s, indexed in %.2fs", len(articles),
              settings.tandem_kb or "the bundled sample", kb.build_seconds)
     if not settings.llm_enabled:
@@ -39,6 +39,20 @@ def build_drafter(settings: Settings):
     log.info("drafting with %s at %s", settings.tandem_llm_model, settings.openai_base_url or "api.openai.com")
     return LLMDrafter(kb, articles, api_key=settings.openai_api_key, base_url=settings.openai_base_url,
                       model=settings.tandem_llm_model, timeout=settings.tandem_llm_timeout)
+
+
+def embedding_encoder(settings: Settings):
+    """The sentence encoder when TANDEM_EMBEDDINGS is on; a missing extra is a start-up error naming it."""
+    if not settings.tandem_embeddings:
+        return None
+    try:
+        from bot.drafting.embeddings import EmbeddingsUnavailable, encoder_from_env
+    except ImportError as exc:
+        raise ConfigError(f"TANDEM_EMBEDDINGS: needs the embeddings extra ({exc.name} is not installed)") from None
+    try:
+        return encoder_from_env()
+    except (EmbeddingsUnavailable, OSError) as exc:
+        raise ConfigError(f"TANDEM_EMBEDDINGS: {exc}") from None
 
 
 def build_core(settings: Settings, clock: Callable[[], datetime] | None = None, drafter=None) -> Core:

@@ -54,3 +54,17 @@ def handoff_notice(reason: str, language: str, *, open_now: bool, minutes: int, 
 
 def automated(text: str, language: str) -> str:
     return f"{text}\n\n{say('automated', language)}"
+
+
+def duration(seconds: float | None) -> str:
+    """A span for people: 45s, 8m 05s, 3h 02m, 2d 4h."""
+    if seconds is None:
+        return "n/a"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"

@@ -9,7 +9,6 @@ days and hours: every time zone's offset is a multiple of 15 minutes, so no buck
 """
 from __future__ import annotations
 
-from typing import Any
 
 import sqlite_utils
 

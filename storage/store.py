@@ -6,47 +6,16 @@ injected clock, so tests can travel in time and strings sort chronologically.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from collections.abc import Iterator
 from typing import Any
 
-import sqlite_utils
-
 from bot.models import Address
+from storage.base import iso, utcnow  # noqa: F401  (re-exported: callers import them from here)
+from storage.outbox import OutboxStore
 from storage.records import Conversation, Draft, to_conversation, to_draft
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-class Store:
-    def __init__(self, db: sqlite_utils.Database, clock: Callable[[], datetime] = utcnow):
-        self.db = db
-        self.clock = clock
-
-    def now(self) -> str:
-        return iso(self.clock())
-
-    def atomic(self):
-        return self.db.atomic()
-
-    def _one(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
-        cur = self.db.execute(sql, params)
-        row = cur.fetchone()
-        if row is None:
-            return None
-        return dict(zip([c[0] for c in cur.description], row))
-
-    def _all(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
-        cur = self.db.execute(sql, params)
-        cols = [c[0] for c in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
-
+class Store(OutboxStore):
     # ---- inbox -------------------------------------------------------------------------------------------
     def record_inbound(self, platform: str, event_id: str, kind: str, payload: dict) -> tuple[int, bool]:
         """Insert an inbound event once. Returns (inbox id, duplicate?)."""
@@ -84,8 +53,8 @@ class Store:
 
     def open_conversation(self, address: Address, customer_id: str, customer_name: str, language: str) -> Conversation:
         now = self.now()
-        cid = self.db.table("conversations").insert(
-            {
+        cid = self._insert(
+            "conversations", {
                 "platform": address.platform,
                 "workspace": address.workspace,
                 "channel": address.channel,
@@ -98,7 +67,7 @@ class Store:
                 "created_at": now,
                 "updated_at": now,
             }
-        ).last_pk
+        )
         return self.conversation(cid)
 
     def conversation(self, conversation_id: int) -> Conversation | None:
@@ -106,7 +75,7 @@ class Store:
 
     def update_conversation(self, conversation_id: int, **changes: Any) -> Conversation:
         changes["updated_at"] = self.now()
-        self.db.table("conversations").update(conversation_id, changes)
+        self._update("conversations", conversation_id, changes)
         return self.conversation(conversation_id)
 
     def conversations_needing_agent(self) -> list[dict[str, Any]]:
@@ -141,8 +110,8 @@ class Store:
         inbox_id: int | None = None,
         attachments: int = 0,
     ) -> int:
-        return self.db.table("messages").insert(
-            {
+        return self._insert(
+            "messages", {
                 "conversation_id": conversation_id,
                 "author_kind": author_kind,
                 "author_id": author_id,
@@ -155,8 +124,7 @@ class Store:
                 "created_at": self.now(),
                 "attachments": attachments,
             }
-        ).last_pk
-
+        )
     def message(self, message_id: int) -> dict[str, Any] | None:
         return self._one("SELECT * FROM messages WHERE id = ?", (message_id,))
 
@@ -202,20 +170,29 @@ class Store:
 
     # ---- drafts ------------------------------------------------------------------------------------------
     def create_draft_job(self, conversation_id: int, message_id: int) -> int:
-        return self.db.table("drafts").insert(
-            {
+        return self._insert(
+            "drafts", {
                 "conversation_id": conversation_id,
                 "message_id": message_id,
                 "status": "drafting",
                 "created_at": self.now(),
             }
-        ).last_pk
-
+        )
     def draft(self, draft_id: int) -> Draft | None:
         return to_draft(self._one("SELECT * FROM drafts WHERE id = ?", (draft_id,)))
 
-    def drafts_in_progress(self) -> list[Draft]:
-        return [to_draft(r) for r in self._all("SELECT * FROM drafts WHERE status = 'drafting' ORDER BY id")]
+    def drafts_in_progress(self, after_id: int = 0, limit: int = -1) -> list[Draft]:
+        """Drafting jobs not yet finished, oldest first (only those with an id above `after_id`)."""
+        return [to_draft(r) for r in self._all(
+            "SELECT * FROM drafts WHERE status = 'drafting' AND id > ? ORDER BY id LIMIT ?", (after_id, limit))]
+
+    def count_drafts_in_progress(self) -> int:
+        return self._one("SELECT count(*) AS n FROM drafts WHERE status = 'drafting'")["n"]
+
+    def has_draft_in_progress(self, conversation_id: int) -> bool:
+        return self._one(
+            "SELECT 1 AS x FROM drafts WHERE conversation_id = ? AND status = 'drafting' LIMIT 1", (conversation_id,)
+        ) is not None
 
     def pending_draft(self, conversation_id: int) -> Draft | None:
         return to_draft(
@@ -251,7 +228,8 @@ class Store:
         latency_ms: float,
         handoff_reason: str | None = None,
     ) -> None:
-        self.db.table("drafts").update(
+        self._update(
+            "drafts",
             draft_id,
             {
                 "status": status,
@@ -276,7 +254,8 @@ class Store:
         edit_distance: int | None = None,
         reject_reason: str | None = None,
     ) -> None:
-        self.db.table("drafts").update(
+        self._update(
+            "drafts",
             draft_id,
             {
                 "status": status,
@@ -299,8 +278,8 @@ class Store:
         draft_id: int | None = None,
         **details: Any,
     ) -> int:
-        return self.db.table("events").insert(
-            {
+        return self._insert(
+            "events", {
                 "at": self.now(),
                 "actor": actor,
                 "actor_role": actor_role,
@@ -309,92 +288,18 @@ class Store:
                 "draft_id": draft_id,
                 "details": json.dumps(details, ensure_ascii=False, default=str),
             }
-        ).last_pk
-
+        )
     def events_for(self, conversation_id: int) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM events WHERE conversation_id = ? ORDER BY id", (conversation_id,))
 
     def events_named(self, action: str) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM events WHERE action = ? ORDER BY id", (action,))
 
-    # ---- outbox ------------------------------------------------------------------------------------------
-    def enqueue_action(
-        self, platform: str, kind: str, payload: dict, *, conversation_id: int | None = None,
-        message_id: int | None = None,
-    ) -> int | None:
-        """Persist an outbound action before anyone tries to send it. Card updates coalesce per conversation."""
-        if kind == "upsert_card" and conversation_id is not None:
-            if self._one(
-                "SELECT id FROM outbox WHERE status = 'pending' AND kind = 'upsert_card' AND conversation_id = ? "
-                "AND attempts = 0",
-                (conversation_id,),
-            ):
-                return None
-        now = self.now()
-        return self.db.table("outbox").insert(
-            {
-                "platform": platform,
-                "kind": kind,
-                "conversation_id": conversation_id,
-                "message_id": message_id,
-                "payload": json.dumps(payload, ensure_ascii=False),
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-        ).last_pk
-
-    def due_actions(self, limit: int = 50) -> list[dict[str, Any]]:
-        """Pending actions due now; a message waits while an earlier one to the same conversation is pending."""
-        return self._all(
-            """
-            SELECT * FROM outbox o
-            WHERE o.status = 'pending' AND o.next_attempt_at <= ?
-              AND NOT (o.kind = 'send_message' AND EXISTS (
-                  SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.status = 'pending'
-                  AND p.kind = 'send_message' AND p.id < o.id))
-            ORDER BY o.id LIMIT ?
-            """,
-            (self.now(), limit),
-        )
-
-    def next_action_due_at(self) -> str | None:
-        row = self._one("SELECT min(next_attempt_at) AS at FROM outbox WHERE status = 'pending'")
-        return row["at"] if row else None
-
-    def mark_action_sent(self, action_id: int, ref: str = "") -> None:
-        self.db.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, ref = ?, attempts = attempts + 1 WHERE id = ?",
-            (self.now(), ref, action_id),
-        )
-
-    def mark_action_retry(self, action_id: int, error: str, next_attempt_at: str) -> None:
-        self.db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
-            (error, next_attempt_at, action_id),
-        )
-
-    def mark_action_failed(self, action_id: int, error: str) -> None:
-        self.db.execute(
-            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
-            (error, action_id),
-        )
-
-    def undelivered_count(self) -> int:
-        return self._one("SELECT count(*) AS n FROM outbox WHERE status != 'sent' AND attempts > 0")["n"]
-
-    def outbox_rows(self) -> list[dict[str, Any]]:
-        return self._all("SELECT * FROM outbox ORDER BY id")
-
-    def set_card_ref(self, conversation_id: int, channel: str, ref: str) -> None:
-        self.db.execute(
-            "UPDATE conversations SET card_channel = ?, card_ref = ? WHERE id = ?", (channel, ref, conversation_id)
-        )
-
     # ---- ratings and settings ----------------------------------------------------------------------------
     def add_rating(self, conversation_id: int, rating: int, customer_id: str) -> int:
-        return self.db.table("ratings").insert(
-            {"conversation_id": conversation_id, "rating": rating, "customer_id": customer_id, "at": self.now()}
-        ).last_pk
+        return self._insert(
+            "ratings", {"conversation_id": conversation_id, "rating": rating, "customer_id": customer_id, "at": self.now()}
+        )
 
     def ratings_for(self, conversation_id: int) -> list[int]:
         return [
@@ -414,37 +319,6 @@ class Store:
         )
 
     # ---- read models for commands, digest and export -----------------------------------------------------
-    def quick_counts(self, since: str) -> dict[str, Any]:
-        """Counts since `since` for the `digest` command's short form."""
-        conv = self._one(
-            "SELECT count(*) AS opened, sum(state = 'resolved') AS resolved FROM conversations WHERE created_at >= ?",
-            (since,),
-        )
-        drafts = {
-            r["status"]: r["n"]
-            for r in self._all(
-                "SELECT status, count(*) AS n FROM drafts WHERE created_at >= ? GROUP BY status", (since,)
-            )
-        }
-        handoffs = {
-            r["reason"]: r["n"]
-            for r in self._all(
-                "SELECT json_extract(details, '$.reason') AS reason, count(*) AS n FROM events "
-                "WHERE action = 'handoff' AND at >= ? GROUP BY reason",
-                (since,),
-            )
-        }
-        rating = self._one("SELECT avg(rating) AS avg, count(*) AS n FROM ratings WHERE at >= ?", (since,))
-        return {
-            "conversations_opened": conv["opened"] or 0,
-            "conversations_resolved": conv["resolved"] or 0,
-            "open_now": self.open_conversations_count(),
-            "drafts": drafts,
-            "handoffs": handoffs,
-            "rating_avg": rating["avg"],
-            "ratings": rating["n"],
-        }
-
     def export_conversations(self) -> Iterator[dict[str, Any]]:
         for conv in self._all("SELECT * FROM conversations ORDER BY id"):
             cid = conv["id"]

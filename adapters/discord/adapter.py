@@ -22,6 +22,7 @@ from adapters.discord import interactions, translate
 from adapters.discord.config import DEFAULT_API_URL, DiscordSettings
 from bot.config import ConfigError
 from bot.models import Actor, Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
+from bot.ports import route
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -246,12 +247,7 @@ class DiscordAdapter:
         if self.client is None or self.client.is_closed():
             raise DeliveryError("Discord is not connected", retry=True)
         try:
-            if isinstance(action, SendMessage):
-                return await self._send(action)
-            if isinstance(action, UpsertCard):
-                return await self._card(action)
-            if isinstance(action, PostReport):
-                return await self._report(action)
+            return await route(action, send=self._send, card=self._card, report=self._report)
         except discord.RateLimited as exc:
             raise DeliveryError(f"rate limited for {exc.retry_after:.0f}s", retry_after=exc.retry_after) from exc
         except (discord.Forbidden, discord.NotFound) as exc:
@@ -261,7 +257,6 @@ class DiscordAdapter:
                                 or exc.status == 429) from exc
         except (OSError, asyncio.TimeoutError, discord.DiscordException) as exc:
             raise DeliveryError(f"network error: {exc!r}", retry=True) from exc
-        raise DeliveryError(f"unknown action {type(action).__name__}", retry=False)
 
     async def _send(self, action: SendMessage) -> Delivery:
         target = await self._conversation_channel(action.address)

@@ -21,6 +21,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
+from bot.ports import route
 
 from .blocks import card_blocks, mention, report_blocks, split_text, to_mrkdwn
 from .config import SlackSettings
@@ -93,19 +94,13 @@ class Outbound:
     async def deliver(self, action: SendMessage | UpsertCard | PostReport) -> Delivery:
         what = f"{type(action).__name__}"
         try:
-            if isinstance(action, SendMessage):
-                return await self._send(action)
-            if isinstance(action, UpsertCard):
-                return await self._card(action)
-            if isinstance(action, PostReport):
-                return await self._report(action)
+            return await route(action, send=self._send, card=self._card, report=self._report)
         except DeliveryError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure must reach the outbox classified
             err = delivery_error(exc, what)
             log.warning("slack delivery failed (%s, retry=%s): %s", what, err.retry, err)
             raise err from exc
-        raise DeliveryError(f"slack cannot deliver {what}", retry=False)
 
     async def _send(self, action: SendMessage) -> Delivery:
         address = action.address

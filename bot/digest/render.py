@@ -13,23 +13,11 @@ from typing import Any
 
 from bot.digest.figures import OUTCOME_LABELS, Digest, Figures, Timing
 from bot.models import PostReport
+from bot.texts import duration
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MAX_BODY = 1000
 MAX_AGENTS = 10
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
 
 
 def percent(value: float | None) -> str:

@@ -1,11 +1,13 @@
 """The digest's settings: when it is posted, over how many days, in which time zone."""
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.config import check_timezone
 
 
 class DigestSettings(BaseSettings):
@@ -27,11 +29,7 @@ class DigestSettings(BaseSettings):
     @field_validator("tandem_timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError("must be an IANA time zone such as UTC or Asia/Jakarta") from exc
-        return value
+        return check_timezone(value)
 
     @property
     def zone(self) -> ZoneInfo:

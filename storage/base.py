@@ -1,0 +1,51 @@
+"""The shared plumbing of the store: the clock, transactions and the few SQL helpers every query uses."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlite_utils
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+class StoreBase:
+    def __init__(self, db: sqlite_utils.Database, clock: Callable[[], datetime] = utcnow):
+        self.db = db
+        self.clock = clock
+
+    def now(self) -> str:
+        return iso(self.clock())
+
+    def atomic(self):
+        return self.db.atomic()
+
+    def _one(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
+        cur = self.db.execute(sql, params)
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip([c[0] for c in cur.description], row))
+
+    # Plain INSERT/UPDATE on the hot path: sqlite-utils' table helpers introspect the schema and open a
+    # savepoint on every call, which was most of the cost of handling a message.
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        columns = ", ".join(row)
+        marks = ", ".join("?" * len(row))
+        return self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())).lastrowid
+
+    def _update(self, table: str, row_id: int, changes: dict[str, Any]) -> None:
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        self.db.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*changes.values(), row_id])
+
+    def _all(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
+        cur = self.db.execute(sql, params)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]

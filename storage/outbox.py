@@ -1,0 +1,83 @@
+"""Outbox queries: outbound actions persisted before they are sent, and their delivery state.
+
+Split from the main store so each file reads in one sitting; `Store` inherits these methods.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from storage.base import StoreBase
+
+
+class OutboxStore(StoreBase):
+    def enqueue_action(
+        self, platform: str, kind: str, payload: dict, *, conversation_id: int | None = None,
+        message_id: int | None = None,
+    ) -> int | None:
+        """Persist an outbound action before anyone tries to send it. Card updates coalesce per conversation."""
+        if kind == "upsert_card" and conversation_id is not None:
+            if self._one(
+                "SELECT id FROM outbox WHERE status = 'pending' AND kind = 'upsert_card' AND conversation_id = ? "
+                "AND attempts = 0",
+                (conversation_id,),
+            ):
+                return None
+        now = self.now()
+        return self._insert(
+            "outbox", {
+                "platform": platform,
+                "kind": kind,
+                "conversation_id": conversation_id,
+                "message_id": message_id,
+                "payload": json.dumps(payload, ensure_ascii=False),
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    def due_actions(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Pending actions due now; a message waits while an earlier one to the same conversation is pending."""
+        return self._all(
+            """
+            SELECT * FROM outbox o
+            WHERE o.status = 'pending' AND o.next_attempt_at <= ?
+              AND NOT (o.kind = 'send_message' AND EXISTS (
+                  SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.status = 'pending'
+                  AND p.kind = 'send_message' AND p.id < o.id))
+            ORDER BY o.id LIMIT ?
+            """,
+            (self.now(), limit),
+        )
+
+    def next_action_due_at(self) -> str | None:
+        row = self._one("SELECT min(next_attempt_at) AS at FROM outbox WHERE status = 'pending'")
+        return row["at"] if row else None
+
+    def mark_action_sent(self, action_id: int, ref: str = "") -> None:
+        self.db.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, ref = ?, attempts = attempts + 1 WHERE id = ?",
+            (self.now(), ref, action_id),
+        )
+
+    def mark_action_retry(self, action_id: int, error: str, next_attempt_at: str) -> None:
+        self.db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+            (error, next_attempt_at, action_id),
+        )
+
+    def mark_action_failed(self, action_id: int, error: str) -> None:
+        self.db.execute(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
+            (error, action_id),
+        )
+
+    def undelivered_count(self) -> int:
+        return self._one("SELECT count(*) AS n FROM outbox WHERE status != 'sent' AND attempts > 0")["n"]
+
+    def outbox_rows(self) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM outbox ORDER BY id")
+
+    def set_card_ref(self, conversation_id: int, channel: str, ref: str) -> None:
+        self.db.execute(
+            "UPDATE conversations SET card_channel = ?, card_ref = ? WHERE id = ?", (channel, ref, conversation_id)
+        )
