@@ -30,12 +30,11 @@ from bot.models import (
     InboundMessage,
     Mode,
     Receipt,
-    Role,
     State,
 )
 from bot.outbox import Dispatcher
 from storage.records import Conversation
-from storage.store import Store, iso
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -285,8 +284,5 @@ class Core:
         self.mode = mode
         self.store.set_setting("mode", mode.value)
 
-    def role_name(self, role: Role) -> str:
-        return role.name.lower()
 
-
-__all__ = ["Core", "clean_text", "iso"]
+__all__ = ["Core", "clean_text"]

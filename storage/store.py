@@ -92,9 +92,6 @@ class Store(OutboxStore):
             """
         )
 
-    def open_conversations_count(self) -> int:
-        return self._one("SELECT count(*) AS n FROM conversations WHERE state != 'resolved'")["n"]
-
     # ---- messages ----------------------------------------------------------------------------------------
     def append_message(
         self,
@@ -160,13 +157,6 @@ class Store(OutboxStore):
             (conversation_id, limit),
         )
         return [r["text"] for r in rows]
-
-    def latest_customer_message_id(self, conversation_id: int) -> int | None:
-        row = self._one(
-            "SELECT max(id) AS id FROM messages WHERE conversation_id = ? AND author_kind = 'customer'",
-            (conversation_id,),
-        )
-        return row["id"] if row else None
 
     # ---- drafts ------------------------------------------------------------------------------------------
     def create_draft_job(self, conversation_id: int, message_id: int) -> int:
@@ -306,10 +296,6 @@ class Store(OutboxStore):
             r["rating"]
             for r in self._all("SELECT rating FROM ratings WHERE conversation_id = ? ORDER BY id", (conversation_id,))
         ]
-
-    def get_setting(self, key: str) -> str | None:
-        row = self._one("SELECT value FROM settings WHERE key = ?", (key,))
-        return row["value"] if row else None
 
     def set_setting(self, key: str, value: str) -> None:
         self.db.execute(

@@ -1,9 +1,11 @@
 """The outbox: nothing is lost when a platform fails or the process dies, and order is kept."""
 from __future__ import annotations
 
+import asyncio
+
 from bot.models import DeliveryError
 from bot.runtime import build_core
-from tests.conftest import AGENT, RecordingAdapter, conv_of, customer_message, say
+from tests.conftest import AGENT, conv_of, customer_message, say, start_core
 
 
 async def test_failed_send_is_retried_with_backoff_then_delivered(core, clock):
@@ -62,10 +64,8 @@ async def test_a_crash_after_acknowledgement_loses_nothing(settings, clock):
         await first.receive(customer_message(text, who=f"c{i}", event_id=f"E{i}"))
     assert first.store.count_inbox("pending") == 2
     # Second process on the same file: everything is processed, drafted and delivered.
-    second = build_core(settings, clock=clock)
-    adapter = RecordingAdapter()
-    second.register(adapter)
-    await second.start()
+    second = await start_core(settings, clock=clock)  # the next process, on the same file
+    adapter = second.test_adapter
     try:
         await second.wait_idle()
         assert second.store.count_inbox("pending") == 0
@@ -83,15 +83,11 @@ async def test_pending_outbox_is_sent_at_start_up(settings, clock):
     for _ in range(100):
         if first.store.count_inbox("pending") == 0:
             break
-        import asyncio
-
         await asyncio.sleep(0.01)
     await first.stop()
     assert any(r["status"] == "pending" for r in first.store.outbox_rows())
-    second = build_core(settings, clock=clock)
-    adapter = RecordingAdapter()
-    second.register(adapter)
-    await second.start()
+    second = await start_core(settings, clock=clock)  # the next process, on the same file
+    adapter = second.test_adapter
     try:
         await second.wait_idle()
         assert any("person" in t for t in adapter.texts())

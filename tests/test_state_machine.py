@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.models import Mode, Role, State
-from tests.conftest import AGENT, LEAD, conv_of, customer_message, say
+from tests.conftest import AGENT, LEAD, conv_of, customer_message, make_settings, say, start_core
 
 
 def drafts(core, conv_id):
@@ -128,15 +128,10 @@ async def test_indonesian_request_for_a_person_is_answered_in_indonesian(core):
 
 
 async def test_out_of_hours_handoff_says_when_the_team_is_back(tmp_path, clock):
-    from bot.runtime import build_core
-    from tests.conftest import RecordingAdapter, make_settings
-
     settings = make_settings(tmp_path, tandem_support_hours="Mon-Fri 09:00-17:00")
     clock.now = clock.now.replace(hour=22)
-    core = build_core(settings, clock=clock)
-    adapter = RecordingAdapter()
-    core.register(adapter)
-    await core.start()
+    core = await start_core(settings, clock=clock)
+    adapter = core.test_adapter
     try:
         await say(core, "agent please")
         assert "Mon-Fri 09:00-17:00 (UTC)" in adapter.texts()[-1]
@@ -239,13 +234,8 @@ async def test_writing_long_after_resolution_starts_a_new_conversation(core, clo
 
 
 async def test_auto_mode_sends_confident_drafts_labelled_and_reviews_the_rest(tmp_path, clock):
-    from bot.runtime import build_core
-    from tests.conftest import RecordingAdapter, make_settings
-
-    core = build_core(make_settings(tmp_path, tandem_mode="auto", tandem_auto_threshold=0.9), clock=clock)
-    adapter = RecordingAdapter()
-    core.register(adapter)
-    await core.start()
+    core = await start_core(make_settings(tmp_path, tandem_mode="auto", tandem_auto_threshold=0.9), clock=clock)
+    adapter = core.test_adapter
     try:
         await say(core, "How does pay in 4 work?")
         assert "four equal payments" in adapter.texts()[-1] and "Reply *human*" in adapter.texts()[-1]
