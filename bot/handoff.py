@@ -38,7 +38,10 @@ _ASK_EN = [
     r"\b(?:really|so|very|extremely)\s+frustrat\w*\b",
     r"\b(?:get|find)\s+(?:someone|somebody)\s+to\s+help\b",
     r"\bstop\s+(?:the\s+)?(?:bot|robot)\b",
-    r"\bcall\s+me\b",
+    # a call back, not a name ("call me back", "call me at 5", "can someone call me"; not "call me Bob")
+    r"\bcall\s+me\s+(?:back|asap|now|today|tomorrow|later|on|at|when|please|as soon|right away|instead)\b",
+    r"^\W*(?:(?:please|pls|can|could|would|will)\s+)*(?:(?:you|someone|somebody|anyone)\s+)?(?:please\s+)?call\s+me\W*$",
+    r"\b(?:someone|somebody|anyone|agent|person|representative)\b.{0,20}\bcall\s+me\b",
 ]
 _ASK_ID = [
     rf"\b(?:bicara|berbicara|ngobrol|ngomong|hubungi|menghubungi|sambungkan|hubungkan|minta|mau|ingin|pengen|"

@@ -11,6 +11,7 @@ from bot.handoff import asks_for_human
     "stop talking to bots, get me to a representative", "I don't want to talk to you!",
     "this bot is useless, can't help", "I don't feel comfortable sharing this with a machine",
     "live agent", "is there a person there?",
+    "please call me back", "can someone call me?", "call me at 555 0100 please", "could you call me",
     # Indonesian
     "saya mau bicara dengan CS", "tolong sambungkan ke manusia", "minta orang asli dong", "cs dong",
     "bukan bot, saya mau petugas", "hubungi admin", "saya ingin ngobrol dengan customer service",
@@ -24,6 +25,8 @@ def test_requests_for_a_person(text):
     "Can I send the cheque to someone else?", "Is it possible to deposit a cheque under somebody else's name?",
     "when is my next payment due", "my card is not working", "can I add another person to my account",
     "what are your support hours", "how does pay in 4 work",
+    "call me bob from now on", "you can call me sarah", "could you call me by a different name, please",
+    "what do you call me",
     "kapan jatuh tempo pembayaran saya", "bagaimana cara ganti kartu", "orang tua saya mau daftar juga bisa?",
 ])
 def test_ordinary_questions_are_not_requests(text):
