@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import sklearn
 from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
@@ -48,12 +49,17 @@ class Match:
     score: float
 
 
-def _unit_rows(m):
-    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+def _row_norms(*parts) -> np.ndarray:
+    """L2 norm of each row of the horizontal concatenation of sparse `parts` (0 -> 1, to divide by)."""
+    norms = np.sqrt(sum(np.asarray(m.multiply(m).sum(axis=1)).ravel() for m in parts))
     norms[norms == 0] = 1.0
+    return norms
+
+
+def _unit_rows(m):
     from scipy.sparse import diags
 
-    return diags((1.0 / norms).astype(np.float32)) @ m
+    return diags((1.0 / _row_norms(m)).astype(np.float32)) @ m
 
 
 class KBIndex:
@@ -75,14 +81,23 @@ class KBIndex:
         self.word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32)
         self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True,
                                     min_df=min_df, dtype=np.float32)
-        self.lex = hstack([self.word.fit_transform(docs), self.char.fit_transform(docs)]).tocsr()
-        self.lex_unit = _unit_rows(self.lex).T.tocsr()
+        lex = hstack([self.word.fit_transform(docs), self.char.fit_transform(docs)]).tocsr()
+        lex_unit = _unit_rows(lex).T.tocsr()  # features x examples
+        n_word = len(self.word.vocabulary_)
+        # kept split by vectorizer so a question needs no sparse concatenation (see score)
+        self.word_unit, self.char_unit = lex_unit[:n_word], lex_unit[n_word:]
         self.emb = encoder.encode(docs) if encoder is not None else None
         # how close an article's own examples are to each other: the yardstick for "is this question near it"
         self.typical_emb = self._typical_nn(self.emb) if self.emb is not None else None
         self.svm = None
         if len(articles) > 1:
-            self.svm = LinearSVC(C=0.5).fit(self._features(self.lex, self.emb), self.owners)
+            self.svm = LinearSVC(C=0.5).fit(self._features(lex, self.emb), self.owners)
+            # its decision function as plain products: (word | char | embedding) columns x articles
+            coef = self.svm.coef_.T.astype(np.float32)
+            n_lex = lex.shape[1]
+            self.coef_word, self.coef_char = coef[:n_word], coef[n_word:n_lex]
+            self.coef_emb = coef[n_lex:] * EMB_SCALE if self.emb is not None else None
+            self.intercept = self.svm.intercept_.astype(np.float32)
 
     def _typical_nn(self, vectors: np.ndarray) -> np.ndarray:
         """Per article: median similarity of each example to its nearest other example of the same article."""
@@ -104,15 +119,23 @@ class KBIndex:
         return np.maximum.reduceat(sims, self.starts, axis=1)
 
     def score(self, questions: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Ranking scores (n x articles) and per-article nearest-example similarities (lexical, embedding)."""
-        lex = hstack([self.word.transform(questions), self.char.transform(questions)]).tocsr()
-        lex_nn = self._per_article_max((_unit_rows(lex) @ self.lex_unit).toarray())
+        """Ranking scores (n x articles) and per-article nearest-example similarities (lexical, embedding).
+
+        The same arithmetic as stacking the word and character n-grams (and the embedding) into one row
+        and calling the SVM's decision_function, done part by part: a question is answered per message,
+        and the stacking and sklearn's input checks cost more than the products themselves."""
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            word, char = self.word.transform(questions), self.char.transform(questions)
+        sims = (word @ self.word_unit + char @ self.char_unit).toarray()
+        lex_nn = self._per_article_max(sims / _row_norms(word, char)[:, None])
         emb = self.encoder.encode(questions) if self.encoder is not None else None
         emb_nn = self._per_article_max(emb @ self.emb.T) if emb is not None else None
         if self.svm is not None:
-            svm = self.svm.decision_function(self._features(lex, emb))
-            if svm.ndim == 1:  # two articles: sklearn returns one column for the second class
-                svm = np.c_[-svm, svm]
+            svm = word @ self.coef_word + char @ self.coef_char + self.intercept
+            if emb is not None:
+                svm = svm + emb @ self.coef_emb
+            if svm.shape[1] == 1:  # two articles: one column, the second class's score
+                svm = np.c_[-svm[:, 0], svm[:, 0]]
         else:
             svm = np.zeros_like(lex_nn)
         total = svm + W_LEX * lex_nn
