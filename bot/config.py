@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     tandem_llm_model: str = "gpt-4o-mini"
     tandem_llm_timeout: float = Field(20.0, gt=0, le=600)
     tandem_embeddings: bool = False  # add the sentence-embedding model (the `embeddings` extra) to the KB drafter
+    # where the KB questions' vectors are cached between restarts ("off": none; unset: beside TANDEM_DB)
+    tandem_embeddings_cache: str | None = None
     tandem_workers: int = Field(4, ge=1, le=64)
     tandem_queue_size: int = Field(256, ge=1, le=100_000)
     tandem_support_hours: str = "Mon-Fri 09:00-17:00"

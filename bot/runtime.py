@@ -11,6 +11,7 @@ import logging
 import signal
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from bot.config import ConfigError, Settings
 from bot.core import Core
@@ -50,9 +51,25 @@ def embedding_encoder(settings: Settings):
     except ImportError as exc:
         raise ConfigError(f"TANDEM_EMBEDDINGS: needs the embeddings extra ({exc.name} is not installed)") from None
     try:
-        return encoder_from_env()
+        encoder = encoder_from_env()
     except (EmbeddingsUnavailable, OSError) as exc:
         raise ConfigError(f"TANDEM_EMBEDDINGS: {exc}") from None
+    cache = embeddings_cache_path(settings)
+    if cache is None:
+        return encoder
+    from bot.drafting.embeddings import CachingEncoder
+
+    return CachingEncoder(encoder, cache)
+
+
+def embeddings_cache_path(settings: Settings) -> Path | None:
+    """Where the KB's question vectors are kept between restarts: TANDEM_EMBEDDINGS_CACHE, else beside the DB."""
+    chosen = (settings.tandem_embeddings_cache or "").strip()
+    if chosen:
+        return None if chosen.lower() == "off" else Path(chosen)
+    if settings.tandem_db == ":memory:":
+        return None
+    return Path(settings.tandem_db + ".embeddings.npz")
 
 
 def build_core(settings: Settings, clock: Callable[[], datetime] | None = None, drafter=None) -> Core:

