@@ -41,3 +41,9 @@ def nlupp_banking() -> list[tuple[str, bool]]:
     """(text, is an explicit request for a person) over all 20 folds of NLU++ banking."""
     data = json.loads((DATA / "nlupp_banking" / "banking_all_folds.json").read_text())
     return [(ex["text"], "handoff" in (ex.get("intents") or [])) for ex in data]
+
+
+def sgd_user_turns() -> list[str]:
+    """Every customer turn of the Schema-Guided Dialogue banking extract: none of them asks for a person."""
+    data = json.loads((DATA / "sgd_banks" / "sgd_banks_dialogues.json").read_text())
+    return [t["utterance"] for d in data for t in d["turns"] if t["speaker"] == "USER"]
