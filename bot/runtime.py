@@ -30,9 +30,10 @@ SERVICES = ("bot.digest.schedule",)
 
 def build_drafter(settings: Settings):
     articles = load_kb(settings.tandem_kb)
-    kb = KBDrafter(articles, encoder=embedding_encoder(settings))
-    log.info("knowledge base: %d articles from %s, indexed in %.2fs", len(articles),
-             settings.tandem_kb or "the bundled sample", kb.build_seconds)
+    encoder = embedding_encoder(settings)
+    kb = KBDrafter(articles, encoder=encoder)
+    log.info("knowledge base: %d articles from %s, indexed in %.2fs%s", len(articles),
+             settings.tandem_kb or "the bundled sample", kb.build_seconds, _describe(encoder))
     if not settings.llm_enabled:
         return kb
     from bot.drafting.llm import LLMDrafter
@@ -40,6 +41,16 @@ def build_drafter(settings: Settings):
     log.info("drafting with %s at %s", settings.tandem_llm_model, settings.openai_base_url or "api.openai.com")
     return LLMDrafter(kb, articles, api_key=settings.openai_api_key, base_url=settings.openai_base_url,
                       model=settings.tandem_llm_model, timeout=settings.tandem_llm_timeout)
+
+
+def _describe(encoder) -> str:
+    if encoder is None:
+        return ""
+    inner = getattr(encoder, "inner", encoder)
+    backend = getattr(inner, "backend", None)
+    cache = getattr(encoder, "path", None)
+    return (f", with embeddings from {inner.name}" + (f" ({backend})" if backend else "")
+            + (f", vectors cached in {cache}" if cache else ", no vector cache"))
 
 
 def embedding_encoder(settings: Settings):

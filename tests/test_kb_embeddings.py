@@ -133,9 +133,13 @@ def test_endpoint_encoder_talks_to_an_openai_compatible_server(monkeypatch, embe
     assert v.shape == (3, 26) and np.allclose(v[0], v[2]) and abs(float(v[0] @ v[1])) < 1e-6
 
 
-def test_bot_keeps_the_kb_vectors_between_restarts(monkeypatch, tmp_path, embeddings_server):
+def test_bot_keeps_the_kb_vectors_between_restarts(monkeypatch, tmp_path, embeddings_server, caplog):
     """The first start encodes the KB; a restart encodes nothing; customers' questions are never cached."""
+    import logging
+
     from bot.runtime import build_drafter, embeddings_cache_path
+
+    caplog.set_level(logging.INFO, logger="bot.runtime")
     from tests.conftest import make_settings
 
     monkeypatch.setenv("TANDEM_EMBEDDINGS_URL", f"http://127.0.0.1:{embeddings_server.server_port}/v1")
@@ -145,6 +149,7 @@ def test_bot_keeps_the_kb_vectors_between_restarts(monkeypatch, tmp_path, embedd
     first = build_drafter(settings)
     kb_texts = sum(len(r) for r in embeddings_server.requests)
     assert kb_texts > 10 and (tmp_path / "tandem.db.embeddings.npz").exists()
+    assert f"with embeddings from letters, vectors cached in {tmp_path / 'tandem.db.embeddings.npz'}" in caplog.text
     res = first.answer("how do I reset my password?")
     assert embeddings_server.requests[-1] == ["how do I reset my password?"] and res.model == "letters"
     embeddings_server.requests.clear()
