@@ -92,3 +92,44 @@ def test_single_article_kb_still_answers():
 def test_missing_csv_column_is_a_kb_error():
     with pytest.raises(KBError):
         read_labelled_csv(FIX / "faq_train.csv", "nope", "intent")
+
+
+def _articles_problem(n_articles: int, per_article: int = 12, features: int = 300):
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    rng = np.random.default_rng(3)
+    owners = np.repeat(np.arange(n_articles), per_article)
+    dense = (rng.random((len(owners), features)) < 0.05) * rng.random((len(owners), features))
+    dense[np.arange(len(owners)), owners] += 1.0  # each article has a word of its own
+    return csr_matrix(dense), owners
+
+
+def test_threaded_one_vs_rest_fit_equals_a_single_fit(monkeypatch):
+    """The index build shares the SVM's per-article problems over two threads; the scores must not change."""
+    import numpy as np
+    from sklearn.svm import LinearSVC
+
+    from bot.drafting import retrieval
+
+    X, owners = _articles_problem(11)  # 11 articles: enough for the threaded path
+    monkeypatch.setattr(retrieval.os, "cpu_count", lambda: 2)
+    shared = retrieval._fit_one_vs_rest(X, owners)
+    single = LinearSVC(C=0.5).fit(X, owners)
+    assert shared.coef_.shape == single.coef_.shape == (11, 300)
+    assert np.abs(shared.coef_ - single.coef_).max() < 1e-3
+    assert np.abs(shared.intercept_ - single.intercept_).max() < 1e-3
+
+
+def test_small_kb_or_one_core_fits_in_one_go(monkeypatch):
+    import numpy as np
+    from sklearn.svm import LinearSVC
+
+    from bot.drafting import retrieval
+
+    X, owners = _articles_problem(3)
+    assert retrieval._fit_one_vs_rest(X, owners).coef_.shape == (3, 300)
+    monkeypatch.setattr(retrieval.os, "cpu_count", lambda: 1)
+    X, owners = _articles_problem(9)
+    one_core = retrieval._fit_one_vs_rest(X, owners)
+    assert np.abs(one_core.coef_ - LinearSVC(C=0.5).fit(X, owners).coef_).max() < 1e-3
