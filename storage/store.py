@@ -297,6 +297,10 @@ class Store(OutboxStore):
             for r in self._all("SELECT rating FROM ratings WHERE conversation_id = ? ORDER BY id", (conversation_id,))
         ]
 
+    def setting(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM settings WHERE key = ?", (key,))
+        return row["value"] if row else None
+
     def set_setting(self, key: str, value: str) -> None:
         self.db.execute(
             "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "

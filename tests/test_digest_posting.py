@@ -79,3 +79,36 @@ async def test_scheduled_service_posts_on_time_through_the_outbox(tmp_path):
             assert slack.api.called("files.completeUploadExternal")
         finally:
             task.cancel()
+
+
+async def test_restart_after_a_missed_digest_posts_it_once(tmp_path):
+    """The last digest posted is kept in SQLite: a restart after a missed Monday posts it, a second restart does not."""
+    from bot.digest.schedule import LAST_POSTED
+
+    async with SlackHarness(tmp_path) as slack:
+        store = slack.core.store
+        now = [datetime(2026, 11, 22, 20, tzinfo=timezone.utc)]  # Sunday evening: first start ever
+
+        async def stay(seconds: float) -> None:
+            await asyncio.sleep(3600)
+
+        def reports() -> int:
+            return store.db.execute("SELECT count(*) FROM outbox WHERE kind = 'post_report'").fetchone()[0]
+
+        first = asyncio.create_task(service(slack.core, _settings(), clock=lambda: now[0], sleep=stay))
+        await asyncio.sleep(0.05)
+        first.cancel()
+        assert store.setting(LAST_POSTED) == now[0].isoformat() and reports() == 0  # nothing owed on a first start
+
+        now[0] = datetime(2026, 11, 23, 10, 30, tzinfo=timezone.utc)  # down over Monday 09:00, back at 10:30
+        second = asyncio.create_task(service(slack.core, _settings(), clock=lambda: now[0], sleep=stay))
+        await until(lambda: reports() == 1, what="caught-up digest")
+        second.cancel()
+        assert store.setting(LAST_POSTED) == datetime(2026, 11, 23, 9, tzinfo=timezone.utc).isoformat()
+        await slack.settle()
+        assert slack.api.called("files.completeUploadExternal")
+
+        third = asyncio.create_task(service(slack.core, _settings(), clock=lambda: now[0], sleep=stay))
+        await asyncio.sleep(0.05)
+        third.cancel()
+        assert reports() == 1  # posted once, not again on the next restart

@@ -65,3 +65,69 @@ def test_settings_validate_cron(monkeypatch):
     monkeypatch.setenv("TANDEM_TIMEZONE", "Mars/Olympus")
     with pytest.raises(ConfigError, match="^TANDEM_TIMEZONE: "):
         load_settings(DigestSettings, env_file=None)
+
+
+class TimeMachine:
+    """A clock and a sleep that moves it, so the scheduler runs for weeks in no time."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def clock(self) -> datetime:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+async def test_a_digest_missed_while_down_is_posted_at_start():
+    """Down over Monday 09:00 (a deploy), back at 11:00: that week's digest goes out at once, then on schedule."""
+    last_monday = datetime(2025, 3, 3, 14, tzinfo=UTC)  # Mon 03 09:00 EST
+    tm = TimeMachine(datetime(2025, 3, 10, 15, tzinfo=UTC))  # Mon 10 11:00 EDT
+    posted, recorded = [], []
+
+    async def post(fire: datetime) -> None:
+        posted.append((fire, tm.now))
+
+    scheduler = DigestScheduler(post, "0 9 * * 1", NY, clock=tm.clock, sleep=tm.sleep, last_posted=last_monday,
+                                catch_up=timedelta(hours=24), record=recorded.append)
+    await scheduler.run(max_posts=2)
+    assert [(f.astimezone(NY).strftime("%a %d %H:%M"), at.astimezone(NY).strftime("%a %d %H:%M")) for f, at in posted] == [
+        ("Mon 10 09:00", "Mon 10 11:00"), ("Mon 17 09:00", "Mon 17 09:00")]
+    assert recorded == [f for f, _ in posted]
+
+
+async def test_no_catch_up_when_too_late_already_posted_or_a_post_failed():
+    tm = TimeMachine(datetime(2025, 3, 11, 14, tzinfo=UTC))  # Tue 11 10:00 EDT: 25 hours after Monday 09:00
+    posted = []
+
+    async def post(fire: datetime) -> None:
+        posted.append(fire)
+
+    late = DigestScheduler(post, "0 9 * * 1", NY, clock=tm.clock, sleep=tm.sleep,
+                           last_posted=datetime(2025, 3, 3, 14, tzinfo=UTC), catch_up=timedelta(hours=24))
+    assert late.missed() is None
+    done = DigestScheduler(post, "0 9 * * 1", NY, clock=tm.clock, sleep=tm.sleep,
+                           last_posted=datetime(2025, 3, 10, 13, tzinfo=UTC), catch_up=timedelta(hours=48))
+    assert done.missed() is None  # that Monday's digest went out before the restart
+    off = DigestScheduler(post, "0 9 * * 1", NY, clock=tm.clock, sleep=tm.sleep,
+                          last_posted=datetime(2025, 3, 3, 14, tzinfo=UTC), catch_up=timedelta(0))
+    assert off.missed() is None
+
+    recorded = []
+
+    async def failing(fire: datetime) -> None:
+        raise RuntimeError("platform down")
+
+    failed = DigestScheduler(failing, "0 9 * * 1", NY, clock=tm.clock, sleep=tm.sleep,
+                             last_posted=datetime(2025, 3, 3, 14, tzinfo=UTC), catch_up=timedelta(hours=48),
+                             record=recorded.append)
+    await failed.run(max_posts=1)
+    assert len(failed.fired) == 1 and recorded == []  # a failed post is not marked as done
+
+
+def test_catch_up_hours_setting(monkeypatch):
+    assert load_settings(DigestSettings, env_file=None).tandem_digest_catchup_hours == 24
+    monkeypatch.setenv("TANDEM_DIGEST_CATCHUP_HOURS", "-1")
+    with pytest.raises(ConfigError, match="^TANDEM_DIGEST_CATCHUP_HOURS: "):
+        load_settings(DigestSettings, env_file=None)

@@ -4,6 +4,10 @@ croniter walks local wall-clock times; each is then placed in the zone with zone
 stays 09:00 local on both sides of a daylight-saving change; a time that does not exist that night (the
 spring gap) fires moved forward by the gap, and a time that happens twice (the autumn fold) fires once.
 The scheduler's clock and sleep are injectable so tests can travel in time without sleeping.
+
+A digest due while Tandem was not running (a deploy at Monday 09:00, a crash overnight) is posted when it
+starts again, if the missed time is at most TANDEM_DIGEST_CATCHUP_HOURS old; the last time posted is kept in
+the database's settings table, so a restart never posts the same week twice.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from croniter import croniter
 
 log = logging.getLogger(__name__)
 MAX_NAP = 3600.0  # re-check the clock at least hourly (laptop sleep, clock changes)
+LAST_POSTED = "digest.last_posted"  # settings-table key: fire time of the last digest posted (ISO, UTC)
 
 
 def next_fire(cron: str, tz: ZoneInfo, after: datetime) -> datetime:
@@ -35,8 +40,20 @@ def next_fire(cron: str, tz: ZoneInfo, after: datetime) -> datetime:
     raise ValueError(f"TANDEM_DIGEST_CRON: {cron!r} never fires")
 
 
+def last_fire(cron: str, tz: ZoneInfo, since: datetime, until: datetime) -> datetime | None:
+    """The latest fire time in (since, until], or None."""
+    found, fire = None, next_fire(cron, tz, since)
+    while fire <= until:
+        found, fire = fire, next_fire(cron, tz, fire)
+    return found
+
+
 class DigestScheduler:
-    """Waits for each fire time, then calls `post(fire_time)`; one failed post is logged, not fatal."""
+    """Waits for each fire time, then calls `post(fire_time)`; one failed post is logged, not fatal.
+
+    `last_posted` (the fire time of the last digest posted, None if unknown) and `catch_up` let a digest
+    missed while the process was down go out at start; `record(fire)` is called after each post.
+    """
 
     def __init__(
         self,
@@ -46,25 +63,46 @@ class DigestScheduler:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        last_posted: datetime | None = None,
+        catch_up: timedelta = timedelta(0),
+        record: Callable[[datetime], object] = lambda fire: None,
     ):
         self.post, self.cron, self.tz = post, cron, tz
         self.clock, self.sleep = clock, sleep
+        self.last_posted, self.catch_up, self.record = last_posted, catch_up, record
         self.fired: list[datetime] = []
+
+    def missed(self) -> datetime | None:
+        """The fire time owed from while we were down: after the last post, within the catch-up window."""
+        if self.last_posted is None or self.catch_up <= timedelta(0):
+            return None
+        now = self.clock()
+        return last_fire(self.cron, self.tz, max(self.last_posted, now - self.catch_up), now)
 
     async def run(self, max_posts: int | None = None) -> None:
         """Post on schedule until cancelled (or after `max_posts`, for tests)."""
+        if (owed := self.missed()) is not None:
+            log.warning("the digest due at %s was not posted (Tandem was not running then): posting it now",
+                        owed.astimezone(self.tz).isoformat())
+            await self._post(owed)
         while max_posts is None or len(self.fired) < max_posts:
             fire = next_fire(self.cron, self.tz, self.clock())
             log.info("next digest at %s (%s)", fire.astimezone(self.tz).isoformat(), self.tz.key)
             while (left := (fire - self.clock()).total_seconds()) > 0:
                 await self.sleep(min(left, MAX_NAP))
-            self.fired.append(fire)
-            try:
-                await self.post(fire)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - the next week's digest must still go out
-                log.exception("digest post for %s failed", fire.isoformat())
+            await self._post(fire)
+
+    async def _post(self, fire: datetime) -> None:
+        self.fired.append(fire)
+        try:
+            await self.post(fire)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the next week's digest must still go out
+            log.exception("digest post for %s failed", fire.isoformat())
+            return
+        self.last_posted = fire
+        self.record(fire)
 
 
 def service(core, settings=None, *, clock=None, sleep=asyncio.sleep):
@@ -82,5 +120,13 @@ def service(core, settings=None, *, clock=None, sleep=asyncio.sleep):
         midnight = datetime.combine(fire.astimezone(settings.zone).date(), time(0), settings.zone)
         await post_digest(core, settings, now=midnight)
 
-    scheduler = DigestScheduler(post, settings.tandem_digest_cron, settings.zone, clock=clock, sleep=sleep)
+    def record(fire: datetime) -> None:
+        core.store.set_setting(LAST_POSTED, fire.isoformat())
+
+    stored = core.store.setting(LAST_POSTED)
+    if stored is None:  # first start: nothing before now is owed
+        record(clock())
+    scheduler = DigestScheduler(post, settings.tandem_digest_cron, settings.zone, clock=clock, sleep=sleep,
+                                last_posted=datetime.fromisoformat(stored) if stored else clock(),
+                                catch_up=timedelta(hours=settings.tandem_digest_catchup_hours), record=record)
     return scheduler.run()

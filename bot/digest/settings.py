@@ -15,6 +15,8 @@ class DigestSettings(BaseSettings):
 
     tandem_digest_cron: str = Field("0 9 * * 1", description="when the digest is posted, local time (cron)")
     tandem_digest_days: int = Field(7, ge=1, le=366, description="days the digest covers")
+    tandem_digest_catchup_hours: int = Field(
+        24, ge=0, le=168, description="a digest missed while Tandem was down is posted at start-up if this recent")
     tandem_timezone: str = "UTC"
     tandem_handoff_threshold: float = Field(0.45, ge=0.0, le=1.0)
 
