@@ -140,14 +140,27 @@ class CommandResult:
 # The core writes each one to the outbox before an adapter sees it; the dispatcher marks it sent on success.
 
 
+@dataclass
+class PartsSent:
+    """How much of a message split into several platform messages is already out (kept in the outbox row)."""
+
+    done: int = 0
+    first_ref: str = ""
+
+
 @dataclass(frozen=True)
 class SendMessage:
-    """Post `text` to the customer at `address`. `style`: reply | automated | system | agent."""
+    """Post `text` to the customer at `address`. `style`: reply | automated | system | agent.
+
+    `parts`: an adapter that splits a long text sends from part `parts.done` on and counts each part it
+    sends, so a retry after a failure mid-way does not post the earlier parts again (see ports.send_parts).
+    """
 
     address: Address
     text: str
     style: str = "reply"
     kind: str = "send_message"
+    parts: PartsSent = field(default_factory=PartsSent, compare=False)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.cards import build_card
-from bot.models import Address, DeliveryError, PostReport, SendMessage, UpsertCard
+from bot.models import Address, DeliveryError, PartsSent, PostReport, SendMessage, UpsertCard
 from storage.store import iso
 
 if TYPE_CHECKING:
@@ -90,7 +90,8 @@ class Dispatcher:
     def _action(self, row: dict):
         payload = json.loads(row["payload"])
         if row["kind"] == "send_message":
-            return SendMessage(Address(**payload["address"]), payload["text"], payload.get("style", "reply"))
+            return SendMessage(Address(**payload["address"]), payload["text"], payload.get("style", "reply"),
+                               parts=PartsSent(payload.get("parts_done", 0), payload.get("first_ref", "")))
         if row["kind"] == "upsert_card":
             conv = self.store.conversation(payload["conversation_id"])
             return UpsertCard(build_card(self.store, conv), conv.card_ref, conv.card_channel)
@@ -106,7 +107,11 @@ class Dispatcher:
         try:
             action = self._action(row)
             async with asyncio.timeout(SEND_TIMEOUT):
-                delivery = await adapter.deliver(action)
+                try:
+                    delivery = await adapter.deliver(action)
+                except BaseException:
+                    self._keep_progress(row, action)
+                    raise
         except DeliveryError as exc:
             if not exc.retry:
                 return self._give_up(row, str(exc))
@@ -131,6 +136,13 @@ class Dispatcher:
                 if build_card(self.store, conv) != action.card:  # changed while we were sending
                     self.core.touch_card(conv)
         return True
+
+    def _keep_progress(self, row: dict, action) -> None:
+        """Parts of a long message that did go out are not sent again on the retry."""
+        if isinstance(action, SendMessage) and action.parts.done:
+            self.store.keep_parts_sent(row["id"], action.parts.done, action.parts.first_ref)
+            log.info("outbox #%s: %d part(s) of the message were delivered before the failure; the retry resumes "
+                     "after them", row["id"], action.parts.done)
 
     def _retry(self, row: dict, error: str, retry_after: float | None) -> bool:
         wait = retry_after if retry_after is not None else backoff_seconds(row["attempts"])

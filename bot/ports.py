@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
-from bot.models import Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
+from bot.models import Delivery, DeliveryError, PartsSent, PostReport, SendMessage, UpsertCard
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -43,3 +43,16 @@ async def route(
     if isinstance(action, PostReport):
         return await report(action)
     raise DeliveryError(f"cannot deliver {type(action).__name__}", retry=False)
+
+
+async def send_parts(parts: list[str], send_one: Callable[[str], Awaitable[str]], sent: PartsSent) -> str:
+    """Post `parts` in order, starting after those already sent; return the first part's platform id.
+
+    `sent` is updated after every part, so when a later part fails the outbox keeps the count and the
+    retry resumes there: the customer never sees the first half of a long answer twice.
+    """
+    for part in parts[sent.done:]:
+        ref = await send_one(part)
+        sent.first_ref = sent.first_ref or ref
+        sent.done += 1
+    return sent.first_ref

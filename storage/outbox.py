@@ -65,6 +65,13 @@ class OutboxStore(StoreBase):
             (error, next_attempt_at, action_id),
         )
 
+    def keep_parts_sent(self, action_id: int, done: int, first_ref: str) -> None:
+        """A message split into several platform messages failed part-way: remember how far it got."""
+        self.db.execute(
+            "UPDATE outbox SET payload = json_set(payload, '$.parts_done', ?, '$.first_ref', ?) WHERE id = ?",
+            (done, first_ref, action_id),
+        )
+
     def mark_action_failed(self, action_id: int, error: str) -> None:
         self.db.execute(
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",

@@ -138,6 +138,20 @@ async def test_delivery_errors_say_whether_to_retry(desk):
     assert delivered.ref and len(fake.find("POST", rf"/channels/{w.dm_channel}/messages")) == 1 + 1 + 2
 
 
+async def test_a_long_message_that_fails_part_way_resumes_where_it_stopped(desk):
+    w, fake = desk.world, desk.fake
+    where = Address("discord", w.dm_channel, "", "", True)
+    msg = SendMessage(where, "y" * 4500)  # three Discord messages
+    fake.fail("POST", rf"/channels/{w.dm_channel}/messages", 403, after=2)
+    with pytest.raises(DeliveryError):
+        await desk.adapter.deliver(msg)
+    assert msg.parts.done == 2
+    delivered = await desk.adapter.deliver(msg)
+    bodies = [c.json["content"] for c in fake.find("POST", rf"/channels/{w.dm_channel}/messages")]
+    assert bodies == ["y" * 2000, "y" * 2000, "y" * 500, "y" * 500]  # the failed call, then only the last part
+    assert delivered.ref == msg.parts.first_ref
+
+
 async def test_undeliverable_reply_stays_in_outbox_and_is_retried(desk):
     w, fake = desk.world, desk.fake
     fake.fail("POST", r"/channels/\d+/messages/\d+/threads", 503)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
-from bot.models import DeliveryError
+from bot.models import DeliveryError, SendMessage
 from bot.runtime import build_core
 from tests.conftest import AGENT, conv_of, customer_message, say, start_core
 
@@ -94,3 +95,40 @@ async def test_pending_outbox_is_sent_at_start_up(settings, clock):
         assert all(r["status"] == "sent" for r in second.store.outbox_rows())
     finally:
         await second.stop()
+
+
+async def test_a_long_message_failing_part_way_is_resumed_from_the_outbox_row(core, clock):
+    """The parts that went out are recorded in the outbox row, so the retry (even by a restarted bot) sends the rest."""
+    from bot.models import Delivery
+    from bot.ports import send_parts
+
+    posted: list[str] = []
+    fail_at = {"part 2"}
+
+    async def deliver(action):
+        if not isinstance(action, SendMessage):
+            return Delivery(ref="card", channel="agents")
+
+        async def post(part: str) -> str:
+            if part in fail_at:
+                fail_at.discard(part)
+                raise DeliveryError("HTTP 500")
+            posted.append(part)
+            return f"ref-{len(posted)}"
+
+        return Delivery(ref=await send_parts(action.text.split(" | "), post, action.parts), channel="c")
+
+    core.test_adapter.deliver = deliver
+    await say(core, "I want to talk to a human")
+    conv = conv_of(core)
+    await core.execute(AGENT, f"reply {conv.id} part 1 | part 2 | part 3")
+    await core.wait_idle()
+    row = next(r for r in core.store.outbox_rows() if r["kind"] == "send_message" and "part 1" in r["payload"])
+    assert posted[-1] == "part 1" and row["status"] == "pending"
+    assert json.loads(row["payload"])["parts_done"] == 1 and json.loads(row["payload"])["first_ref"]
+    clock.advance(seconds=1)
+    core.outbox.wake()
+    await core.wait_idle()
+    assert [p for p in posted if p.startswith("part")] == ["part 1", "part 2", "part 3"]
+    msg = core.store._one("SELECT * FROM messages WHERE text LIKE 'part 1%'")
+    assert msg["platform_message_id"] == json.loads(row["payload"])["first_ref"]  # the message is known by its first part

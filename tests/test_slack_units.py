@@ -166,6 +166,20 @@ async def test_long_messages_are_split_and_cards_reposted_when_gone(out):
     assert delivery.ref and delivery.ref != "1.9" and delivery.channel == "CAGENTS"
 
 
+async def test_a_long_message_that_fails_part_way_resumes_where_it_stopped(out):
+    api, outbound = out
+    msg = SendMessage(Address("slack", "C111", "1.1"), " ".join(f"sentence {i}." for i in range(700)))  # 3 messages
+    api.fail_next(1, status=200, error="internal_error", method="chat.postMessage", after=1)
+    with pytest.raises(DeliveryError):
+        await outbound.deliver(msg)
+    assert msg.parts.done == 1 and msg.parts.first_ref
+    delivery = await outbound.deliver(msg)  # the outbox's retry: same action, same progress
+    posted = [c.params["text"] for c in api.called("chat.postMessage")]  # ok=false answers are HTTP 200 too
+    first, second, third = dict.fromkeys(posted)
+    assert posted == [first, second, second, third]  # part 2 refused once then sent; part 1 never again
+    assert delivery.ref == msg.parts.first_ref and msg.parts.done == 3
+
+
 async def test_report_with_image_uses_files_upload_v2(out, tmp_path):
     api, outbound = out
     png = tmp_path / "digest.png"

@@ -22,7 +22,7 @@ from adapters.discord import interactions, translate
 from adapters.discord.config import DEFAULT_API_URL, DiscordSettings
 from bot.config import ConfigError
 from bot.models import Actor, Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
-from bot.ports import route
+from bot.ports import route, send_parts
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -261,10 +261,11 @@ class DiscordAdapter:
     async def _send(self, action: SendMessage) -> Delivery:
         target = await self._conversation_channel(action.address)
         channel = self.client.get_partial_messageable(target)
-        first = ""
-        for piece in translate.split_text(action.text):
-            sent = await channel.send(piece, allowed_mentions=discord.AllowedMentions.none())
-            first = first or str(sent.id)
+
+        async def post(piece: str) -> str:
+            return str((await channel.send(piece, allowed_mentions=discord.AllowedMentions.none())).id)
+
+        first = await send_parts(translate.split_text(action.text), post, action.parts)
         return Delivery(ref=first, channel=str(target))
 
     async def _conversation_channel(self, address) -> int:

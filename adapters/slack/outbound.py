@@ -21,7 +21,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
-from bot.ports import route
+from bot.ports import route, send_parts
 
 from .blocks import card_blocks, mention, report_blocks, split_text, to_mrkdwn
 from .config import SlackSettings
@@ -105,11 +105,13 @@ class Outbound:
     async def _send(self, action: SendMessage) -> Delivery:
         address = action.address
         thread = address.thread if not address.is_dm and address.thread else None
-        first = ""
-        for part in split_text(mention(to_mrkdwn(action.text), self.people)):
+
+        async def post(part: str) -> str:
             resp = await self.client.chat_postMessage(channel=address.channel, thread_ts=thread, text=part,
                                                       unfurl_links=False, unfurl_media=False)
-            first = first or str(resp.get("ts", ""))
+            return str(resp.get("ts", ""))
+
+        first = await send_parts(split_text(mention(to_mrkdwn(action.text), self.people)), post, action.parts)
         log.info("slack: sent %s message to %s thread=%s ts=%s", action.style, address.channel, thread, first)
         return Delivery(ref=first, channel=address.channel)
 

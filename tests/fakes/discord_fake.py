@@ -46,7 +46,7 @@ class FakeDiscord:
         self.seq = 0
         self.sent: list[tuple[int, str, dict]] = []  # (seq, event name, data) dispatched this session
         self.replay_on_resume = 0  # resend the last N events on the next RESUME, as Discord may
-        self.failures: list[tuple[str, re.Pattern, int]] = []
+        self.failures: list[list] = []  # [method, path pattern, status, calls to let through]
         self._ws: web.WebSocketResponse | None = None
         self._ready = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -84,10 +84,10 @@ class FakeDiscord:
         return str(next(self._ids))
 
     # ---- test helpers ------------------------------------------------------------------------------
-    def fail(self, method: str, path_regex: str, status: int, times: int = 1) -> None:
-        """Answer the next `times` matching REST calls with `status`."""
+    def fail(self, method: str, path_regex: str, status: int, times: int = 1, after: int = 0) -> None:
+        """Answer the next `times` matching REST calls with `status`, after letting `after` of them through."""
         for _ in range(times):
-            self.failures.append((method.upper(), re.compile(path_regex), status))
+            self.failures.append([method.upper(), re.compile(path_regex), status, after])
 
     def find(self, method: str, path_regex: str) -> list[Call]:
         pattern = re.compile(path_regex)
@@ -175,8 +175,12 @@ class FakeDiscord:
         self.calls.append(Call(request.method, path, body, dict(request.query)))
         async with self._changed:
             self._changed.notify_all()
-        for i, (method, pattern, status) in enumerate(self.failures):
+        for i, failure in enumerate(self.failures):
+            method, pattern, status, after = failure
             if method == request.method and pattern.fullmatch(path):
+                if after:
+                    failure[3] -= 1
+                    break
                 del self.failures[i]
                 return reply({"message": "injected failure", "code": 0}, status=status)
         try:

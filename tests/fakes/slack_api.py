@@ -40,6 +40,7 @@ class _Failure:
     status: int
     retry_after: int | None
     error: str | None
+    after: int = 0  # matching calls to let through first
 
 
 class FakeSlackAPI:
@@ -56,9 +57,10 @@ class FakeSlackAPI:
 
     # ---- scripting ------------------------------------------------------------------------------------------
     def fail_next(self, n: int = 1, *, status: int = 429, retry_after: int | None = 0, method: str | None = None,
-                  error: str | None = None) -> None:
-        """Answer the next `n` calls (to `method`, or any) with `status`; status 200 + `error` gives ok=false."""
-        self._failures.extend(_Failure(method, status, retry_after, error) for _ in range(n))
+                  error: str | None = None, after: int = 0) -> None:
+        """Answer the next `n` calls (to `method`, or any) with `status`; status 200 + `error` gives ok=false.
+        `after`: let that many matching calls succeed first (e.g. fail the second part of a long message)."""
+        self._failures.extend(_Failure(method, status, retry_after, error, after) for _ in range(n))
 
     # ---- reading ----------------------------------------------------------------------------------------------
     def called(self, method: str, status: int | None = 200) -> list[Call]:
@@ -134,6 +136,9 @@ class FakeSlackAPI:
     def _take_failure(self, method: str) -> _Failure | None:
         for i, failure in enumerate(self._failures):
             if failure.method in (None, method):
+                if failure.after:
+                    failure.after -= 1
+                    return None
                 return self._failures.pop(i)
         return None
 
