@@ -114,11 +114,11 @@ def test_threaded_one_vs_rest_fit_equals_a_single_fit(monkeypatch):
 
     X, owners = _articles_problem(11)  # 11 articles: enough for the threaded path
     monkeypatch.setattr(retrieval.os, "cpu_count", lambda: 2)
-    shared = retrieval._fit_one_vs_rest(X, owners)
+    coef, intercept = retrieval._fit_one_vs_rest(X, owners)
     single = LinearSVC(C=0.5).fit(X, owners)
-    assert shared.coef_.shape == single.coef_.shape == (11, 300)
-    assert np.abs(shared.coef_ - single.coef_).max() < 1e-3
-    assert np.abs(shared.intercept_ - single.intercept_).max() < 1e-3
+    assert coef.shape == single.coef_.shape == (11, 300)
+    assert np.abs(coef - single.coef_).max() < 1e-3
+    assert np.abs(intercept - single.intercept_).max() < 1e-3
 
 
 def test_small_kb_or_one_core_fits_in_one_go(monkeypatch):
@@ -128,8 +128,8 @@ def test_small_kb_or_one_core_fits_in_one_go(monkeypatch):
     from bot.drafting import retrieval
 
     X, owners = _articles_problem(3)
-    assert retrieval._fit_one_vs_rest(X, owners).coef_.shape == (3, 300)
+    assert retrieval._fit_one_vs_rest(X, owners)[0].shape == (3, 300)
     monkeypatch.setattr(retrieval.os, "cpu_count", lambda: 1)
     X, owners = _articles_problem(9)
-    one_core = retrieval._fit_one_vs_rest(X, owners)
-    assert np.abs(one_core.coef_ - LinearSVC(C=0.5).fit(X, owners).coef_).max() < 1e-3
+    one_core, _ = retrieval._fit_one_vs_rest(X, owners)
+    assert np.abs(one_core - LinearSVC(C=0.5).fit(X, owners).coef_).max() < 1e-3

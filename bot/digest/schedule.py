@@ -124,9 +124,10 @@ def service(core, settings=None, *, clock=None, sleep=asyncio.sleep):
         core.store.set_setting(LAST_POSTED, fire.isoformat())
 
     stored = core.store.setting(LAST_POSTED)
+    last_posted = datetime.fromisoformat(stored) if stored else clock()
     if stored is None:  # first start: nothing before now is owed
-        record(clock())
+        record(last_posted)
     scheduler = DigestScheduler(post, settings.tandem_digest_cron, settings.zone, clock=clock, sleep=sleep,
-                                last_posted=datetime.fromisoformat(stored) if stored else clock(),
+                                last_posted=last_posted,
                                 catch_up=timedelta(hours=settings.tandem_digest_catchup_hours), record=record)
     return scheduler.run()

@@ -64,16 +64,9 @@ def _unit_rows(m):
     return diags((1.0 / _row_norms(m)).astype(np.float32)) @ m
 
 
-@dataclass
-class LinearScores:
-    """A one-vs-rest linear SVM's coefficients (articles x features) and intercepts."""
-
-    coef_: np.ndarray
-    intercept_: np.ndarray
-
-
-def _fit_one_vs_rest(X, owners: np.ndarray, C: float = 0.5) -> LinearScores:
-    """LinearSVC(C).fit(X, owners), with its one-vs-rest problems shared out over 2 threads.
+def _fit_one_vs_rest(X, owners: np.ndarray, C: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """LinearSVC(C).fit(X, owners)'s coefficients (articles x features) and intercepts, with its one-vs-rest
+    problems shared out over 2 threads.
 
     liblinear solves one binary problem per article, one after another, and that is most of an index build.
     Each thread fits the same multi-class SVM on labels where the articles of the other thread are one
@@ -84,7 +77,7 @@ def _fit_one_vs_rest(X, owners: np.ndarray, C: float = 0.5) -> LinearScores:
     workers = min(2, os.cpu_count() or 1)
     if workers < 2 or k < 8:
         svm = LinearSVC(C=C).fit(X, owners)
-        return LinearScores(svm.coef_, svm.intercept_)
+        return svm.coef_, svm.intercept_
 
     def fit(classes: np.ndarray):
         svm = LinearSVC(C=C).fit(X, np.where(np.isin(owners, classes), owners, -1))
@@ -95,7 +88,7 @@ def _fit_one_vs_rest(X, owners: np.ndarray, C: float = 0.5) -> LinearScores:
     with ThreadPoolExecutor(workers, thread_name_prefix="kb-index") as pool:
         for classes, c, b in pool.map(fit, [np.arange(i, k, workers) for i in range(workers)]):
             coef[classes], intercept[classes] = c, b
-    return LinearScores(coef, intercept)
+    return coef, intercept
 
 
 class KBIndex:
@@ -125,15 +118,15 @@ class KBIndex:
         self.emb = encoder.encode(docs) if encoder is not None else None
         # how close an article's own examples are to each other: the yardstick for "is this question near it"
         self.typical_emb = self._typical_nn(self.emb) if self.emb is not None else None
-        self.svm = None
+        self.intercept = None  # no SVM for a one-article KB
         if len(articles) > 1:
-            self.svm = _fit_one_vs_rest(self._features(lex, self.emb), self.owners)
+            coef, intercept = _fit_one_vs_rest(self._features(lex, self.emb), self.owners)
             # its decision function as plain products: (word | char | embedding) columns x articles
-            coef = np.ascontiguousarray(self.svm.coef_.T, dtype=np.float32)  # row per feature: cheap sparse @ dense
+            coef = np.ascontiguousarray(coef.T, dtype=np.float32)  # row per feature: cheap sparse @ dense
             n_lex = lex.shape[1]
             self.coef_word, self.coef_char = coef[:n_word], coef[n_word:n_lex]
             self.coef_emb = coef[n_lex:] * EMB_SCALE if self.emb is not None else None
-            self.intercept = self.svm.intercept_.astype(np.float32)
+            self.intercept = intercept.astype(np.float32)
 
     def _typical_nn(self, vectors: np.ndarray) -> np.ndarray:
         """Per article: median similarity of each example to its nearest other example of the same article."""
@@ -166,7 +159,7 @@ class KBIndex:
         lex_nn = self._per_article_max(sims / _row_norms(word, char)[:, None])
         emb = self.encoder.encode(questions) if self.encoder is not None else None
         emb_nn = self._per_article_max(emb @ self.emb.T) if emb is not None else None
-        if self.svm is not None:
+        if self.intercept is not None:
             svm = word @ self.coef_word + char @ self.coef_char + self.intercept
             if emb is not None:
                 svm = svm + emb @ self.coef_emb
