@@ -16,7 +16,7 @@ from typing import TextIO
 
 from rich.console import Console
 
-from bot.models import Actor, Address, CommandResult, Delivery, InboundMessage, PostReport, Role, SendMessage, UpsertCard
+from vocab import Actor, Address, CommandResult, Delivery, InboundMessage, PostReport, Role, SendMessage, UpsertCard
 
 _SPEAKER = re.compile(r"^([\w.-]{1,32})>\s?(.*)$", re.DOTALL)
 _BUTTONS = {

@@ -29,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bot.config import Settings, load_settings  # noqa: E402
 from bot.drafting.retrieval import KBDrafter  # noqa: E402
 from bot.kb import load_kb  # noqa: E402
-from bot.models import Actor, Address, Delivery, InboundMessage  # noqa: E402
+from vocab import Actor, Address, Delivery, InboundMessage  # noqa: E402
 from bot.runtime import build_core  # noqa: E402
 
 PLATFORM = "bench"

@@ -5,8 +5,8 @@ exist or what the state means; that is what this module is for.
 """
 from __future__ import annotations
 
-from bot.models import CardView, State
-from storage.records import Conversation
+from vocab import CardView, State
+from vocab import Conversation
 from storage.store import Store
 
 CARD_MESSAGE_CHARS = 1000
@@ -21,7 +21,6 @@ REASONS = {
     "draft_rejected": "draft rejected",
     "bot_off": "bot is off",
     "attachment": "sent files",
-    "empty_message": "empty message",
     "reopened": "reopened",
 }
 

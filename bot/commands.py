@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.models import Actor, CommandResult, Role
+from vocab import Actor, CommandResult, Role
 
 if TYPE_CHECKING:
     from bot.core import Core

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.hours import SupportHours
-from bot.models import Mode
+from vocab import Mode
 
 
 def check_timezone(value: str) -> str:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from bot import handoff as signals
 from bot import texts
 from bot.drafting.base import DraftResult
-from bot.models import DraftStatus, Handoff, InboundMessage, Mode, Role, State
-from storage.records import Conversation
+from vocab import DraftStatus, Handoff, InboundMessage, Mode, Role, State
+from vocab import Conversation
 
 if TYPE_CHECKING:
     from bot.core import Core

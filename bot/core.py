@@ -21,7 +21,7 @@ from bot.cards import build_card
 from bot.config import Settings
 from bot.conversation import ConversationRules
 from bot.drafting.base import Drafter, DrafterError, DraftRequest, DraftResult
-from bot.models import (
+from vocab import (
     Actor,
     CardView,
     CommandResult,
@@ -33,7 +33,7 @@ from bot.models import (
     State,
 )
 from bot.outbox import Dispatcher
-from storage.records import Conversation
+from vocab import Conversation
 from storage.store import Store
 
 log = logging.getLogger(__name__)

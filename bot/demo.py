@@ -95,7 +95,7 @@ async def run_demo(settings: Settings, db_path: str | None = None, out: Console 
 
 
 def _address(name: str):
-    from bot.models import Address
+    from vocab import Address
 
     return Address("console", channel=name, is_dm=True)
 

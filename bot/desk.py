@@ -14,8 +14,8 @@ from rapidfuzz.distance import Levenshtein
 from bot import texts
 from bot.cards import REASONS, shorten
 from bot.commands import COMMANDS, Arg, CommandError, Context, command
-from bot.models import CommandResult, DraftStatus, Handoff, Mode, Role, State
-from storage.records import Conversation, Draft
+from vocab import CommandResult, DraftStatus, Handoff, Mode, Role, State
+from vocab import Conversation, Draft
 
 CONV = Arg("conversation", "conversation")
 DRAFT = Arg("draft", "draft")

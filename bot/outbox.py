@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.cards import build_card
-from bot.models import Address, DeliveryError, PartsSent, PostReport, SendMessage, UpsertCard
+from vocab import Address, DeliveryError, PartsSent, PostReport, SendMessage, UpsertCard
 from storage.store import iso
 
 if TYPE_CHECKING:

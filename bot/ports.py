@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
-from bot.models import Delivery, DeliveryError, PartsSent, PostReport, SendMessage, UpsertCard
+from vocab import Delivery, DeliveryError, PartsSent, PostReport, SendMessage, UpsertCard
 
 if TYPE_CHECKING:
     from bot.core import Core

@@ -9,10 +9,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from bot.models import Address
+from vocab import Address
 from storage.base import iso, utcnow  # noqa: F401  (re-exported: callers import them from here)
 from storage.outbox import OutboxStore
-from storage.records import Conversation, Draft, to_conversation, to_draft
+from storage.records import to_conversation, to_draft
+from vocab import Conversation, Draft
 
 
 class Store(OutboxStore):

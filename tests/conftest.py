@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.models import Actor, Address, Delivery, DeliveryError, InboundMessage, Role, SendMessage, UpsertCard
+from vocab import Actor, Address, Delivery, DeliveryError, InboundMessage, Role, SendMessage, UpsertCard
 from bot.runtime import build_core
 
 FIXTURE_KB = Path(__file__).parent / "fixtures" / "kb"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from bot.commands import COMMANDS
-from bot.models import Actor, Role, State
+from vocab import Actor, Role, State
 from tests.conftest import AGENT, LEAD, conv_of, say
 
 CUSTOMER = Actor("test", "U-cara", "cara", Role.CUSTOMER)

@@ -22,7 +22,7 @@ import pytest
 from bot.digest.chart import HEIGHT, WIDTH, render_chart
 from bot.digest.figures import build_digest
 from bot.digest.render import to_json, to_report, to_text
-from bot.models import Address
+from vocab import Address
 from storage import Store, open_db
 
 UTC = timezone.utc

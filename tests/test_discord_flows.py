@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.models import Address
+from vocab import Address
 from tests.discord_harness import Desk, until
 from tests.fakes import discord_payloads as P
 from tests.fakes.discord_fake import FakeDiscord

@@ -7,7 +7,7 @@ from adapters.discord import from_env, interactions, translate
 from adapters.discord.config import DiscordSettings
 from bot.commands import COMMANDS
 from bot.config import ConfigError, load_settings
-from bot.models import Address, CardView, DeliveryError, PostReport, SendMessage, Source
+from vocab import Address, CardView, DeliveryError, PostReport, SendMessage, Source
 from tests.discord_harness import TOKEN, Desk, discord_settings, until
 from tests.fakes import discord_payloads as P
 from tests.fakes.discord_fake import FakeDiscord

@@ -16,7 +16,7 @@ import pytest
 from bot.ask import ask_once
 from bot.drafting.base import DrafterError
 from bot.drafting.llm import parse_reply
-from bot.models import State
+from vocab import State
 from tests.conftest import FIXTURE_KB, conv_of, make_settings, say, start_core
 from tests.fakes.openai_server import MODEL, Behaviour, FakeOpenAI, answer
 

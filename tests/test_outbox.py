@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from bot.models import DeliveryError, SendMessage
+from vocab import DeliveryError, SendMessage
 from bot.runtime import build_core
 from tests.conftest import AGENT, conv_of, customer_message, say, start_core
 
@@ -99,7 +99,7 @@ async def test_pending_outbox_is_sent_at_start_up(settings, clock):
 
 async def test_a_long_message_failing_part_way_is_resumed_from_the_outbox_row(core, clock):
     """The parts that went out are recorded in the outbox row, so the retry (even by a restarted bot) sends the rest."""
-    from bot.models import Delivery
+    from vocab import Delivery
     from bot.ports import send_parts
 
     posted: list[str] = []

@@ -10,7 +10,7 @@ from adapters.slack.outbound import Outbound, make_client
 from adapters.slack.translate import Identity, translate_event
 from bot.commands import COMMANDS
 from bot.config import ConfigError
-from bot.models import Address, CardView, DeliveryError, PostReport, Role, SendMessage, Source, UpsertCard
+from vocab import Address, CardView, DeliveryError, PostReport, Role, SendMessage, Source, UpsertCard
 from tests.fakes.slack_api import FakeSlackAPI
 
 ME = Identity("UBOT", "BBOT", "T0TEAM")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.models import Mode, Role, State
+from vocab import Mode, Role, State
 from tests.conftest import AGENT, LEAD, conv_of, customer_message, make_settings, say, start_core
 
 

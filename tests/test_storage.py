@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from bot.models import Address
+from vocab import Address
 from storage import Store, open_db
 from storage.db import applied_migrations, migrations, pending_migrations
 

@@ -21,7 +21,7 @@ from discord.gateway import DiscordWebSocket
 from adapters.discord import interactions, translate
 from adapters.discord.config import DEFAULT_API_URL, DiscordSettings
 from bot.config import ConfigError
-from bot.models import Actor, Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
+from vocab import Actor, Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
 from bot.ports import route, send_parts
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from discord import app_commands
 
 from adapters.discord import translate
 from bot.commands import COMMANDS, Arg, Command
-from bot.models import CommandResult
+from vocab import CommandResult
 
 if TYPE_CHECKING:
     from adapters.discord.adapter import DiscordAdapter

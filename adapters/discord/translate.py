@@ -13,7 +13,7 @@ from typing import Any
 import discord
 
 from bot.cards import button_args, button_targets
-from bot.models import Actor, Address, CardView, InboundMessage, PostReport, Role
+from vocab import Actor, Address, CardView, InboundMessage, PostReport, Role
 
 PLATFORM = "discord"
 MESSAGE_LIMIT = 2000

@@ -15,7 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
 from bot.commands import COMMANDS
-from bot.models import Actor, Delivery, PostReport, SendMessage, UpsertCard
+from vocab import Actor, Delivery, PostReport, SendMessage, UpsertCard
 
 from . import listeners
 from .config import SlackSettings

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from bot.cards import button_targets
-from bot.models import CardView, PostReport
+from vocab import CardView, PostReport
 
 TEXT_LIMIT = 3900  # per chat.postMessage; Slack advises staying under 4,000 characters
 SECTION_LIMIT = 3000  # Block Kit section text

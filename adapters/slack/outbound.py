@@ -20,7 +20,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.models import Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
+from vocab import Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
 from bot.ports import route, send_parts
 
 from .blocks import card_blocks, mention, report_blocks, split_text, to_mrkdwn

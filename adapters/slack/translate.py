@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.models import Actor, Address, InboundMessage, Role
+from vocab import Actor, Address, InboundMessage, Role
 
 from .config import SlackSettings
 

@@ -18,7 +18,7 @@ from bot.digest.chart import render_chart
 from bot.digest.figures import Digest, build_digest
 from bot.digest.render import to_report
 from bot.digest.settings import DigestSettings
-from bot.models import PostReport
+from vocab import PostReport
 from storage import open_db
 
 if TYPE_CHECKING:

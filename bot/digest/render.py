@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.digest.figures import OUTCOME_LABELS, Digest, Figures, Timing
-from bot.models import PostReport
+from vocab import PostReport
 from bot.texts import duration
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

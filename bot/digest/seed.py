@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.models import Address
+from vocab import Address
 from storage import Store
 
 AGENTS = {"slack": ["alice", "bruno", "chen"], "discord": ["dana", "eli"]}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.models import Source
+from vocab import Source
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from sklearn.svm import LinearSVC
 
 from bot.drafting.base import DraftRequest, DraftResult
 from bot.kb import Article
-from bot.models import Source
+from vocab import Source
 
 # Fusion weights of the ranking score: svm + W_LEX * lexical-nn + W_EMB * embedding-nn.
 W_LEX, W_EMB, EMB_SCALE = 0.5, 1.0, 1.5
