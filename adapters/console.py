@@ -16,13 +16,10 @@ from typing import TextIO
 
 from rich.console import Console
 
+from bot.commands import card_buttons
 from vocab import Actor, Address, CommandResult, Delivery, InboundMessage, PostReport, Role, SendMessage, UpsertCard
 
 _SPEAKER = re.compile(r"^([\w.-]{1,32})>\s?(.*)$", re.DOTALL)
-_BUTTONS = {
-    "approve": "/approve {draft}", "edit": "/edit {draft} <text>", "reject": "/reject {draft} [reason]",
-    "takeover": "/takeover {conv}", "handback": "/handback {conv}", "resolve": "/resolve {conv}",
-}
 _STYLE = {"reply": "🤖 Tandem", "automated": "🤖 Tandem (automated)", "system": "ℹ️  Tandem", "agent": "👤 Agent"}
 
 BANNER = """Tandem console. Type as a customer; `name> text` speaks as another customer.
@@ -129,6 +126,6 @@ class ConsoleAdapter:
                 lines.append("  │ sources: " + ", ".join(s.title for s in card.sources[:3]))
         if card.assignee:
             lines.append(f"  │ assigned to {card.assignee}")
-        buttons = [_BUTTONS[b].format(draft=card.draft_id, conv=card.conversation_id) for b in card.buttons]
+        buttons = [button.typed for button in card_buttons(card)]
         lines.append("  └ " + (" · ".join(buttons) if buttons else "no actions"))
         self.out.print("\n".join(lines))

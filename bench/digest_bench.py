@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.digest.chart import render_chart  # noqa: E402
 from bot.digest.figures import build_digest  # noqa: E402
 from storage import open_db  # noqa: E402
+from storage.analytics import Analytics  # noqa: E402
 from storage.store import iso  # noqa: E402
 
 QUESTIONS = ["How does pay in 4 work?", "Can I export invoices as CSV?", "Where is my refund?",
@@ -127,7 +128,7 @@ def main() -> None:
     times = []
     for _ in range(args.runs):
         started = time.perf_counter()
-        digest = build_digest(db, days=7, tz=args.timezone, now=digest_now)
+        digest = build_digest(Analytics(db), days=7, tz=args.timezone, now=digest_now)
         times.append(time.perf_counter() - started)
     started = time.perf_counter()
     render_chart(digest, Path("/tmp/tandem-bench-digest.png"))

@@ -30,7 +30,7 @@ from bot.config import Settings, load_settings  # noqa: E402
 from bot.drafting.retrieval import KBDrafter  # noqa: E402
 from bot.kb import load_kb  # noqa: E402
 from vocab import Actor, Address, Delivery, InboundMessage  # noqa: E402
-from bot.runtime import build_core  # noqa: E402
+from tandem.runtime import build_core  # noqa: E402
 
 PLATFORM = "bench"
 KB = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "kb"

@@ -5,9 +5,9 @@ exist or what the state means; that is what this module is for.
 """
 from __future__ import annotations
 
-from vocab import CardView, State
-from vocab import Conversation
-from storage.store import Store
+from bot.ports import Store
+from bot.texts import clip
+from vocab import CardView, Conversation, State
 
 CARD_MESSAGE_CHARS = 1000
 CARD_DRAFT_CHARS = 2500
@@ -43,8 +43,9 @@ def button_args(command: str, target_id: int) -> dict[str, int]:
     return {"draft": target_id} if command in DRAFT_COMMANDS else {"conversation": target_id}
 
 
-def shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def button_id(command: str, target_id: int) -> str:
+    """The id a platform button carries: 'tandem:approve:3'."""
+    return f"tandem:{command}:{target_id}"
 
 
 def build_card(store: Store, conv: Conversation) -> CardView:
@@ -84,9 +85,9 @@ def build_card(store: Store, conv: Conversation) -> CardView:
         customer=conv.customer,
         state=conv.state,
         state_label=label,
-        latest_message=shorten(latest_text, CARD_MESSAGE_CHARS),
+        latest_message=clip(latest_text, CARD_MESSAGE_CHARS),
         draft_id=draft.id if draft else None,
-        draft_text=shorten(draft.text or "", CARD_DRAFT_CHARS) if draft else None,
+        draft_text=clip(draft.text or "", CARD_DRAFT_CHARS) if draft else None,
         confidence=draft.confidence if draft else None,
         sources=draft.source_list if draft else (),
         handoff_reason=reason if state == State.WAITING_HUMAN else None,

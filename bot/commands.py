@@ -1,156 +1,72 @@
-"""Agent commands, declared once: name, arguments, who may run them, and the handler.
+"""Running agent commands: every slash command, typed line and button press passes through here.
 
-Every adapter exposes this same registry (Slack `/tandem`, Discord app commands and buttons, console `/`
-lines), and every call passes through `invoke`, which checks the permission here in the core, converts
-and validates arguments, runs the handler in one transaction, and logs refusals and mistakes.
+Commands are declared once (bot/registry.py, handlers in bot/desk.py) and every adapter exposes the same
+registry (Slack `/tandem`, Discord app commands and buttons, console `/` lines). `invoke` checks the
+permission here in the core, converts and validates arguments, runs the handler in one transaction, and
+logs refusals and mistakes. `press` decides what a card button does: run its command, or (Edit) open a form;
+`card_buttons` is how every adapter learns a card's buttons, labels and tones.
 """
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from vocab import Actor, CommandResult, Role
-
-if TYPE_CHECKING:
-    from bot.core import Core
+from bot import desk  # noqa: F401  (registers the handlers)
+from bot.cards import button_args, button_id, button_targets
+from bot.registry import COMMANDS, Arg, Button, Command, CommandError, Context, convert, parse_line
+from bot.texts import clean_text
+from vocab import AuditAction, CardView, CommandResult, DraftStatus, EditForm, Role, Tone
 
 log = logging.getLogger(__name__)
 
-
-class CommandError(Exception):
-    """A command cannot be carried out; the message is shown to the agent as it is."""
-
-
-@dataclass(frozen=True)
-class Arg:
-    name: str
-    kind: str  # conversation | draft | text | int | choice | agent | days
-    required: bool = True
-    rest: bool = False  # takes the rest of the line (free text)
-    choices: tuple[str, ...] = ()
-    help: str = ""
-
-    @property
-    def shown(self) -> str:
-        label = "|".join(self.choices) if self.choices else self.name
-        return f"<{label}>" if self.required else f"[{label}]"
+CUSTOMER_REFUSAL = (
+    "Sorry, Tandem commands are only for the support team, so nothing was done. "
+    "Just write your question here, or write *human* to reach a person."
+)
 
 
-@dataclass(frozen=True)
-class Command:
-    name: str
-    args: tuple[Arg, ...]
-    role: Role
-    help: str
-    handler: Callable[..., CommandResult]
-
-    @property
-    def usage(self) -> str:
-        return " ".join([self.name, *(a.shown for a in self.args)])
-
-
-COMMANDS: dict[str, Command] = {}
-
-
-def command(name: str, *args: Arg, role: Role = Role.AGENT, help: str = ""):
-    def register(fn: Callable[..., CommandResult]) -> Callable[..., CommandResult]:
-        COMMANDS[name] = Command(name, args, role, help, fn)
-        return fn
-
-    return register
-
-
-@dataclass
-class Context:
-    core: "Core"
-    actor: Actor
-
-    @property
-    def store(self):
-        return self.core.store
-
-    @property
-    def who(self) -> str:
-        return self.actor.label
-
-    def log(self, action: str, **details: Any) -> None:
-        self.store.log_event(self.actor.label, action, actor_role=self.actor.role.name.lower(), **details)
-
-
-_ID = re.compile(r"^#?(\d{1,12})$")
-
-
-def convert(arg: Arg, raw: Any) -> Any:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        if arg.required:
-            raise CommandError(f"Missing {arg.shown}.")
-        return None
-    if arg.kind in ("conversation", "draft", "int", "days"):
-        m = _ID.match(str(raw).strip())
-        if not m or int(m.group(1)) == 0:
-            raise CommandError(f"{arg.shown} must be a number, got {str(raw)[:40]!r}.")
-        value = int(m.group(1))
-        if arg.kind == "days" and not 1 <= value <= 366:
-            raise CommandError("<days> must be between 1 and 366.")
-        return value
-    text = str(raw).strip()
-    if arg.choices:
-        if text.lower() not in arg.choices:
-            raise CommandError(f"{arg.name} must be one of {', '.join(arg.choices)}; got {text[:40]!r}.")
-        return text.lower()
-    return text
-
-
-def parse_line(cmd: Command, rest: str) -> dict[str, str]:
-    values: dict[str, str] = {}
-    remaining = rest.strip()
-    for arg in cmd.args:
-        if not remaining:
-            break
-        if arg.rest:
-            values[arg.name] = remaining
-            remaining = ""
-            break
-        token, _, remaining = remaining.partition(" ")
-        values[arg.name] = token
-        remaining = remaining.strip()
-    if remaining:
-        raise CommandError(f"Too many arguments: {remaining[:40]!r}.")
-    return values
-
-
-def invoke(core: "Core", actor: Actor, name: str, args: dict[str, Any]) -> CommandResult:
-    store = core.store
-    name = (name or "").strip().lower()
+def _refusal(ctx: Context, name: str, args: dict[str, Any]) -> CommandResult | None:
+    """The answer when `name` cannot run for this actor at all (unknown, or not their role); None if it may."""
+    actor, store = ctx.actor, ctx.store
     cmd = COMMANDS.get(name)
     role = actor.role.name.lower()
     if cmd is None:
-        store.log_event(actor.label, "command_unknown", actor_role=role, command=name[:80])
+        store.log_event(actor.label, AuditAction.COMMAND_UNKNOWN, actor_role=role, command=name[:80])
         if actor.role < Role.AGENT:
-            return CommandResult(_CUSTOMER_REFUSAL, ok=False)
+            return CommandResult(CUSTOMER_REFUSAL, ok=False)
         return CommandResult(f"Unknown command `{name[:40]}`. Try `help` to see what you can do.", ok=False)
     if actor.role < cmd.role:
-        store.log_event(actor.label, "command_refused", actor_role=role, command=name, args=args)
+        store.log_event(actor.label, AuditAction.COMMAND_REFUSED, actor_role=role, command=name, args=args)
         log.warning("refused %s from %s (%s, %s)", name, actor.label, actor.platform, role)
         if actor.role < Role.AGENT:
-            return CommandResult(_CUSTOMER_REFUSAL, ok=False)
+            return CommandResult(CUSTOMER_REFUSAL, ok=False)
         return CommandResult(f"`{name}` is for {cmd.role.name.lower()}s only; nothing was changed.", ok=False)
+    return None
+
+
+def _error(ctx: Context, cmd: Command, exc: CommandError) -> CommandResult:
+    ctx.store.log_event(ctx.actor.label, AuditAction.COMMAND_ERROR, actor_role=ctx.actor.role.name.lower(),
+                        command=cmd.name, error=str(exc))
+    return CommandResult(f"{exc}\nUsage: `{cmd.usage}`" if "Usage" not in str(exc) else str(exc), ok=False)
+
+
+def invoke(ctx: Context, name: str, args: dict[str, Any]) -> CommandResult:
+    name = (name or "").strip().lower()
+    refused = _refusal(ctx, name, args)
+    if refused is not None:
+        return refused
+    cmd = COMMANDS[name]
     try:
         values = {a.name: convert(a, args.get(a.name)) for a in cmd.args}
-        with store.atomic():
-            return cmd.handler(Context(core, actor), **values)
+        with ctx.store.atomic():
+            return cmd.handler(ctx, **values)
     except CommandError as exc:
-        store.log_event(actor.label, "command_error", actor_role=role, command=name, error=str(exc))
-        return CommandResult(f"{exc}\nUsage: `{cmd.usage}`" if "Usage" not in str(exc) else str(exc), ok=False)
+        return _error(ctx, cmd, exc)
 
 
-def execute_line(core: "Core", actor: Actor, line: str) -> CommandResult:
+def execute_line(ctx: Context, line: str) -> CommandResult:
     """Run a typed command line such as `approve 3` or `/tandem edit 3 New text`."""
-    from bot.core import clean_text
-
     text = clean_text(line).lstrip("/")
     if text.lower().startswith("tandem"):
         text = text[len("tandem"):].strip()
@@ -158,20 +74,68 @@ def execute_line(core: "Core", actor: Actor, line: str) -> CommandResult:
         text = "help"
     name, _, rest = text.partition(" ")
     cmd = COMMANDS.get(name.lower())
-    if cmd is None or actor.role < cmd.role:
-        return invoke(core, actor, name, {})
+    if cmd is None or ctx.actor.role < cmd.role:
+        return invoke(ctx, name, {})
     try:
         args = parse_line(cmd, rest)
     except CommandError as exc:
-        core.store.log_event(actor.label, "command_error", actor_role=actor.role.name.lower(), command=name,
-                             error=str(exc))
-        return CommandResult(f"{exc}\nUsage: `{cmd.usage}`", ok=False)
-    return invoke(core, actor, name, args)
+        return _error(ctx, cmd, exc)
+    return invoke(ctx, name, args)
 
 
-_CUSTOMER_REFUSAL = (
-    "Sorry, Tandem commands are only for the support team, so nothing was done. "
-    "Just write your question here, or write *human* to reach a person."
-)
+def press(ctx: Context, command: str, target_id: int) -> CommandResult | EditForm:
+    """A card button: Edit opens a form prefilled with the draft (when the draft still waits and the person may
+    edit); every other button runs its command on the draft or conversation the button carries."""
+    args = button_args(command, target_id)
+    if command == "edit":
+        refused = _refusal(ctx, "edit", args)
+        if refused is not None:
+            return refused
+        draft = ctx.store.draft(target_id)
+        if draft is None or draft.status != DraftStatus.PENDING:
+            return CommandResult(f"Draft #{target_id} is no longer waiting for review.", ok=False)
+        return EditForm(draft.id, draft.text or "")
+    return invoke(ctx, command, args)
 
-from bot import desk  # noqa: E402,F401  (registers the commands)
+
+@dataclass(frozen=True)
+class CardButton:
+    """One button of a card as every adapter shows it: the command, the id it acts on, its label and tone
+    (declared with the command in bot/desk.py), and the typed command that does the same (console, help)."""
+
+    command: str
+    target_id: int
+    label: str
+    tone: Tone
+    typed: str
+
+    @property
+    def custom_id(self) -> str:
+        return button_id(self.command, self.target_id)
+
+
+def parse_button_id(value: str) -> tuple[str, int] | None:
+    """'tandem:approve:3' -> ('approve', 3); anything else (another app's button, an old format) -> None."""
+    parts = value.split(":")
+    if len(parts) != 3 or parts[0] != "tandem" or parts[2] == "" or not parts[2].isdigit():
+        return None
+    command = COMMANDS.get(parts[1])
+    if command is None or command.button is None:
+        return None
+    return parts[1], int(parts[2])
+
+
+def card_buttons(card: CardView) -> list[CardButton]:
+    """The card's buttons, in order, with what each platform needs to render them."""
+    buttons = []
+    for command, target in button_targets(card):
+        spec = COMMANDS.get(command)
+        if spec is None or spec.button is None:
+            continue
+        typed = " ".join(["/" + spec.name, str(target), *(a.shown for a in spec.args[1:])])
+        buttons.append(CardButton(command, target, spec.button.label, spec.button.tone, typed))
+    return buttons
+
+
+__all__ = ["Arg", "Button", "CardButton", "COMMANDS", "Command", "CommandError", "Context", "CUSTOMER_REFUSAL",
+           "card_buttons", "execute_line", "invoke", "parse_button_id", "press"]

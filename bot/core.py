@@ -1,50 +1,34 @@
-"""The core: turns inbound events into logged messages, drafts, handoffs and outbound actions.
+"""The core: the background machinery that moves events through Tandem, and the entry points adapters call.
 
 Flow: `receive` records an event in the inbox (the adapter acknowledges the platform right after);
-one processor task applies inbox rows in order to the conversation state machine; a bounded pool of
+one processor task applies inbox rows in order through the conversation rules; a bounded pool of
 drafting workers calls the drafter; every outbound action goes through the outbox. Each step is
 persisted before the next, so a crash at any point loses nothing: pending inbox rows, drafting jobs
-and outbox actions are picked up again at start-up.
+and outbox actions are picked up again at start-up. What each event *does* to a conversation is not
+decided here: the rules (bot/rules.py) decide and the conversation service (bot/conversations.py) acts.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import re
 import time
-from datetime import timedelta
 from typing import Any
 
-from bot import texts
+from bot import commands
 from bot.cards import build_card
 from bot.config import Settings
-from bot.conversation import ConversationRules
+from bot.conversations import ConversationService
 from bot.drafting.base import Drafter, DrafterError, DraftRequest, DraftResult
-from vocab import (
-    Actor,
-    CardView,
-    CommandResult,
-    DraftStatus,
-    Handoff,
-    InboundMessage,
-    Mode,
-    Receipt,
-    State,
-)
 from bot.outbox import Dispatcher
-from vocab import Conversation
-from storage.store import Store
+from bot.ports import Adapter, Store
+from bot.registry import Context
+from bot.rules import ConversationRules
+from vocab import Actor, AuthorKind, CardView, CommandResult, DraftStatus, EditForm, InboundMessage, Receipt
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 4000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def clean_text(text: str) -> str:
-    """Drop control characters (keep newlines and tabs) and surrounding blanks; keep emoji and all scripts."""
-    return _CONTROL.sub("", text or "").strip()
 
 
 class Core:
@@ -52,10 +36,10 @@ class Core:
         self.settings = settings
         self.store = store
         self.drafter = drafter
-        self.mode = Mode(settings.tandem_mode)
-        self.adapters: dict[str, Any] = {}
-        self.rules = ConversationRules(self)
-        self.outbox = Dispatcher(self)
+        self.conversations = ConversationService(settings, store)
+        self.rules = ConversationRules(self.conversations, store, getattr(drafter, "name", "drafter"))
+        self.adapters: dict[str, Adapter] = {}
+        self.outbox = Dispatcher(store, self.adapters, self.conversations)
         self._tasks: list[asyncio.Task] = []
         self._inbox_wake = asyncio.Event()
         self._draft_wake = asyncio.Event()
@@ -66,7 +50,7 @@ class Core:
         self.started = False
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
-    def register(self, adapter) -> None:
+    def register(self, adapter: Adapter) -> None:
         self.adapters[adapter.platform] = adapter
         self.outbox.wake()
 
@@ -188,7 +172,7 @@ class Core:
         history = tuple(
             (m["author_kind"], m["text"])
             for m in self.store.recent_messages(conv.id, limit=12)
-            if m["id"] < draft.message_id and m["author_kind"] != "note"
+            if m["id"] < draft.message_id and m["author_kind"] != AuthorKind.NOTE
         )
         request = DraftRequest(conv.id, message["text"][:MAX_QUESTION_CHARS], history, conv.language)
         started = time.perf_counter()
@@ -208,20 +192,29 @@ class Core:
         self.outbox.wake()
 
     # ---- commands ----------------------------------------------------------------------------------------
-    async def execute(self, actor: Actor, line: str) -> CommandResult:
-        from bot.commands import execute_line
+    def _context(self, actor: Actor) -> Context:
+        return Context(actor, self.store, self.conversations)
 
-        result = execute_line(self, actor, line)
+    def _after_command(self) -> None:
         self.outbox.wake()
         self._draft_wake.set()
+
+    async def execute(self, actor: Actor, line: str) -> CommandResult:
+        """A typed command line (slash command text, console line)."""
+        result = commands.execute_line(self._context(actor), line)
+        self._after_command()
         return result
 
     async def invoke(self, actor: Actor, name: str, args: dict[str, Any]) -> CommandResult:
-        from bot.commands import invoke
+        """A command with its arguments already apart (a modal submission, a Discord app command)."""
+        result = commands.invoke(self._context(actor), name, args)
+        self._after_command()
+        return result
 
-        result = invoke(self, actor, name, args)
-        self.outbox.wake()
-        self._draft_wake.set()
+    async def press(self, actor: Actor, command: str, target_id: int) -> CommandResult | EditForm:
+        """A review-card button: the answer to show, or the Edit form to open."""
+        result = commands.press(self._context(actor), command, target_id)
+        self._after_command()
         return result
 
     # ---- read helpers for adapters -----------------------------------------------------------------------
@@ -229,60 +222,9 @@ class Core:
         conv = self.store.conversation(conversation_id)
         return build_card(self.store, conv) if conv else None
 
-    def draft_text(self, draft_id: int) -> str | None:
-        """The text to prefill an Edit form with; None unless the draft still waits for a decision."""
-        draft = self.store.draft(draft_id)
-        return draft.text if draft and draft.status == DraftStatus.PENDING else None
-
-    # ---- helpers used by the rules and the desk ----------------------------------------------------------
-    def send(
-        self, conv: Conversation, text: str, *, author_kind: str = "bot", style: str = "reply",
-        author: Actor | None = None, draft_id: int | None = None,
-    ) -> int:
-        """Log a message to the customer and queue its delivery through the outbox."""
-        message_id = self.store.append_message(
-            conv.id, author_kind, text, conv.platform,
-            author_id=author.user_id if author else "", author_name=author.label if author else "",
-            draft_id=draft_id,
-        )
-        address = conv.address
-        self.store.enqueue_action(
-            conv.platform, "send_message",
-            {"address": address.__dict__, "text": text, "style": style},
-            conversation_id=conv.id, message_id=message_id,
-        )
-        self.outbox.wake()
-        return message_id
-
-    def touch_card(self, conv: Conversation) -> None:
-        self.store.enqueue_action(conv.platform, "upsert_card", {"conversation_id": conv.id}, conversation_id=conv.id)
-
-    def handoff(self, conv: Conversation, reason: Handoff | str, detail: str = "", actor: str = "tandem") -> Conversation:
-        """Ask a human to take over, and tell the customer what happens next (once per handoff)."""
-        reason = Handoff(reason).value
-        if conv.state in (State.WAITING_HUMAN, State.HUMAN):
-            self.store.log_event(actor, "handoff_signal", conversation_id=conv.id, reason=reason, detail=detail)
-            return conv
-        conv = self.store.update_conversation(
-            conv.id, state=State.WAITING_HUMAN.value, handoff_reason=reason, handoff_at=self.store.now()
-        )
-        self.store.log_event(actor, "handoff", conversation_id=conv.id, reason=reason, detail=detail)
-        hours = self.settings.support_hours
-        notice = texts.handoff_notice(
-            reason, conv.language, open_now=hours.is_open(self.store.clock()),
-            minutes=self.settings.tandem_expected_wait_minutes, hours=hours.describe(),
-        )
-        self.send(conv, notice, author_kind="system", style="system")
-        self.touch_card(conv)
-        log.info("conversation #%s handed off: %s %s", conv.id, reason, detail)
-        return conv
-
-    def reopen_window(self) -> timedelta:
-        return timedelta(hours=self.settings.tandem_reopen_hours)
-
-    def set_mode(self, mode: Mode) -> None:
-        self.mode = mode
-        self.store.set_setting("mode", mode.value)
+    @property
+    def mode(self):
+        return self.conversations.mode
 
 
-__all__ = ["Core", "clean_text"]
+__all__ = ["Core"]

@@ -1,21 +1,19 @@
 """What agents can do: the handlers behind every command, button and modal.
 
-Each handler runs inside one transaction (see `commands.invoke`), logs an audit event named for the
-action, queues customer-facing messages and card updates through the outbox, and answers the agent
-with one clear line. Ids that do not exist and actions that do not fit the conversation's state get
-a plain explanation and change nothing.
+Each handler runs inside one transaction (see `commands.invoke`): it checks the ids and the state, asks the
+conversation service for the transition (which logs it, tells the customer and refreshes the card), and
+answers the agent with one clear line. Ids that do not exist and actions that do not fit the
+conversation's state get a plain explanation and change nothing.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from rapidfuzz.distance import Levenshtein
-
 from bot import texts
-from bot.cards import REASONS, shorten
-from bot.commands import COMMANDS, Arg, CommandError, Context, command
-from vocab import CommandResult, DraftStatus, Handoff, Mode, Role, State
-from vocab import Conversation, Draft
+from bot.cards import REASONS, build_card
+from bot.registry import COMMANDS, Arg, Button, CommandError, Context, command
+from bot.texts import clip
+from vocab import CommandResult, Conversation, Draft, DraftStatus, Mode, Role, State, Tone
 
 CONV = Arg("conversation", "conversation")
 DRAFT = Arg("draft", "draft")
@@ -47,17 +45,6 @@ def _ago(iso_time: str | None, now: datetime) -> str:
     if not iso_time:
         return "?"
     return texts.duration(max(0.0, (now - datetime.fromisoformat(iso_time)).total_seconds()))
-
-
-def _send_decided(ctx: Context, draft: Draft, conv: Conversation, final: str, status: DraftStatus) -> None:
-    distance = Levenshtein.distance(draft.text or "", final)
-    ctx.store.decide_draft(draft.id, status.value, ctx.who, final_text=final, edit_distance=distance)
-    ctx.core.send(conv, final, author_kind="bot", style="reply", author=ctx.actor, draft_id=draft.id)
-    if conv.state == State.WAITING_HUMAN:  # a person has now answered: the handoff is satisfied
-        conv = ctx.store.update_conversation(conv.id, state=State.BOT.value, handoff_reason=None)
-    ctx.log("edit" if status == DraftStatus.EDITED else "approve", conversation_id=conv.id,
-            draft_id=draft.id, edit_distance=distance)
-    ctx.core.touch_card(conv)
 
 
 @command("help", help="List the commands you can use")
@@ -93,127 +80,92 @@ def queue(ctx: Context) -> CommandResult:
 @command("show", CONV, help="A conversation's transcript, state and pending draft")
 def show(ctx: Context, conversation: int) -> CommandResult:
     conv = _conversation(ctx, conversation, open_only=False)
-    card = ctx.core.card(conv.id)
+    card = build_card(ctx.store, conv)
     lines = [f"#{conv.id} · {conv.platform} {card.where} · {conv.customer} · {card.state_label}"]
     for m in ctx.store.recent_messages(conv.id, limit=15):
         who = {"customer": conv.customer, "note": f"note by {m['author_name']}"}.get(
             m["author_kind"], m["author_name"] or m["author_kind"])
         flag = " (deleted)" if m["deleted_at"] else " (edited)" if m["edited_at"] else ""
-        lines.append(f"[{m['author_kind']}] {who}: {shorten(m['text'], 500)}{flag}")
+        lines.append(f"[{m['author_kind']}] {who}: {clip(m['text'], 500)}{flag}")
     if card.draft_id:
         lines.append(f"Draft #{card.draft_id} ({card.confidence:.0%}): {card.draft_text}")
     return CommandResult("\n".join(lines), data={"conversation": conv.id, "draft": card.draft_id})
 
 
-@command("approve", DRAFT, help="Send a pending draft to the customer as it is")
+@command("approve", DRAFT, help="Send a pending draft to the customer as it is", button=Button("Approve", Tone.GOOD))
 def approve(ctx: Context, draft: int) -> CommandResult:
     d, conv = _pending_draft(ctx, draft)
-    _send_decided(ctx, d, conv, d.text or "", DraftStatus.APPROVED)
+    ctx.conversations.send_draft(conv, d, d.text or "", ctx.actor)
     return CommandResult(f"Draft #{d.id} approved and sent to {conv.customer} (#{conv.id}).")
 
 
-@command("edit", DRAFT, Arg("text", "text", rest=True), help="Send your edited version of a draft")
+@command("edit", DRAFT, Arg("text", "text", rest=True), help="Send your edited version of a draft",
+         button=Button("Edit", Tone.PRIMARY, form=True))
 def edit(ctx: Context, draft: int, text: str) -> CommandResult:
     d, conv = _pending_draft(ctx, draft)
-    status = DraftStatus.APPROVED if text == (d.text or "").strip() else DraftStatus.EDITED
-    _send_decided(ctx, d, conv, text, status)
+    status = ctx.conversations.send_draft(conv, d, text, ctx.actor)
     return CommandResult(f"Draft #{d.id} {'approved' if status == DraftStatus.APPROVED else 'edited'} "
                          f"and sent to {conv.customer} (#{conv.id}).")
 
 
 @command("reject", DRAFT, Arg("reason", "text", required=False, rest=True),
-         help="Discard a draft; the customer is told a person will answer")
+         help="Discard a draft; the customer is told a person will answer", button=Button("Reject", Tone.DANGER))
 def reject(ctx: Context, draft: int, reason: str | None) -> CommandResult:
     d, conv = _pending_draft(ctx, draft)
-    ctx.store.decide_draft(d.id, DraftStatus.REJECTED.value, ctx.who, reject_reason=reason)
-    ctx.log("reject", conversation_id=conv.id, draft_id=d.id, reason=reason)
-    ctx.core.handoff(conv, Handoff.DRAFT_REJECTED, reason or "", actor=ctx.who)
-    ctx.core.touch_card(conv)
+    ctx.conversations.reject_draft(conv, d, ctx.actor, reason)
     return CommandResult(f"Draft #{d.id} rejected. #{conv.id} waits for a person: `takeover {conv.id}` or "
                          f"`reply {conv.id} <text>`.")
 
 
-@command("takeover", CONV, help="Own the conversation; the bot stays silent until handed back")
+@command("takeover", CONV, help="Own the conversation; the bot stays silent until handed back",
+         button=Button("Take over"))
 def takeover(ctx: Context, conversation: int) -> CommandResult:
     conv = _conversation(ctx, conversation)
     if conv.state == State.HUMAN and conv.assignee == ctx.who:
         return CommandResult(f"#{conv.id} is already yours.")
-    for draft_id in ctx.store.supersede_open_drafts(conv.id, by=ctx.who):
-        ctx.log("draft_superseded", conversation_id=conv.id, draft_id=draft_id)
-    previous = conv.assignee if conv.state == State.HUMAN else None
-    conv = ctx.store.update_conversation(conv.id, state=State.HUMAN.value, assignee=ctx.who, handoff_reason=None,
-                                         human_involved=1)
-    ctx.log("takeover", conversation_id=conv.id, previous=previous)
-    ctx.core.send(conv, texts.say("takeover", conv.language, agent=ctx.who), author_kind="system", style="system")
-    ctx.core.touch_card(conv)
+    ctx.conversations.take_over(conv, ctx.actor)
     return CommandResult(f"You own #{conv.id} now. Reply in the conversation or with `reply {conv.id} <text>`.")
 
 
-@command("handback", CONV, help="Give the conversation back to the bot")
+@command("handback", CONV, help="Give the conversation back to the bot", button=Button("Hand back"))
 def handback(ctx: Context, conversation: int) -> CommandResult:
     conv = _conversation(ctx, conversation)
     if conv.state == State.BOT:
         return CommandResult(f"#{conv.id} is already with the bot; nothing changed.")
-    conv = ctx.store.update_conversation(conv.id, state=State.BOT.value, handoff_reason=None)
-    ctx.log("handback", conversation_id=conv.id)
-    ctx.core.send(conv, texts.say("handback", conv.language), author_kind="system", style="system")
-    ctx.core.touch_card(conv)
+    ctx.conversations.hand_back(conv, ctx.actor)
     return CommandResult(f"#{conv.id} is back with the bot; it drafts for the next customer message.")
 
 
 @command("reply", CONV, Arg("text", "text", rest=True), help="Write to the customer yourself (you own it after)")
 def reply(ctx: Context, conversation: int, text: str) -> CommandResult:
-    conv = _conversation(ctx, conversation)
-    changes: dict = {"human_involved": 1}
-    if conv.state != State.HUMAN:
-        for draft_id in ctx.store.supersede_open_drafts(conv.id, by=ctx.who):
-            ctx.log("draft_superseded", conversation_id=conv.id, draft_id=draft_id)
-        changes.update(state=State.HUMAN.value, assignee=ctx.who, handoff_reason=None)
-        ctx.log("takeover", conversation_id=conv.id, via="reply")
-    conv = ctx.store.update_conversation(conv.id, **changes)
-    ctx.core.send(conv, text, author_kind="agent", style="agent", author=ctx.actor)
-    ctx.log("reply", conversation_id=conv.id, chars=len(text))
-    ctx.core.touch_card(conv)
+    conv = ctx.conversations.reply(_conversation(ctx, conversation), ctx.actor, text)
     return CommandResult(f"Sent to {conv.customer} (#{conv.id}).")
 
 
 @command("note", CONV, Arg("text", "text", rest=True), help="Add an internal note (never shown to the customer)")
 def note(ctx: Context, conversation: int, text: str) -> CommandResult:
     conv = _conversation(ctx, conversation, open_only=False)
-    ctx.store.append_message(conv.id, "note", text, conv.platform, author_id=ctx.actor.user_id,
-                             author_name=ctx.who)
-    ctx.log("note", conversation_id=conv.id, chars=len(text))
+    ctx.conversations.note(conv, ctx.actor, text)
     return CommandResult(f"Note added to #{conv.id} (only agents can see it).")
 
 
 @command("assign", CONV, Arg("agent", "agent"), help="Assign the conversation to an agent")
 def assign(ctx: Context, conversation: int, agent: str) -> CommandResult:
-    conv = _conversation(ctx, conversation)
-    conv = ctx.store.update_conversation(conv.id, assignee=agent)
-    ctx.log("assign", conversation_id=conv.id, assignee=agent)
-    ctx.core.touch_card(conv)
+    conv = ctx.conversations.assign(_conversation(ctx, conversation), ctx.actor, agent)
     return CommandResult(f"#{conv.id} assigned to {agent}.")
 
 
-@command("resolve", CONV, help="Close the conversation and ask the customer for a 1-5 rating")
+@command("resolve", CONV, help="Close the conversation and ask the customer for a 1-5 rating",
+         button=Button("Resolve", Tone.GOOD))
 def resolve(ctx: Context, conversation: int) -> CommandResult:
-    conv = _conversation(ctx, conversation)
-    for draft_id in ctx.store.supersede_open_drafts(conv.id, by=ctx.who):
-        ctx.log("draft_superseded", conversation_id=conv.id, draft_id=draft_id)
-    conv = ctx.store.update_conversation(conv.id, state=State.RESOLVED.value, resolved_at=ctx.store.now(),
-                                         awaiting_rating=1, handoff_reason=None)
-    ctx.log("resolve", conversation_id=conv.id)
-    ctx.core.send(conv, texts.say("resolved", conv.language), author_kind="system", style="system")
-    ctx.core.touch_card(conv)
+    conv = ctx.conversations.resolve(_conversation(ctx, conversation), ctx.actor)
     return CommandResult(f"#{conv.id} resolved; the customer was asked for a rating.")
 
 
 @command("mode", Arg("mode", "choice", choices=tuple(m.value for m in Mode)), role=Role.LEAD,
          help="How the bot works: review every draft, auto-send confident ones, or off")
 def mode(ctx: Context, mode: str) -> CommandResult:
-    previous = ctx.core.mode
-    ctx.core.set_mode(Mode(mode))
-    ctx.log("mode", mode=mode, previous=previous.value)
+    previous = ctx.conversations.set_mode(Mode(mode), ctx.actor)
     return CommandResult(f"Mode is now {mode} (was {previous.value}).")
 
 
@@ -222,8 +174,9 @@ def digest(ctx: Context, days: int | None) -> CommandResult:
     from bot.digest.figures import build_digest
     from bot.digest.render import to_text
 
-    result = build_digest(ctx.store.db, days=days or 7, tz=ctx.core.settings.tandem_timezone, now=ctx.store.clock(),
-                          low_confidence=ctx.core.settings.tandem_handoff_threshold)
+    settings = ctx.conversations.settings
+    result = build_digest(ctx.store.analytics(), days=days or 7, tz=settings.tandem_timezone, now=ctx.store.clock(),
+                          low_confidence=settings.tandem_handoff_threshold)
     cur = result.current
     return CommandResult(to_text(result), data={
         "opened": cur.opened, "resolved": cur.resolved, "acceptance": cur.acceptance, "drafts": cur.drafts,

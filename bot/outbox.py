@@ -11,15 +11,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from bot.cards import build_card
-from vocab import Address, DeliveryError, PartsSent, PostReport, SendMessage, UpsertCard
-from storage.store import iso
-
-if TYPE_CHECKING:
-    from bot.core import Core
+from bot.conversations import ConversationService
+from bot.ports import Adapter, Store
+from vocab import (
+    Address,
+    AuditAction,
+    AuthorKind,
+    ConversationChange,
+    DeliveryError,
+    OutboxKind,
+    PartsSent,
+    PostReport,
+    SendMessage,
+    UpsertCard,
+)
+from vocab.times import iso
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +43,10 @@ def backoff_seconds(attempts: int) -> float:
 
 
 class Dispatcher:
-    def __init__(self, core: "Core"):
-        self.core = core
-        self.store = core.store
+    def __init__(self, store: Store, adapters: Mapping[str, Adapter], conversations: ConversationService):
+        self.store = store
+        self.adapters = adapters  # the core's registry: adapters registered later are seen too
+        self.conversations = conversations
         self._wake = asyncio.Event()
         self._sending = False
 
@@ -45,7 +56,7 @@ class Dispatcher:
     def has_due_work(self) -> bool:
         if self._sending or self._wake.is_set():
             return True
-        return any(row["platform"] in self.core.adapters for row in self.store.due_actions(limit=20))
+        return any(row["platform"] in self.adapters for row in self.store.due_actions(limit=20))
 
     async def run(self) -> None:
         while True:
@@ -64,8 +75,6 @@ class Dispatcher:
                 self._sending = False
 
     def _seconds_to_next(self) -> float:
-        from datetime import datetime
-
         due = self.store.next_action_due_at()
         if due is None:
             return IDLE_POLL  # another process (`tandem digest --post`) may add rows without waking us
@@ -76,7 +85,7 @@ class Dispatcher:
         """Deliver everything due now, once each."""
         held: set[int] = set()
         while True:
-            rows = [r for r in self.store.due_actions(limit=50) if r["platform"] in self.core.adapters]
+            rows = [r for r in self.store.due_actions(limit=50) if r["platform"] in self.adapters]
             rows = [r for r in rows if r["conversation_id"] not in held]
             if not rows:
                 return
@@ -89,13 +98,13 @@ class Dispatcher:
 
     def _action(self, row: dict):
         payload = json.loads(row["payload"])
-        if row["kind"] == "send_message":
+        if row["kind"] == OutboxKind.SEND_MESSAGE:
             return SendMessage(Address(**payload["address"]), payload["text"], payload.get("style", "reply"),
                                parts=PartsSent(payload.get("parts_done", 0), payload.get("first_ref", "")))
-        if row["kind"] == "upsert_card":
+        if row["kind"] == OutboxKind.UPSERT_CARD:
             conv = self.store.conversation(payload["conversation_id"])
             return UpsertCard(build_card(self.store, conv), conv.card_ref, conv.card_channel)
-        if row["kind"] == "post_report":
+        if row["kind"] == OutboxKind.POST_REPORT:
             report = dict(payload)
             report["fields"] = tuple(tuple(f) for f in report.get("fields", ()))
             report["sections"] = tuple(tuple(s) for s in report.get("sections", ()))
@@ -103,7 +112,7 @@ class Dispatcher:
         raise ValueError(f"unknown outbox action kind {row['kind']!r}")
 
     async def _deliver(self, row: dict) -> bool:
-        adapter = self.core.adapters[row["platform"]]
+        adapter = self.adapters[row["platform"]]
         try:
             action = self._action(row)
             async with asyncio.timeout(SEND_TIMEOUT):
@@ -123,18 +132,18 @@ class Dispatcher:
             return self._retry(row, f"{type(exc).__name__}: {exc}", None)
         with self.store.atomic():
             self.store.mark_action_sent(row["id"], delivery.ref)
-            if row["kind"] == "send_message" and row["message_id"]:
+            if row["kind"] == OutboxKind.SEND_MESSAGE and row["message_id"]:
                 self.store.mark_message_delivered(row["message_id"], delivery.ref)
                 message = self.store.message(row["message_id"])
                 conv = self.store.conversation(row["conversation_id"])
-                if message["author_kind"] in ("bot", "agent") and conv.first_response_at is None:
-                    self.store.update_conversation(conv.id, first_response_at=self.store.now())
-            elif row["kind"] == "upsert_card":
+                if message["author_kind"] in (AuthorKind.BOT, AuthorKind.AGENT) and conv.first_response_at is None:
+                    self.store.change_conversation(conv.id, ConversationChange(first_response_at=self.store.now()))
+            elif row["kind"] == OutboxKind.UPSERT_CARD:
                 conv = self.store.conversation(row["conversation_id"])
                 if delivery.ref and (conv.card_ref != delivery.ref or conv.card_channel != delivery.channel):
                     self.store.set_card_ref(conv.id, delivery.channel, delivery.ref)
                 if build_card(self.store, conv) != action.card:  # changed while we were sending
-                    self.core.touch_card(conv)
+                    self.conversations.refresh_card(conv)
         return True
 
     def _keep_progress(self, row: dict, action) -> None:
@@ -154,7 +163,7 @@ class Dispatcher:
 
     def _give_up(self, row: dict, error: str) -> bool:
         self.store.mark_action_failed(row["id"], error)
-        self.store.log_event("tandem", "delivery_failed", conversation_id=row["conversation_id"],
+        self.store.log_event("tandem", AuditAction.DELIVERY_FAILED, conversation_id=row["conversation_id"],
                              outbox_id=row["id"], kind=row["kind"], error=error)
         log.error("outbox #%s (%s to %s) cannot be delivered: %s", row["id"], row["kind"], row["platform"], error)
         return False

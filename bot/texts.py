@@ -1,9 +1,12 @@
 """Everything Tandem says to customers on its own behalf, in English and Indonesian.
 
 Kept in one place so the tone stays honest and consistent: say what happens next, never pretend a bot
-is a person, and always leave the door to a human open.
+is a person, and always leave the door to a human open. The text helpers every adapter shares (clean,
+clip, split) live here too, so each platform cuts and cleans text the same way.
 """
 from __future__ import annotations
+
+import re
 
 _TEXTS = {
     "en": {
@@ -68,3 +71,38 @@ def duration(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600}h {s % 3600 // 60:02d}m"
     return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """Drop control characters (keep newlines and tabs) and surrounding blanks; keep emoji and all scripts."""
+    return _CONTROL.sub("", text or "").strip()
+
+
+def clip(text: str | None, limit: int) -> str:
+    """At most `limit` characters, with an ellipsis where it was cut."""
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut `text` into pieces of at most `limit` characters, at a paragraph, else a line, else a word break.
+
+    Never returns an empty piece: both platforms refuse an empty message, so an empty text is a zero-width space.
+    """
+    rest = text.strip() or "\u200b"
+    parts: list[str] = []
+    while len(rest) > limit:
+        window = rest[:limit]
+        for sep in ("\n\n", "\n", " "):
+            cut = window.rfind(sep)
+            if cut >= limit // 2:
+                break
+        else:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    parts.append(rest)
+    return [p for p in parts if p]

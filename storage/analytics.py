@@ -9,14 +9,14 @@ days and hours: every time zone's offset is a multiple of 15 minutes, so no buck
 """
 from __future__ import annotations
 
-
 import sqlite_utils
+
+from vocab import AuditAction as A
 
 # A 15-minute UTC bucket key for a timestamp column, e.g. '2024-03-10T14|2'.
 _BUCKET = "substr({col}, 1, 13) || '|' || (CAST(substr({col}, 15, 2) AS INTEGER) / 15)"
 _SECONDS = "round((julianday({b}) - julianday({a})) * 86400.0, 3)"  # julianday keeps ~1 ms
-# the core logs an edited draft as "edited" (the contract said "edit"): count both
-AGENT_ACTIONS = ("approve", "edit", "edited", "reject", "takeover", "handback", "reply", "resolve", "assign", "note")
+AGENT_ACTIONS = (A.APPROVE, A.EDIT, A.REJECT, A.TAKEOVER, A.HANDBACK, A.REPLY, A.RESOLVE, A.ASSIGN, A.NOTE)
 
 
 def bucket_sql(col: str) -> str:
@@ -102,7 +102,7 @@ class Analytics:
             )
         }
 
-    def action_counts(self, start: str, end: str, actions: tuple[str, ...]) -> dict[str, int]:
+    def action_counts(self, start: str, end: str, actions: tuple[A, ...]) -> dict[str, int]:
         marks = ",".join("?" * len(actions))
         return dict(
             self._rows(
@@ -119,7 +119,7 @@ class Analytics:
         return self._rows(
             f"""
             SELECT actor, count(DISTINCT conversation_id),
-                   sum(action = 'approve'), sum(action IN ('edit', 'edited')), sum(action = 'reject')
+                   sum(action = 'approve'), sum(action = 'edit'), sum(action = 'reject')
             FROM events WHERE action IN ({marks}) AND at >= ? AND at < ? AND actor != 'tandem'
             GROUP BY actor
             """,

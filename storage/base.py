@@ -2,24 +2,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import sqlite_utils
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
+from vocab.times import iso, utcnow  # noqa: F401  (re-exported for storage modules)
 
 
 class StoreBase:
     def __init__(self, db: sqlite_utils.Database, clock: Callable[[], datetime] = utcnow):
         self.db = db
         self.clock = clock
+        main = next((row for row in db.execute("PRAGMA database_list").fetchall() if row[1] == "main"), None)
+        self.path = (main[2] if main else "") or ":memory:"  # where a second connection finds the same data
 
     def now(self) -> str:
         return iso(self.clock())

@@ -181,6 +181,12 @@ def m002_digest_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_ratings_conv ON ratings(conversation_id)")
 
 
+@migrations()
+def m003_one_name_for_an_edit(db: sqlite_utils.Database) -> None:
+    """Edited drafts were logged as `edit` by the core and `edited` by the seed: keep the core's name."""
+    db.execute("UPDATE events SET action = 'edit' WHERE action = 'edited'")
+
+
 def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database at `path` with WAL, foreign keys and all migrations applied."""
     path = str(path)

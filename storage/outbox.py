@@ -8,15 +8,17 @@ import json
 from typing import Any
 
 from storage.base import StoreBase
+from vocab import OutboxKind
 
 
 class OutboxStore(StoreBase):
     def enqueue_action(
-        self, platform: str, kind: str, payload: dict, *, conversation_id: int | None = None,
+        self, platform: str, kind: OutboxKind, payload: dict, *, conversation_id: int | None = None,
         message_id: int | None = None,
     ) -> int | None:
         """Persist an outbound action before anyone tries to send it. Card updates coalesce per conversation."""
-        if kind == "upsert_card" and conversation_id is not None:
+        kind = OutboxKind(kind)
+        if kind == OutboxKind.UPSERT_CARD and conversation_id is not None:
             if self._one(
                 "SELECT id FROM outbox WHERE status = 'pending' AND kind = 'upsert_card' AND conversation_id = ? "
                 "AND attempts = 0",

@@ -7,16 +7,38 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from vocab import Address
 from storage.base import iso, utcnow  # noqa: F401  (re-exported: callers import them from here)
+from storage.analytics import Analytics
+from storage.db import open_db
 from storage.outbox import OutboxStore
 from storage.records import to_conversation, to_draft
-from vocab import Conversation, Draft
+from vocab import Conversation, ConversationChange, Draft
 
 
 class Store(OutboxStore):
+    """The SQLite engine of the `bot.ports.Store` contract."""
+
+    # ---- the digest's queries ----------------------------------------------------------------------------
+    def analytics(self) -> Analytics:
+        """The digest's queries on this connection (this thread)."""
+        return Analytics(self.db)
+
+    @contextmanager
+    def reader(self) -> Iterator[Analytics]:
+        """The digest's queries on a connection of their own, for a build in another thread; closed after."""
+        if self.path == ":memory:":
+            yield Analytics(self.db)
+            return
+        db = open_db(self.path, migrate=False)
+        try:
+            yield Analytics(db)
+        finally:
+            db.close()
+
     # ---- inbox -------------------------------------------------------------------------------------------
     def record_inbound(self, platform: str, event_id: str, kind: str, payload: dict) -> tuple[int, bool]:
         """Insert an inbound event once. Returns (inbox id, duplicate?)."""
@@ -74,9 +96,14 @@ class Store(OutboxStore):
     def conversation(self, conversation_id: int) -> Conversation | None:
         return to_conversation(self._one("SELECT * FROM conversations WHERE id = ?", (conversation_id,)))
 
-    def update_conversation(self, conversation_id: int, **changes: Any) -> Conversation:
-        changes["updated_at"] = self.now()
-        self._update("conversations", conversation_id, changes)
+    def change_conversation(self, conversation_id: int, change: ConversationChange) -> Conversation:
+        """Write one transition's fields (see `ConversationChange`) and return the conversation as it is now."""
+        columns = change.columns()
+        columns["updated_at"] = self.now()
+        assignments = ", ".join(f"{column} = ?" for column in columns)
+        if change.reopened is True:
+            assignments += ", reopened_count = reopened_count + 1"
+        self.db.execute(f"UPDATE conversations SET {assignments} WHERE id = ?", [*columns.values(), conversation_id])
         return self.conversation(conversation_id)
 
     def conversations_needing_agent(self) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import pytest
 
 from bot.config import Settings, load_settings
 from vocab import Actor, Address, Delivery, DeliveryError, InboundMessage, Role, SendMessage, UpsertCard
-from bot.runtime import build_core
+from tandem.runtime import build_core
 
 FIXTURE_KB = Path(__file__).parent / "fixtures" / "kb"
 _PREFIXES = ("TANDEM_", "OPENAI_", "SLACK_", "DISCORD_")

@@ -13,7 +13,7 @@ from typing import Callable
 from adapters.discord.adapter import DiscordAdapter
 from adapters.discord.config import DiscordSettings
 from bot.config import load_settings
-from bot.runtime import build_core
+from tandem.runtime import build_core
 from tests.fakes.discord_fake import FakeDiscord
 
 TOKEN = "fake-token-0123456789.abcdefghijklmnop"

@@ -35,7 +35,7 @@ def tandem(*args: str, stdin: str = "", env: dict | None = None, cwd=None) -> su
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TANDEM_", "OPENAI_", "SLACK_", "DISCORD_"))}
     full_env["PYTHONPATH"] = str(REPO)  # this checkout's code, whatever is installed
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tandem.cli", *args], input=stdin, capture_output=True, text=True,
                           env=full_env, cwd=cwd, timeout=120)
 
 

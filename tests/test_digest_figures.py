@@ -22,7 +22,8 @@ import pytest
 from bot.digest.chart import HEIGHT, WIDTH, render_chart
 from bot.digest.figures import build_digest
 from bot.digest.render import to_json, to_report, to_text
-from vocab import Address
+from storage.analytics import Analytics
+from vocab import Address, ConversationChange, State
 from storage import Store, open_db
 
 UTC = timezone.utc
@@ -65,7 +66,7 @@ def _open(store, clock, platform, when, text):
 
 def _resolve(store, clock, cid, when, human, rating=None):
     clock.at(*when)
-    store.update_conversation(cid, state="resolved", resolved_at=store.now(), human_involved=human)
+    store.change_conversation(cid, ConversationChange(state=State.RESOLVED, resolved_at=store.now(), human_involved=bool(human)))
     if rating:
         clock.t += timedelta(minutes=1)
         store.add_rating(cid, rating, "cust")
@@ -83,7 +84,7 @@ def db(tmp_path):
     s.decide_draft(d, "approved", "alice", final_text="abcdefghij", edit_distance=0)
     s.log_event("alice", "approve", conversation_id=a, draft_id=d)
     _reply(s, clock, a, "bot", "abcdefghij", "slack", (2025, 3, 11, 10, 2, 10), (2025, 3, 11, 10, 2, 11), d)
-    s.update_conversation(a, first_response_at=s.now())  # as the outbox stamps it on delivery
+    s.change_conversation(a, ConversationChange(first_response_at=s.now()))  # as the outbox stamps it on delivery
     _resolve(s, clock, a, (2025, 3, 11, 10, 30), 1, rating=5)
     # B
     b, m = _open(s, clock, "discord", (2025, 3, 12, 14, 0), "How do I export invoices?")
@@ -133,7 +134,7 @@ def db(tmp_path):
 
 
 def test_conversations_drafts_handoffs(db):
-    cur = build_digest(db, days=7, tz="UTC", now=NOW).current
+    cur = build_digest(Analytics(db), days=7, tz="UTC", now=NOW).current
     assert (cur.opened, cur.resolved, cur.still_open) == (4, 3, 1)
     assert cur.by_platform == {"discord": {"opened": 1, "resolved": 0, "still_open": 1},
                                "slack": {"opened": 3, "resolved": 3, "still_open": 0}}
@@ -147,7 +148,7 @@ def test_conversations_drafts_handoffs(db):
 
 
 def test_timings_and_csat(db):
-    cur = build_digest(db, days=7, tz="UTC", now=NOW).current
+    cur = build_digest(Analytics(db), days=7, tz="UTC", now=NOW).current
     assert (cur.first_response.count, cur.first_response.median, cur.first_response.p90) == (4, 219, 721)
     assert (cur.resolution.median, cur.resolution.p90) == (1800, 3600)
     assert (cur.draft_wait.median, cur.draft_wait.p90) == (120, 300)
@@ -156,7 +157,7 @@ def test_timings_and_csat(db):
 
 
 def test_agents_gaps_busiest_days(db):
-    cur = build_digest(db, days=7, tz="UTC", now=NOW).current
+    cur = build_digest(Analytics(db), days=7, tz="UTC", now=NOW).current
     rows = [(r.agent, r.conversations, r.approvals, r.edits, r.rejections, r.median_response) for r in cur.agents]
     # median response: how long the drafts they decided (created this week) had waited for them
     assert rows == [("bob", 2, 1, 1, 0, 300), ("alice", 2, 1, 0, 0, 120), ("carol", 1, 0, 0, 1, 30)]
@@ -172,19 +173,19 @@ def test_agents_gaps_busiest_days(db):
 
 
 def test_previous_period_and_boundary(db):
-    prev = build_digest(db, days=7, tz="UTC", now=NOW).previous
+    prev = build_digest(Analytics(db), days=7, tz="UTC", now=NOW).previous
     assert (prev.opened, prev.resolved, prev.drafts_created, prev.acceptance) == (1, 1, 1, 1.0)
     assert (prev.first_response.median, prev.resolution.median) == (4201, 7200)
     assert (prev.csat_average, prev.csat_ratings, prev.csat_response_rate) == (4.0, 1, 1.0)
     # In Amsterdam (UTC+1 in March) E opened at Monday 00:00 local: it belongs to the current week
-    ams = build_digest(db, days=7, tz="Europe/Amsterdam", now=datetime(2025, 3, 17, tzinfo=AMS))
+    ams = build_digest(Analytics(db), days=7, tz="Europe/Amsterdam", now=datetime(2025, 3, 17, tzinfo=AMS))
     assert (ams.current.opened, ams.previous.opened) == (5, 0)
     assert ams.current.hours[21] == 1 and ams.current.hours[0] == 1  # D at 21:00 local, E at 00:00 local
 
 
 def test_period_so_far_compares_with_same_stretch_before(db):
     # Thursday 13 March 12:00: Fri 7 .. Thu 13 noon, against Fri 28 Feb .. Thu 6 March noon
-    digest = build_digest(db, days=7, tz="UTC", now=datetime(2025, 3, 13, 12, tzinfo=UTC))
+    digest = build_digest(Analytics(db), days=7, tz="UTC", now=datetime(2025, 3, 13, 12, tzinfo=UTC))
     cur, prev = digest.current, digest.previous
     just_after = timedelta(microseconds=1)  # what was recorded at `now` itself counts
     assert (cur.start, cur.end) == (datetime(2025, 3, 7, tzinfo=UTC), datetime(2025, 3, 13, 12, tzinfo=UTC) + just_after)
@@ -194,7 +195,7 @@ def test_period_so_far_compares_with_same_stretch_before(db):
 
 
 def test_empty_period(db):
-    digest = build_digest(db, days=7, tz="UTC", now=datetime(2020, 1, 6, tzinfo=UTC))
+    digest = build_digest(Analytics(db), days=7, tz="UTC", now=datetime(2020, 1, 6, tzinfo=UTC))
     cur = digest.current
     assert (cur.opened, cur.drafts_created, cur.acceptance, cur.first_response.median) == (0, 0, None, None)
     assert cur.csat_average is None and cur.csat_response_rate is None and cur.agents == [] and cur.kb_gaps == []
@@ -204,7 +205,7 @@ def test_empty_period(db):
 
 
 def test_rendering(db, tmp_path):
-    digest = build_digest(db, days=7, tz="UTC", now=NOW)
+    digest = build_digest(Analytics(db), days=7, tz="UTC", now=NOW)
     report = to_report(digest, image_path=str(tmp_path / "c.png"))
     fields = dict(report.fields)
     assert fields["Acceptance"] == "33% (-67 pts)"
@@ -217,7 +218,7 @@ def test_rendering(db, tmp_path):
 
 
 def test_chart_is_png_of_expected_size(db, tmp_path):
-    path = render_chart(build_digest(db, days=7, tz="UTC", now=NOW), tmp_path / "reports" / "chart.png")
+    path = render_chart(build_digest(Analytics(db), days=7, tz="UTC", now=NOW), tmp_path / "reports" / "chart.png")
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
     assert struct.unpack(">II", data[16:24]) == (WIDTH, HEIGHT)

@@ -11,6 +11,7 @@ from bot.digest.publish import post_digest
 from bot.digest.schedule import service
 from bot.digest.seed import seed_database
 from bot.digest.settings import DigestSettings
+from storage import Store
 from tests.discord_harness import Desk, until
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.slack_client import SlackHarness
@@ -24,7 +25,7 @@ def _settings() -> DigestSettings:
 
 async def test_digest_posted_to_slack_as_block_kit_with_the_chart(tmp_path):
     async with SlackHarness(tmp_path) as slack:
-        seed_database(slack.core.store.db, days=7, per_day=12, now=NOW)
+        seed_database(lambda clock: Store(slack.core.store.db, clock), days=7, per_day=12, now=NOW)
         ids = await post_digest(slack.core, _settings(), now=NOW)
         assert len(ids) == 1
         await slack.settle()
@@ -44,7 +45,7 @@ async def test_digest_posted_to_discord_as_embed_with_the_chart(tmp_path):
     fake = await FakeDiscord().start()
     desk = await Desk(fake, str(tmp_path / "t.db")).start()
     try:
-        seed_database(desk.core.store.db, days=7, per_day=12, now=NOW)
+        seed_database(lambda clock: Store(desk.core.store.db, clock), days=7, per_day=12, now=NOW)
         await post_digest(desk.core, _settings(), now=NOW)
         calls = await until(lambda: [c for c in fake.find("POST", rf"/channels/{desk.world.agent_channel}/messages")
                                      if c.json and c.json.get("embeds")], what="digest embed")

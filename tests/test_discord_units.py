@@ -5,7 +5,7 @@ import pytest
 
 from adapters.discord import from_env, interactions, translate
 from adapters.discord.config import DiscordSettings
-from bot.commands import COMMANDS
+from bot.commands import COMMANDS, card_buttons
 from bot.config import ConfigError, load_settings
 from vocab import Address, CardView, DeliveryError, PostReport, SendMessage, Source
 from tests.discord_harness import TOKEN, Desk, discord_settings, until
@@ -59,10 +59,10 @@ def test_address_mapping():
 
 def test_split_text_respects_the_limit_and_breaks_at_lines():
     text = ("word " * 300 + "\n") * 3
-    pieces = translate.split_text(text)
+    pieces = translate.split_message(text)
     assert all(len(p) <= 2000 for p in pieces) and len(pieces) >= 3
     assert "".join(pieces).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace("\n", "")
-    assert translate.split_text("x" * 4500) == ["x" * 2000, "x" * 2000, "x" * 500]
+    assert translate.split_message("x" * 4500) == ["x" * 2000, "x" * 2000, "x" * 500]
 
 
 def card(**changes) -> CardView:
@@ -77,10 +77,10 @@ def card(**changes) -> CardView:
 def test_card_layout_and_button_ids():
     embed = translate.card_embed(card(latest_message="x" * 5000, draft_text="y" * 5000))
     assert len(embed) <= 6000 and embed.title == "#4 · Alice"
-    ids = [b.custom_id for b in translate.card_buttons(card())]
+    ids = [b.custom_id for b in card_buttons(card())]
     assert ids == ["tandem:approve:9", "tandem:edit:9", "tandem:reject:9", "tandem:takeover:4"]
     human = card(state="human", draft_id=None, draft_text=None, buttons=("handback", "resolve"))
-    assert [b.label for b in translate.card_buttons(human)] == ["Hand back", "Resolve"]
+    assert [b.label for b in card_buttons(human)] == ["Hand back", "Resolve"]
 
 
 def test_report_embed_fits():

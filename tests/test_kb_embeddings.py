@@ -137,9 +137,9 @@ def test_bot_keeps_the_kb_vectors_between_restarts(monkeypatch, tmp_path, embedd
     """The first start encodes the KB; a restart encodes nothing; customers' questions are never cached."""
     import logging
 
-    from bot.runtime import build_drafter, embeddings_cache_path
+    from tandem.runtime import build_drafter, embeddings_cache_path
 
-    caplog.set_level(logging.INFO, logger="bot.runtime")
+    caplog.set_level(logging.INFO, logger="tandem.runtime")
     from tests.conftest import make_settings
 
     monkeypatch.setenv("TANDEM_EMBEDDINGS_URL", f"http://127.0.0.1:{embeddings_server.server_port}/v1")
@@ -166,7 +166,7 @@ def test_bot_keeps_the_kb_vectors_between_restarts(monkeypatch, tmp_path, embedd
 
 
 def test_embeddings_cache_can_be_moved_or_turned_off(tmp_path):
-    from bot.runtime import embeddings_cache_path
+    from tandem.runtime import embeddings_cache_path
     from tests.conftest import make_settings
 
     assert embeddings_cache_path(make_settings(tmp_path, tandem_embeddings_cache="off")) is None

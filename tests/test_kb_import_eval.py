@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from bot.drafting.retrieval import KBDrafter
 from bot.kb import KBError, load_kb
-from bot.kb_cli import kb
+from tandem.kb_cli import kb
 from bot.kb_eval import evaluate
 from bot.kb_import import articles_from_rows, read_labelled_csv
 

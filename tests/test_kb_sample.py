@@ -57,7 +57,7 @@ def test_eval_on_the_bundled_kb_by_default():
 
     from click.testing import CliRunner
 
-    from bot.kb_cli import kb
+    from tandem.kb_cli import kb
 
     csv = Path(__file__).parent / "fixtures" / "sample_kb_eval.csv"
     res = CliRunner().invoke(kb, ["eval", str(csv), "--text-col", "question", "--label-col", "article",

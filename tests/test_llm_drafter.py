@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.ask import ask_once
+from tandem.ask import ask_once
 from bot.drafting.base import DrafterError
 from bot.drafting.llm import parse_reply
 from vocab import State
@@ -196,7 +196,7 @@ async def test_tandem_ask_json_through_the_fake(fake, tmp_path):
     env.update(OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="test", TANDEM_KB=str(FIXTURE_KB),
                TANDEM_DB=str(tmp_path / "ask.db"), TANDEM_LLM_TIMEOUT="5", PYTHONPATH=str(ROOT))
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "ask", "How does pay in 4 work?", "--json",
+        sys.executable, "-m", "tandem.cli", "ask", "How does pay in 4 work?", "--json",
         cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)

@@ -5,7 +5,7 @@ import asyncio
 import json
 
 from vocab import DeliveryError, SendMessage
-from bot.runtime import build_core
+from tandem.runtime import build_core
 from tests.conftest import AGENT, conv_of, customer_message, say, start_core
 
 

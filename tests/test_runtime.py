@@ -6,7 +6,7 @@ import pytest
 from bot.config import ConfigError
 from bot.drafting.llm import LLMDrafter
 from bot.drafting.retrieval import KBDrafter
-from bot.runtime import build_drafter, platform_adapters
+from tandem.runtime import build_drafter, platform_adapters
 from tests.conftest import make_settings
 
 

@@ -47,7 +47,7 @@ async def test_edit_opens_prefilled_modal_and_sends_the_edited_text(slack):
     opened = await slack.api.wait_for("views.open")
     view = opened.params["view"]
     draft_id = int(buttons["edit"].rsplit(":", 1)[1])
-    assert view["blocks"][0]["element"]["initial_value"] == slack.core.draft_text(draft_id)
+    assert view["blocks"][0]["element"]["initial_value"] == slack.core.store.draft(draft_id).text
     status, body = await slack.submit_edit(view, "Yes: Payments > Change date, up to 14 days.")
     assert status == 200 and body == ""
     await slack.settle()

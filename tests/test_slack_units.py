@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 import adapters.slack as slack_pkg
-from adapters.slack.blocks import card_blocks, parse_action_id, report_blocks, split_text
+from adapters.slack.blocks import card_blocks, report_blocks, split_message
+from bot.commands import parse_button_id
 from adapters.slack.config import SlackSettings
 from adapters.slack.outbound import Outbound, make_client
 from adapters.slack.translate import Identity, translate_event
@@ -113,7 +114,7 @@ def test_card_layout_buttons_and_escaping():
     ids = [el["action_id"] for b in blocks if b["type"] == "actions" for el in b["elements"]]
     assert ids == ["tandem:approve:3", "tandem:edit:3", "tandem:reject:3", "tandem:takeover:7",
                    "tandem:handback:7", "tandem:resolve:7"]
-    assert all(parse_action_id(i) for i in ids) and parse_action_id("tandem:drop:1") is None
+    assert all(parse_button_id(i) for i in ids) and parse_button_id("tandem:drop:1") is None
     flat = str(blocks)
     assert "<!channel>" not in flat and "&lt;!channel&gt;" in flat and "<@UCUST0001>" in flat and "82%" in flat
     assert "<#C1110000>" in flat and "*Payments*" in flat and "**" not in flat
@@ -125,7 +126,7 @@ def test_report_layout_and_split_text():
     text, blocks = report_blocks(report)
     assert blocks[0]["type"] == "header" and [len(b["fields"]) for b in blocks if "fields" in b] == [10, 2]
     long = ("word " * 2000).strip()
-    parts = split_text(long, 3900)
+    parts = split_message(long)
     assert all(len(p) <= 3900 for p in parts) and " ".join(parts) == long
 
 

@@ -1,6 +1,6 @@
 """The shared vocabulary of Tandem: every layer (adapters, the core, storage) may import this, and it imports
 nothing of ours. Enums for every closed set of names, the inbound and outbound data, the stored records."""
-from vocab.actions import CardView, Delivery, DeliveryError, PartsSent, PostReport, SendMessage, UpsertCard
+from vocab.actions import CardView, Delivery, DeliveryError, EditForm, PartsSent, PostReport, SendMessage, UpsertCard
 from vocab.enums import (
     TANDEM,
     AuditAction,
@@ -12,15 +12,16 @@ from vocab.enums import (
     Role,
     State,
     Style,
+    Tone,
 )
 from vocab.messages import Actor, Address, CommandResult, InboundMessage, Receipt, Source
-from vocab.records import Conversation, Draft
+from vocab.records import KEEP, Conversation, ConversationChange, Draft
 
 Action = SendMessage | UpsertCard | PostReport
 
 __all__ = [
-    "Action", "Actor", "Address", "AuditAction", "AuthorKind", "CardView", "CommandResult", "Conversation",
-    "Delivery", "DeliveryError", "Draft", "DraftStatus", "Handoff", "InboundMessage", "Mode", "OutboxKind",
-    "PartsSent", "PostReport", "Receipt", "Role", "SendMessage", "Source", "State", "Style", "TANDEM",
+    "KEEP", "Action", "Actor", "ConversationChange", "Address", "AuditAction", "AuthorKind", "CardView", "CommandResult", "Conversation",
+    "Delivery", "DeliveryError", "Draft", "DraftStatus", "EditForm", "Handoff", "InboundMessage", "Mode", "OutboxKind",
+    "PartsSent", "PostReport", "Receipt", "Role", "SendMessage", "Source", "State", "Style", "TANDEM", "Tone",
     "UpsertCard",
 ]

@@ -90,3 +90,11 @@ class DeliveryError(Exception):
         super().__init__(message)
         self.retry = retry
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class EditForm:
+    """The core's answer to an Edit button: open a form prefilled with the draft (adapters only render it)."""
+
+    draft_id: int
+    text: str

@@ -113,3 +113,12 @@ class AuditAction(str, enum.Enum):
 
 
 TANDEM = "tandem"  # the actor name of everything the bot does by itself
+
+
+class Tone(str, enum.Enum):
+    """A button's weight on the review card; each adapter maps it to its platform's styles."""
+
+    GOOD = "good"  # the expected next step (approve, resolve)
+    PRIMARY = "primary"
+    DANGER = "danger"
+    PLAIN = "plain"

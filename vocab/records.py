@@ -5,9 +5,12 @@ records is the storage engine's job (see storage/records.py).
 """
 from __future__ import annotations
 
+import enum
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
+from vocab.enums import Handoff, State
 from vocab.messages import Address, Source
 
 @dataclass
@@ -69,3 +72,45 @@ class Draft:
     @property
     def source_list(self) -> tuple[Source, ...]:
         return tuple(Source(**s) for s in json.loads(self.sources or "[]"))
+
+
+class _Keep:
+    """Marks a field of `ConversationChange` that the change leaves as it is."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
+
+
+@dataclass(frozen=True)
+class ConversationChange:
+    """The fields one transition writes; every field left at KEEP stays as it is. Typed, so a transition
+    cannot write a column that does not exist or a state that is not a `State`."""
+
+    state: State = KEEP
+    handoff_reason: Handoff | None = KEEP
+    handoff_at: str | None = KEEP
+    assignee: str | None = KEEP
+    human_involved: bool = KEEP
+    awaiting_rating: bool = KEEP
+    language: str = KEEP
+    last_customer_at: str | None = KEEP
+    first_response_at: str | None = KEEP
+    resolved_at: str | None = KEEP
+    reopened: bool = KEEP  # True: add one to reopened_count
+
+    def columns(self) -> dict[str, Any]:
+        """The column values to write (booleans as 0/1, enums as their stored text)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is KEEP or f.name == "reopened":
+                continue
+            if isinstance(value, enum.Enum):
+                value = value.value
+            elif isinstance(value, bool):
+                value = int(value)
+            out[f.name] = value
+        return out

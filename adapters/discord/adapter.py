@@ -21,8 +21,9 @@ from discord.gateway import DiscordWebSocket
 from adapters.discord import interactions, translate
 from adapters.discord.config import DEFAULT_API_URL, DiscordSettings
 from bot.config import ConfigError
-from vocab import Actor, Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
+from bot.commands import card_buttons
 from bot.ports import route, send_parts
+from vocab import Actor, Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -144,7 +145,7 @@ class DiscordAdapter:
         if s.discord_api_url and not s.discord_gateway_url:
             _, url, _ = await client.http.get_bot_gateway()
             apply_base_urls(s.discord_api_url, url)
-        client.add_dynamic_items(interactions.CardButton)
+        client.add_dynamic_items(interactions.CardButtonItem)
         guild = discord.Object(int(s.discord_guild_id)) if s.discord_guild_id else None
         client.tree.add_command(interactions.tandem_group(), guild=guild)
         try:
@@ -265,7 +266,7 @@ class DiscordAdapter:
         async def post(piece: str) -> str:
             return str((await channel.send(piece, allowed_mentions=discord.AllowedMentions.none())).id)
 
-        first = await send_parts(translate.split_text(action.text), post, action.parts)
+        first = await send_parts(translate.split_message(action.text), post, action.parts)
         return Delivery(ref=first, channel=str(target))
 
     async def _conversation_channel(self, address) -> int:
@@ -289,8 +290,8 @@ class DiscordAdapter:
 
     def _view(self, card) -> discord.ui.View:
         view = discord.ui.View(timeout=None)
-        for spec in translate.card_buttons(card):
-            view.add_item(interactions.CardButton(spec))
+        for spec in card_buttons(card):
+            view.add_item(interactions.CardButtonItem.of(spec))
         return view
 
     async def _card(self, action: UpsertCard) -> Delivery:

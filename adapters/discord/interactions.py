@@ -4,7 +4,7 @@ Buttons are `DynamicItem`s whose custom id carries only the command and an id (`
 card posted before a restart keeps working; the modal's custom id is built the same way and its submit is
 handled statelessly from the payload. The app command group is generated from `bot.commands.COMMANDS`
 (names, argument kinds, help), never a copied list. Every path defers first (Discord's 3-second limit), calls
-`Core.invoke`, and answers ephemerally; the core checks the role and logs refusals.
+`Core.invoke` (`Core.press` for buttons), and answers ephemerally; the core checks the role and logs refusals.
 """
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ import discord
 from discord import app_commands
 
 from adapters.discord import translate
-from bot.commands import COMMANDS, Arg, Command
-from vocab import CommandResult
+from bot.cards import button_id
+from bot.commands import COMMANDS, Arg, CardButton, Command
+from vocab import CommandResult, EditForm
 
 if TYPE_CHECKING:
     from adapters.discord.adapter import DiscordAdapter
@@ -36,7 +37,7 @@ def _adapter(interaction: discord.Interaction) -> "DiscordAdapter":
 
 async def answer(interaction: discord.Interaction, result: CommandResult) -> None:
     """Send the command's result ephemerally, whether or not the interaction was deferred."""
-    pieces = translate.split_text(result.text)
+    pieces = translate.split_message(result.text)
     for i, piece in enumerate(pieces):
         if i == 0 and not interaction.response.is_done():
             await interaction.response.send_message(piece, ephemeral=True)
@@ -44,49 +45,65 @@ async def answer(interaction: discord.Interaction, result: CommandResult) -> Non
             await interaction.followup.send(piece, ephemeral=True)
 
 
-async def run(interaction: discord.Interaction, command: str, args: dict[str, Any]) -> None:
-    """Defer, invoke the core, answer: the one path for buttons, modal submits and app commands."""
+def _opens_form(command: str) -> bool:
+    spec = COMMANDS.get(command)
+    return bool(spec and spec.button and spec.button.form)
+
+
+async def run(interaction: discord.Interaction, command: str, args: dict[str, Any] | None = None, *,
+              target_id: int | None = None) -> None:
+    """Defer, call the core, answer: the one path for buttons (`target_id`), modal submits and app commands.
+
+    A button declared as opening a form is not deferred, because a form must be the interaction's first
+    response (the core's answer takes milliseconds)."""
     adapter = _adapter(interaction)
     if adapter.seen_interaction(interaction.id):
         log.info("interaction %s delivered again (gateway replay); ignored", interaction.id)
         return
     actor = adapter.actor(interaction.user)
     try:
-        if not interaction.response.is_done():
+        if not interaction.response.is_done() and not (target_id is not None and _opens_form(command)):
             await interaction.response.defer(ephemeral=True, thinking=True)
-        result = await adapter.core.invoke(actor, command, args)
+        if target_id is None:
+            outcome = await adapter.core.invoke(actor, command, args or {})
+        else:
+            outcome = await adapter.core.press(actor, command, target_id)
+        if isinstance(outcome, EditForm):
+            await interaction.response.send_modal(EditModal(outcome.draft_id, outcome.text))
+            return
     except discord.HTTPException as exc:
         log.warning("could not acknowledge %s from %s: %s", command, actor.label, exc)
         return
     except Exception:
         log.exception("command %s from %s failed", command, actor.label)
-        result = CommandResult("Something went wrong; it was logged. Nothing may have changed.", ok=False)
-    log.info("%s %s %s by %s (%s): %s", "ran" if result.ok else "refused/failed", command, args, actor.label,
-             actor.role.name.lower(), result.text.splitlines()[0][:120] if result.text else "")
+        outcome = CommandResult("Something went wrong; it was logged. Nothing may have changed.", ok=False)
+    log.info("%s %s %s by %s (%s): %s", "ran" if outcome.ok else "refused/failed", command,
+             args if target_id is None else f"#{target_id}", actor.label, actor.role.name.lower(),
+             outcome.text.splitlines()[0][:120] if outcome.text else "")
     try:
-        await answer(interaction, result)
+        await answer(interaction, outcome)
     except discord.HTTPException as exc:
         log.warning("could not answer %s to %s: %s", command, actor.label, exc)
 
 
-class CardButton(discord.ui.DynamicItem[discord.ui.Button], template=translate.CUSTOM_ID):
+class CardButtonItem(discord.ui.DynamicItem[discord.ui.Button], template=translate.CUSTOM_ID):
     """A review-card button; everything but the command and id is looked up in SQLite when pressed."""
 
-    def __init__(self, spec: translate.ButtonSpec) -> None:
-        super().__init__(discord.ui.Button(label=spec.label, style=spec.style, custom_id=spec.custom_id))
-        self.command = spec.command
-        self.target_id = spec.target_id
+    def __init__(self, command: str, target_id: int, label: str, style: discord.ButtonStyle) -> None:
+        super().__init__(discord.ui.Button(label=label, style=style, custom_id=button_id(command, target_id)))
+        self.command = command
+        self.target_id = target_id
+
+    @classmethod
+    def of(cls, button: CardButton) -> "CardButtonItem":
+        return cls(button.command, button.target_id, button.label, translate.button_style(button))
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
-        command = match["command"]
-        return cls(translate.ButtonSpec(command, int(match["id"]), translate.button_label(command), item.style))
+        return cls(match["command"], int(match["id"]), item.label or match["command"], item.style)
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        if self.command == "edit":
-            await open_edit_modal(interaction, self.target_id)
-            return
-        await run(interaction, self.command, translate.target_arg(self.command, self.target_id))
+        await run(interaction, self.command, target_id=self.target_id)
 
 
 class EditModal(discord.ui.Modal):
@@ -97,19 +114,6 @@ class EditModal(discord.ui.Modal):
         self.add_item(discord.ui.TextInput(label="Reply to the customer", custom_id=TEXT_FIELD,
                                            style=discord.TextStyle.paragraph, default=text[:MODAL_TEXT_LIMIT],
                                            max_length=MODAL_TEXT_LIMIT, required=True))
-
-
-async def open_edit_modal(interaction: discord.Interaction, draft_id: int) -> None:
-    adapter = _adapter(interaction)
-    actor = adapter.actor(interaction.user)
-    if actor.role < COMMANDS["edit"].role:  # let the core refuse and log it; never show the form
-        await run(interaction, "edit", {"draft": draft_id})
-        return
-    text = adapter.core.draft_text(draft_id)
-    if text is None:
-        await answer(interaction, CommandResult(f"Draft #{draft_id} no longer exists.", ok=False))
-        return
-    await interaction.response.send_modal(EditModal(draft_id, text))
 
 
 def _field_value(components: list, field_id: str) -> str | None:

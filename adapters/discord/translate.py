@@ -12,8 +12,9 @@ from typing import Any
 
 import discord
 
-from bot.cards import button_args, button_targets
-from vocab import Actor, Address, CardView, InboundMessage, PostReport, Role
+from bot.commands import CardButton
+from bot.texts import clip, split_text
+from vocab import Actor, Address, CardView, InboundMessage, PostReport, Role, Tone
 
 PLATFORM = "discord"
 MESSAGE_LIMIT = 2000
@@ -123,26 +124,13 @@ def deleted(message_id: str, place: Place, *, support_channels: frozenset[str], 
 
 # ---- outbound ----------------------------------------------------------------------------------------------
 
-def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Cut `text` into pieces of at most `limit` characters, at a paragraph, line or word break if possible."""
-    text = text.strip() or "\u200b"
-    pieces: list[str] = []
-    while len(text) > limit:
-        window = text[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"))
-        if cut < limit // 2:
-            cut = window.rfind(" ")
-        if cut < limit // 2:
-            cut = limit
-        pieces.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    pieces.append(text)
-    return pieces
+def split_message(text: str) -> list[str]:
+    """The parts of a long message, each within Discord's 2,000 characters."""
+    return split_text(text, MESSAGE_LIMIT)
 
 
 def _clip(text: str | None, limit: int) -> str:
-    text = (text or "").strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip((text or "").strip(), limit)
 
 
 _COLOURS = {"bot": 0x5865F2, "waiting_human": 0xED4245, "human": 0xFEE75C, "resolved": 0x57F287}
@@ -168,42 +156,12 @@ def card_embed(card: CardView) -> discord.Embed:
     return embed
 
 
-@dataclass(frozen=True)
-class ButtonSpec:
-    command: str
-    target_id: int
-    label: str
-    style: discord.ButtonStyle
-
-    @property
-    def custom_id(self) -> str:
-        return f"tandem:{self.command}:{self.target_id}"
+_STYLES = {Tone.GOOD: discord.ButtonStyle.success, Tone.PRIMARY: discord.ButtonStyle.primary,
+           Tone.DANGER: discord.ButtonStyle.danger, Tone.PLAIN: discord.ButtonStyle.secondary}
 
 
-_BUTTONS = {
-    "approve": ("Approve", discord.ButtonStyle.success),
-    "edit": ("Edit", discord.ButtonStyle.primary),
-    "reject": ("Reject", discord.ButtonStyle.danger),
-    "takeover": ("Take over", discord.ButtonStyle.secondary),
-    "handback": ("Hand back", discord.ButtonStyle.secondary),
-    "resolve": ("Resolve", discord.ButtonStyle.success),
-}
-
-
-def card_buttons(card: CardView) -> list[ButtonSpec]:
-    specs = []
-    for command, target in button_targets(card):
-        if command in _BUTTONS:
-            label, style = _BUTTONS[command]
-            specs.append(ButtonSpec(command, target, label, style))
-    return specs
-
-
-def button_label(command: str) -> str:
-    return _BUTTONS.get(command, (command.title(), None))[0]
-
-
-target_arg = button_args  # the core.invoke arguments a button press carries
+def button_style(button: CardButton) -> discord.ButtonStyle:
+    return _STYLES[button.tone]
 
 
 def report_embed(report: PostReport, image_name: str | None = None) -> discord.Embed:

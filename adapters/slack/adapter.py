@@ -14,8 +14,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
-from bot.commands import COMMANDS
-from vocab import Actor, Delivery, PostReport, SendMessage, UpsertCard
+from vocab import Delivery, PostReport, SendMessage, UpsertCard
 
 from . import listeners
 from .config import SlackSettings
@@ -88,11 +87,6 @@ class SlackAdapter:
         return await self.outbound.deliver(action)
 
     # ---- helpers for listeners -----------------------------------------------------------------------------
-    def may(self, actor: Actor, command: str) -> bool:
-        """Whether the core's registry lets this role run `command` (used before opening the Edit modal)."""
-        spec = COMMANDS.get(command)
-        return spec is not None and actor.role >= spec.role
-
     def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> asyncio.Task:
         async def guarded() -> None:
             try:

@@ -1,4 +1,4 @@
-"""Pure layout: the core's CardView and PostReport as Block Kit, the Edit modal, and long-text splitting.
+"""Pure layout: the core's CardView and PostReport as Block Kit, and the Edit modal.
 
 Nothing here decides anything: which buttons show, the state label and the handoff reason all come from the
 core. Text from customers is escaped (&, <, >) so a message cannot ping @channel through the review card.
@@ -9,20 +9,14 @@ import json
 import re
 from typing import Any
 
-from bot.cards import button_targets
-from vocab import CardView, PostReport
+from bot.commands import card_buttons
+from bot.texts import clip, split_text
+from vocab import CardView, PostReport, Tone
 
 TEXT_LIMIT = 3900  # per chat.postMessage; Slack advises staying under 4,000 characters
 SECTION_LIMIT = 3000  # Block Kit section text
 EDIT_CALLBACK = "tandem:edit"
-_BUTTONS = {  # command -> (label, style); the id is a draft id for the first three, a conversation id after
-    "approve": ("Approve", "primary"),
-    "edit": ("Edit", None),
-    "reject": ("Reject", "danger"),
-    "takeover": ("Take over", None),
-    "handback": ("Hand back", None),
-    "resolve": ("Resolve", "primary"),
-}
+_STYLES = {Tone.GOOD: "primary", Tone.DANGER: "danger"}  # Slack has two button styles; the rest are plain
 
 
 def escape(text: str) -> str:
@@ -50,10 +44,6 @@ def to_mrkdwn(text: str) -> str:
     return _BOLD.sub(r"*\1*", text)
 
 
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def quote(text: str) -> str:
     return "\n".join("> " + line for line in (text or " ").splitlines() or [" "])
 
@@ -64,18 +54,6 @@ def _section(text: str) -> dict[str, Any]:
 
 def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}]}
-
-
-def action_id(command: str, ident: int) -> str:
-    return f"tandem:{command}:{ident}"
-
-
-def parse_action_id(value: str) -> tuple[str, int] | None:
-    """'tandem:approve:3' -> ('approve', 3); anything else -> None."""
-    parts = value.split(":")
-    if len(parts) != 3 or parts[0] != "tandem" or parts[1] not in _BUTTONS or not parts[2].isdigit():
-        return None
-    return parts[1], int(parts[2])
 
 
 def card_blocks(card: CardView, people: frozenset[str] = frozenset()) -> tuple[str, list[dict[str, Any]]]:
@@ -100,14 +78,11 @@ def card_blocks(card: CardView, people: frozenset[str] = frozenset()) -> tuple[s
             names = ", ".join(f"{escape(s.title)} ({s.score:.2f})" for s in card.sources)
             blocks.append(_context(f"Sources: {names}"))
     buttons = []
-    for command, ident in button_targets(card):
-        if command not in _BUTTONS:
-            continue
-        label, style = _BUTTONS[command]
-        button = {"type": "button", "text": {"type": "plain_text", "text": label}, "action_id": action_id(command, ident),
-                  "value": str(ident)}
-        if style:
-            button["style"] = style
+    for spec in card_buttons(card):
+        button = {"type": "button", "text": {"type": "plain_text", "text": spec.label}, "action_id": spec.custom_id,
+                  "value": str(spec.target_id)}
+        if spec.tone in _STYLES:
+            button["style"] = _STYLES[spec.tone]
         buttons.append(button)
     if buttons:
         blocks.append({"type": "actions", "block_id": f"tandem:card:{card.conversation_id}", "elements": buttons})
@@ -148,19 +123,6 @@ def edit_modal(draft_id: int, text: str, *, channel: str = "") -> dict[str, Any]
     }
 
 
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split on paragraph, then line, then word boundaries so each part fits one Slack message."""
-    parts: list[str] = []
-    rest = text.strip() or text
-    while len(rest) > limit:
-        window = rest[:limit]
-        for sep in ("\n\n", "\n", " "):
-            cut = window.rfind(sep)
-            if cut >= limit // 2:
-                break
-        else:
-            cut = limit
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    parts.append(rest)
-    return [p for p in parts if p] or [text]
+def split_message(text: str) -> list[str]:
+    """The parts of a long message, each fitting one chat.postMessage."""
+    return split_text(text, TEXT_LIMIT)

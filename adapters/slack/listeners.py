@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.cards import button_args
+from bot.commands import parse_button_id
+from vocab import EditForm
 
-from .blocks import EDIT_CALLBACK, edit_modal, parse_action_id
+from .blocks import EDIT_CALLBACK, edit_modal
 from .translate import actor_for, translate_event
 
 if TYPE_CHECKING:
@@ -67,27 +68,22 @@ def register(app: AsyncApp, adapter: "SlackAdapter") -> None:
     @app.action(re.compile(r"^tandem:"))
     async def on_button(ack, body: dict[str, Any], action: dict[str, Any], respond) -> None:
         await ack()
-        parsed = parse_action_id(str(action.get("action_id", "")))
+        parsed = parse_button_id(str(action.get("action_id", "")))
         who = actor(body)
         if parsed is None:
             log.warning("slack: unknown button %r pressed by %s", action.get("action_id"), who.user_id)
             return
         command, ident = parsed
-        args = button_args(command, ident)
-        log.info("slack: %s pressed %s on %s %s", who.user_id, command, *next(iter(args.items())))
+        log.info("slack: %s pressed %s on #%s", who.user_id, command, ident)
 
         async def run() -> None:
-            if command == "edit" and adapter.may(who, "edit"):
-                text = adapter.core.draft_text(ident)
-                if text is None:
-                    await answer(body, respond, f"Draft #{ident} is no longer waiting for review.")
-                    return
+            outcome = await adapter.core.press(who, command, ident)
+            if isinstance(outcome, EditForm):
                 channel = (body.get("channel") or {}).get("id", "")
-                await adapter.client.views_open(trigger_id=body["trigger_id"], view=edit_modal(ident, text,
-                                                                                               channel=channel))
+                await adapter.client.views_open(trigger_id=body["trigger_id"],
+                                                view=edit_modal(outcome.draft_id, outcome.text, channel=channel))
                 return
-            result = await adapter.core.invoke(who, command, args)
-            await answer(body, respond, result.text)
+            await answer(body, respond, outcome.text)
 
         adapter.spawn(run(), f"button {command} {ident}")
 

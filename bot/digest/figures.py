@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import sqlite_utils
-
 from bot.digest.gaps import Gap, group_questions
-from storage.analytics import Analytics
-from storage.store import iso
+from bot.ports import Analytics
+from vocab import AuditAction
+from vocab.times import iso
 
 OUTCOMES = ("resolved_bot", "resolved_agent", "with_agent", "open")
 OUTCOME_LABELS = {
@@ -151,12 +150,11 @@ def _outcome(state: str, human: int) -> str:
 
 
 def compute_figures(
-    db: sqlite_utils.Database, start: datetime, end: datetime, tz: ZoneInfo, *,
+    q: Analytics, start: datetime, end: datetime, tz: ZoneInfo, *,
     low_confidence: float = 0.45, full: bool = True,
 ) -> Figures:
     """Figures for [start, end). `full=False` skips what is only shown for the current period
     (agents, KB gaps, busiest hours, days)."""
-    q = Analytics(db)
     a, b = iso(start), iso(end)
     f = Figures(start, end)
     buckets = _Buckets(tz)
@@ -197,7 +195,7 @@ def compute_figures(
     f.draft_wait = Timing.of([s for _, s in waits])
 
     f.handoffs = dict(sorted(q.handoffs_by_reason(a, b).items(), key=lambda kv: (-kv[1], kv[0])))
-    actions = q.action_counts(a, b, ("takeover", "handback"))
+    actions = q.action_counts(a, b, (AuditAction.TAKEOVER, AuditAction.HANDBACK))
     f.takeovers, f.handbacks = actions.get("takeover", 0), actions.get("handback", 0)
 
     avg, n, rated = q.csat(a, b)
@@ -229,7 +227,7 @@ def _agents(activity: list[tuple], waits: dict[str, list[float]]) -> list[AgentR
 
 
 def build_digest(
-    db: sqlite_utils.Database, *, days: int = 7, tz: ZoneInfo | str = "UTC", now: datetime | None = None,
+    q: Analytics, *, days: int = 7, tz: ZoneInfo | str = "UTC", now: datetime | None = None,
     low_confidence: float = 0.45,
 ) -> Digest:
     """The digest for the last `days` local days up to `now` (today so far included), compared with the same
@@ -237,7 +235,7 @@ def build_digest(
     tz = ZoneInfo(tz) if isinstance(tz, str) else tz
     now = now or datetime.now(timezone.utc)
     start, end = period_bounds(now, days, tz)
-    current = compute_figures(db, start, end, tz, low_confidence=low_confidence)
-    previous = compute_figures(db, shift_days(start, days, tz), shift_days(end, days, tz), tz,
+    current = compute_figures(q, start, end, tz, low_confidence=low_confidence)
+    previous = compute_figures(q, shift_days(start, days, tz), shift_days(end, days, tz), tz,
                                low_confidence=low_confidence, full=False)
     return Digest(tz.key, days, current, previous)

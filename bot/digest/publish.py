@@ -18,8 +18,8 @@ from bot.digest.chart import render_chart
 from bot.digest.figures import Digest, build_digest
 from bot.digest.render import to_report
 from bot.digest.settings import DigestSettings
-from vocab import PostReport
-from storage import open_db
+from bot.ports import Store
+from vocab import OutboxKind, PostReport
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -38,19 +38,17 @@ def chart_path(db_path: str, digest: Digest) -> Path:
     return reports_dir(db_path) / f"digest-{end}-{digest.days}d.png"
 
 
-def build_report(db_path: str, db, settings: DigestSettings, *, days: int | None = None,
+def build_report(store: Store, settings: DigestSettings, *, days: int | None = None,
                  now: datetime | None = None, low_confidence: float | None = None) -> tuple[Digest, PostReport]:
-    """Figures + chart + PostReport. Blocking: call it in a thread from async code."""
-    conn = open_db(db_path, migrate=False) if db_path != ":memory:" else db
-    try:
+    """Figures + chart + PostReport. Blocking: call it in a thread from async code (it reads on a connection
+    of its own)."""
+    with store.reader() as queries:
         digest = build_digest(
-            conn, days=days or settings.tandem_digest_days, tz=settings.zone, now=now or datetime.now(timezone.utc),
+            queries, days=days or settings.tandem_digest_days, tz=settings.zone,
+            now=now or datetime.now(timezone.utc),
             low_confidence=settings.tandem_handoff_threshold if low_confidence is None else low_confidence,
         )
-    finally:
-        if conn is not db:
-            conn.close()
-    png = render_chart(digest, chart_path(db_path, digest))
+    png = render_chart(digest, chart_path(store.path, digest))
     return digest, to_report(digest, image_path=str(png))
 
 
@@ -59,7 +57,7 @@ def queue_report(store, report: PostReport, platforms: list[str]) -> list[int]:
     payload = dataclasses.asdict(report)
     ids = []
     for platform in platforms:
-        ids.append(store.enqueue_action(platform, "post_report", payload))
+        ids.append(store.enqueue_action(platform, OutboxKind.POST_REPORT, payload))
         log.info("digest queued for %s (outbox #%s)", platform, ids[-1])
     return ids
 
@@ -74,7 +72,7 @@ def enqueue_report(core: "Core", report: PostReport) -> list[int]:
 async def post_digest(core: "Core", settings: DigestSettings, now: datetime | None = None,
                       days: int | None = None) -> list[int]:
     digest, report = await asyncio.to_thread(
-        build_report, core.settings.tandem_db, core.store.db, settings, days=days, now=now,
+        build_report, core.store, settings, days=days, now=now,
         low_confidence=core.settings.tandem_handoff_threshold,
     )
     if not core.adapters:

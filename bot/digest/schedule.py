@@ -106,7 +106,7 @@ class DigestScheduler:
 
 
 def service(core, settings=None, *, clock=None, sleep=asyncio.sleep):
-    """The coroutine `bot.runtime.serve` runs next to the core: post the digest on TANDEM_DIGEST_CRON.
+    """The coroutine `tandem.runtime.serve` runs next to the core: post the digest on TANDEM_DIGEST_CRON.
 
     Settings are read (and validated: a bad TANDEM_DIGEST_CRON is a ConfigError naming it) when this is called.
     """

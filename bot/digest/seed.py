@@ -1,7 +1,7 @@
 """`tandem seed`: fill a database with a realistic synthetic week, so a new user sees a full digest at once.
 
-Conversations are written through the store's own methods with a travelling clock, as the core would
-write them: customer messages, drafts and their decisions, handoffs, takeovers and handbacks, agent
+Conversations are written through the store's own methods and the shared vocabulary (the same audit
+actions, states and draft statuses as the conversation service), with a travelling clock: customer messages, drafts and their decisions, handoffs, takeovers and handbacks, agent
 replies, resolutions and ratings, on Slack and Discord, busier on weekdays and office hours.
 Deterministic for a given --seed.
 """
@@ -12,8 +12,17 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from vocab import Address
-from storage import Store
+from bot.ports import Store
+from vocab import (
+    TANDEM,
+    Address,
+    AuditAction,
+    AuthorKind,
+    ConversationChange,
+    DraftStatus,
+    Handoff,
+    State,
+)
 
 AGENTS = {"slack": ["alice", "bruno", "chen"], "discord": ["dana", "eli"]}
 KNOWN = ["How does pay in 4 work?", "Can I change my payment date?", "What happens if I pay late?",
@@ -39,15 +48,16 @@ class _Clock:
         self.t += timedelta(seconds=rng.uniform(lo, hi))
 
 
-def seed_database(db, *, days: int = 7, per_day: int = 70, tz: ZoneInfo = ZoneInfo("UTC"),
+def seed_database(make_store: Callable[[Callable[[], datetime]], Store], *, days: int = 7, per_day: int = 70, tz: ZoneInfo = ZoneInfo("UTC"),
                   now: datetime | None = None, seed: int = 7, progress: Callable[[int], None] | None = None) -> int:
     """Write ~`per_day` conversations a day (fewer at weekends) over the last `days` local days up to `now`
-    (today so far included, like the digest's default period). Returns the number written."""
+    (today so far included, like the digest's default period), through the store `make_store(clock)` returns.
+    Returns the number written."""
     rng = random.Random(seed)
     now = now or datetime.now(tz)
     today = now.astimezone(tz).date()
     clock = _Clock(now)
-    store = Store(db, clock=clock)
+    store = make_store(clock)
     written = 0
     for back in range(days - 1, -1, -1):
         day = today - timedelta(days=back)
@@ -74,86 +84,90 @@ def _conversation(store: Store, clock: _Clock, rng: random.Random, n: int) -> No
     scenario = rng.choices([s for s, _ in SCENARIOS], [w for _, w in SCENARIOS])[0]
     question = rng.choice(GAPS if scenario in ("gap", "failed") else KNOWN)
     conv = store.open_conversation(Address(platform, f"C{n % 7}", f"{n}.0001"), f"U{n}", f"customer{n}", "en")
-    mid = store.append_message(conv.id, "customer", question, platform)
+    mid = store.append_message(conv.id, AuthorKind.CUSTOMER, question, platform)
 
-    def draft(status: str, confidence: float, reason: str | None = None) -> int:
+    def draft(status: DraftStatus, confidence: float | None, reason: Handoff | None = None) -> int:
         did = store.create_draft_job(conv.id, mid)
         clock.tick(rng, 1, 6)
-        store.complete_draft(did, status=status, text=None if status == "failed" else ANSWER, sources=[],
+        store.complete_draft(did, status=status, text=None if status == DraftStatus.FAILED else ANSWER, sources=[],
                              confidence=confidence, drafter="kb", model=None, latency_ms=rng.uniform(5, 900),
                              handoff_reason=reason)
         return did
 
-    def send(kind: str, text: str, draft_id: int | None = None, who: str = "") -> None:
+    def send(kind: AuthorKind, text: str, draft_id: int | None = None, who: str = "") -> None:
         m = store.append_message(conv.id, kind, text, platform, draft_id=draft_id, author_id=who, author_name=who)
         clock.tick(rng, 0.3, 2)
         store.mark_message_delivered(m, f"p{m}")
 
-    def handoff(reason: str) -> None:
-        store.update_conversation(conv.id, state="waiting_human", handoff_reason=reason, handoff_at=store.now())
-        store.log_event("tandem", "handoff", conversation_id=conv.id, reason=reason)
-        send("system", "A person will take it from here.")
+    def change(**fields) -> None:
+        store.change_conversation(conv.id, ConversationChange(**fields))
+
+    def handoff(reason: Handoff) -> None:
+        change(state=State.WAITING_HUMAN, handoff_reason=reason, handoff_at=store.now())
+        store.log_event(TANDEM, AuditAction.HANDOFF, conversation_id=conv.id, reason=reason)
+        send(AuthorKind.SYSTEM, "A person will take it from here.")
 
     def agent_takes_over() -> None:
         clock.tick(rng, 60, 2400)
-        store.log_event(agent, "takeover", actor_role="agent", conversation_id=conv.id)
-        store.update_conversation(conv.id, state="human", assignee=agent, human_involved=1)
+        store.log_event(agent, AuditAction.TAKEOVER, actor_role="agent", conversation_id=conv.id)
+        change(state=State.HUMAN, assignee=agent, human_involved=True)
         clock.tick(rng, 20, 300)
-        send("agent", "Hi, I'm looking into this for you now.", who=agent)
-        store.log_event(agent, "reply", actor_role="agent", conversation_id=conv.id)
+        send(AuthorKind.AGENT, "Hi, I'm looking into this for you now.", who=agent)
+        store.log_event(agent, AuditAction.REPLY, actor_role="agent", conversation_id=conv.id)
 
-    def decide(did: int, status: str) -> None:
+    def decide(did: int, status: DraftStatus) -> None:
         clock.tick(rng, 20, 1500 if rng.random() < 0.85 else 7200)
-        distance = rng.randint(4, 40) if status == "edited" else 0
+        distance = rng.randint(4, 40) if status == DraftStatus.EDITED else 0
         store.decide_draft(did, status, agent, final_text=ANSWER, edit_distance=distance)
-        store.log_event(agent, "approve" if status == "approved" else "edited", actor_role="agent",
-                        conversation_id=conv.id, draft_id=did, edit_distance=distance)
-        send("bot", ANSWER, did, agent)
+        store.log_event(agent, AuditAction.APPROVE if status == DraftStatus.APPROVED else AuditAction.EDIT,
+                        actor_role="agent", conversation_id=conv.id, draft_id=did, edit_distance=distance)
+        send(AuthorKind.BOT, ANSWER, did, agent)
 
-    human = 0
+    human = False
     if scenario in ("approve", "edit"):
-        decide(draft("pending", rng.uniform(0.5, 0.85)), "approved" if scenario == "approve" else "edited")
-        human = 1
+        decide(draft(DraftStatus.PENDING, rng.uniform(0.5, 0.85)),
+               DraftStatus.APPROVED if scenario == "approve" else DraftStatus.EDITED)
+        human = True
     elif scenario == "auto":
-        did = draft("auto_sent", rng.uniform(0.86, 0.99))
-        store.decide_draft(did, "auto_sent", "tandem", final_text=ANSWER, edit_distance=0)
-        store.log_event("tandem", "auto_send", conversation_id=conv.id, draft_id=did)
-        send("bot", ANSWER, did)
+        did = draft(DraftStatus.AUTO_SENT, rng.uniform(0.86, 0.99))
+        store.decide_draft(did, DraftStatus.AUTO_SENT, TANDEM, final_text=ANSWER, edit_distance=0)
+        store.log_event(TANDEM, AuditAction.AUTO_SEND, conversation_id=conv.id, draft_id=did)
+        send(AuthorKind.BOT, ANSWER, did)
     elif scenario == "superseded":
-        draft("pending", 0.7)
+        draft(DraftStatus.PENDING, 0.7)
         clock.tick(rng, 10, 60)
-        mid = store.append_message(conv.id, "customer", "Also, is there a fee?", platform)
-        store.supersede_open_drafts(conv.id, "tandem")
-        decide(draft("pending", 0.75), "approved")
-        human = 1
+        mid = store.append_message(conv.id, AuthorKind.CUSTOMER, "Also, is there a fee?", platform)
+        store.supersede_open_drafts(conv.id, TANDEM)
+        decide(draft(DraftStatus.PENDING, 0.75), DraftStatus.APPROVED)
+        human = True
     elif scenario == "pending":
-        draft("pending", 0.6)
+        draft(DraftStatus.PENDING, 0.6)
         return
     else:
-        reason = {"reject": "draft_rejected", "gap": "low_confidence", "human": "asked_for_human",
-                  "frustrated": "frustration", "failed": "drafter_error"}[scenario]
+        reason = {"reject": Handoff.DRAFT_REJECTED, "gap": Handoff.LOW_CONFIDENCE, "human": Handoff.ASKED_FOR_HUMAN,
+                  "frustrated": Handoff.FRUSTRATION, "failed": Handoff.DRAFTER_ERROR}[scenario]
         if scenario == "reject":
-            did = draft("pending", 0.55)
+            did = draft(DraftStatus.PENDING, 0.55)
             clock.tick(rng, 30, 900)
-            store.decide_draft(did, "rejected", agent, reject_reason="not accurate")
-            store.log_event(agent, "reject", actor_role="agent", conversation_id=conv.id, draft_id=did)
+            store.decide_draft(did, DraftStatus.REJECTED, agent, reject_reason="not accurate")
+            store.log_event(agent, AuditAction.REJECT, actor_role="agent", conversation_id=conv.id, draft_id=did)
         elif scenario in ("gap", "failed"):
-            draft("pending" if scenario == "gap" else "failed", rng.uniform(0.1, 0.4) if scenario == "gap" else None,
-                  reason)
+            draft(DraftStatus.PENDING if scenario == "gap" else DraftStatus.FAILED,
+                  rng.uniform(0.1, 0.4) if scenario == "gap" else None, reason)
         handoff(reason)
         if rng.random() < 0.12:
             return  # still waiting for a person
         agent_takes_over()
-        human = 1
+        human = True
         if rng.random() < 0.3:
             clock.tick(rng, 60, 600)
-            store.log_event(agent, "handback", actor_role="agent", conversation_id=conv.id)
-            store.update_conversation(conv.id, state="bot")
+            store.log_event(agent, AuditAction.HANDBACK, actor_role="agent", conversation_id=conv.id)
+            change(state=State.BOT)
     if rng.random() < 0.07:
         return  # left open
     clock.tick(rng, 120, 5 * 3600)
-    store.update_conversation(conv.id, state="resolved", resolved_at=store.now(), human_involved=human)
-    store.log_event(agent if human else "tandem", "resolve", actor_role="agent" if human else "",
+    change(state=State.RESOLVED, resolved_at=store.now(), human_involved=human)
+    store.log_event(agent if human else TANDEM, AuditAction.RESOLVE, actor_role="agent" if human else "",
                     conversation_id=conv.id)
     if rng.random() < 0.35:
         clock.tick(rng, 30, 600)

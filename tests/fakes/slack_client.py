@@ -20,7 +20,7 @@ import aiohttp
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.config import SlackSettings
 from bot.config import load_settings
-from bot.runtime import build_core
+from tandem.runtime import build_core
 from tests.fakes.slack_api import BOT_ID, BOT_USER, TEAM, FakeSlackAPI
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -1,6 +1,6 @@
 """`tandem kb ...`: build a knowledge base from labelled questions and measure the drafter on them.
 
-Registered in bot/cli.py with `cli.add_command(kb)`; usable alone as `python -m bot.kb_cli`.
+Registered in bot/cli.py with `cli.add_command(kb)`; usable alone as `python -m tandem.kb_cli`.
 """
 from __future__ import annotations
 

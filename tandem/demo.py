@@ -14,7 +14,7 @@ from rich.console import Console
 
 from adapters.console import ConsoleAdapter
 from bot.config import Settings
-from bot.runtime import build_core
+from tandem.runtime import build_core
 
 SCENARIO: list[tuple[str, str]] = [
     ("say", "alice> Hi! How does paying in 4 instalments work?"),

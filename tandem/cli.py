@@ -8,30 +8,17 @@ import asyncio
 import json
 import logging
 import os
-import sys
 
 import click
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError
 from bot.kb import KBError
+from tandem.digest_cli import digest as digest_command
+from tandem.digest_cli import seed as seed_command
+from tandem.kb_cli import kb
+from tandem.settings import settings_or_exit, setup_logging
 
 log = logging.getLogger("tandem")
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-
-
-def settings_or_exit(env_file: str | None, **overrides) -> Settings:
-    try:
-        return load_settings(Settings, env_file=env_file, **overrides)
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration error: {exc}") from None
 
 
 class _Group(click.Group):
@@ -57,7 +44,7 @@ def cli(ctx: click.Context, env_file: str) -> None:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Run Tandem on every platform whose credentials are set (the console when none is)."""
-    from bot.runtime import build_core, platform_adapters, serve
+    from tandem.runtime import build_core, platform_adapters, serve
 
     env_file = ctx.obj["env_file"]
     settings = settings_or_exit(env_file)
@@ -97,7 +84,7 @@ def run(ctx: click.Context) -> None:
 @click.pass_context
 def demo(ctx: click.Context, db_path: str | None) -> None:
     """Play a scripted scenario through the real core and print the transcript and a summary."""
-    from bot.demo import run_demo
+    from tandem.demo import run_demo
 
     settings = settings_or_exit(ctx.obj["env_file"])
     setup_logging("WARNING")
@@ -110,7 +97,7 @@ def demo(ctx: click.Context, db_path: str | None) -> None:
 @click.pass_context
 def ask(ctx: click.Context, question: str, as_json: bool) -> None:
     """Ask the drafter one question: answer, sources, confidence and what Tandem would do with it."""
-    from bot.ask import ask_once
+    from tandem.ask import ask_once
 
     settings = settings_or_exit(ctx.obj["env_file"])
     setup_logging("WARNING")
@@ -153,10 +140,10 @@ def db_migrate(ctx: click.Context) -> None:
 @click.pass_context
 def export(ctx: click.Context, out) -> None:
     """Export every conversation with its messages, drafts and actions as JSON lines."""
-    from storage import Store, open_db
+    from tandem.runtime import open_store
 
     settings = settings_or_exit(ctx.obj["env_file"])
-    store = Store(open_db(settings.tandem_db))
+    store = open_store(settings.tandem_db)
     count = 0
     for conversation in store.export_conversations():
         out.write(json.dumps(conversation, ensure_ascii=False) + "\n")
@@ -164,16 +151,8 @@ def export(ctx: click.Context, out) -> None:
     click.echo(f"exported {count} conversation(s)", err=True)
 
 
-def _register_groups() -> None:
-    from bot.digest.cli import digest as digest_command
-    from bot.digest.cli import seed as seed_command
-    from bot.kb_cli import kb
-
-    for command in (kb, digest_command, seed_command):
-        cli.add_command(command)
-
-
-_register_groups()
+for group in (kb, digest_command, seed_command):
+    cli.add_command(group)
 
 
 def main() -> None:

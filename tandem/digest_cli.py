@@ -1,6 +1,6 @@
 """`tandem digest` and `tandem seed`: the digest on the command line, and a synthetic week to try it on.
 
-Registered in bot/cli.py with `cli.add_command(digest)` and `cli.add_command(seed)`.
+Registered in tandem/cli.py with `cli.add_command(digest)` and `cli.add_command(seed)`.
 `--post` queues the report in the database's outbox for every platform whose credentials are set; the
 running bot (`tandem run`) delivers it within a minute, with the usual retries.
 """
@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 import click
 
 from bot.config import ConfigError
+from tandem.settings import settings_or_exit
 
 
 def _settings(ctx: click.Context, db: str | None):
-    from bot.cli import settings_or_exit
     from bot.digest.publish import digest_settings
 
     env_file = (ctx.find_root().obj or {}).get("env_file")
@@ -39,20 +39,19 @@ def digest(ctx: click.Context, days: int | None, as_json: bool, png: str | None,
     from bot.digest.figures import build_digest
     from bot.digest.publish import build_report, queue_report
     from bot.digest.render import to_json, to_text
-    from storage import Store, open_db
+    from tandem.runtime import open_store
 
     settings, dsettings, env_file = _settings(ctx, db)
     platforms = _platforms(env_file) if post else []
-    database = open_db(settings.tandem_db)
+    store = open_store(settings.tandem_db)
     started = time.perf_counter()
     if post:
-        result, report = build_report(settings.tandem_db, database, dsettings, days=days,
-                                      low_confidence=settings.tandem_handoff_threshold)
-        queue_report(Store(database), report, platforms)
+        result, report = build_report(store, dsettings, days=days, low_confidence=settings.tandem_handoff_threshold)
+        queue_report(store, report, platforms)
         click.echo(f"digest queued for {', '.join(platforms)}; `tandem run` delivers it (chart {report.image_path})",
                    err=True)
     else:
-        result = build_digest(database, days=days or dsettings.tandem_digest_days, tz=dsettings.zone,
+        result = build_digest(store.analytics(), days=days or dsettings.tandem_digest_days, tz=dsettings.zone,
                               now=datetime.now(timezone.utc), low_confidence=settings.tandem_handoff_threshold)
     built = time.perf_counter() - started
     click.echo(to_json(result) if as_json else to_text(result))
@@ -62,7 +61,7 @@ def digest(ctx: click.Context, days: int | None, as_json: bool, png: str | None,
 
 
 def _platforms(env_file: str | None) -> list[str]:
-    from bot.runtime import platform_adapters
+    from tandem.runtime import platform_adapters
 
     platforms = [a.platform for a in platform_adapters(env_file)]
     if not platforms:
@@ -82,13 +81,12 @@ def seed(ctx: click.Context, days: int, per_day: int, seed_value: int, db: str |
     from rich.progress import Progress
 
     from bot.digest.seed import seed_database
-    from storage import open_db
+    from tandem.runtime import open_store
 
     settings, dsettings, _ = _settings(ctx, db)
-    database = open_db(settings.tandem_db)
     with Progress(transient=False) as progress:
         task = progress.add_task(f"seeding {settings.tandem_db}", total=days)
-        written = seed_database(database, days=days, per_day=per_day, tz=dsettings.zone, seed=seed_value,
+        written = seed_database(lambda clock: open_store(settings.tandem_db, clock), days=days, per_day=per_day, tz=dsettings.zone, seed=seed_value,
                                 progress=lambda n: progress.advance(task, n))
     click.echo(f"{written} conversations over {days} days written to {settings.tandem_db}. "
                f"Try: tandem digest{' --db ' + db if db else ''} --png digest.png")

@@ -2,30 +2,32 @@
 
 One asyncio loop runs everything: the core's processor, drafting workers and outbox, each connected
 platform, and the scheduler. With no platform configured, the console adapter is the embedded default.
+Platforms and background services are found in one registry, the package's entry points
+(`tandem.platforms`, `tandem.services` in pyproject.toml): adding a platform is a new package under
+adapters/ plus one line there.
 """
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import signal
 from collections.abc import Callable
 from datetime import datetime
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from bot.config import ConfigError, Settings
 from bot.core import Core
 from bot.drafting.retrieval import KBDrafter
 from bot.kb import load_kb
+from bot.ports import Adapter
 from storage import Store, open_db
-from storage.store import utcnow
+from vocab.times import utcnow
 
 log = logging.getLogger(__name__)
 
-# Each platform package exposes from_env(env_file) -> adapter or None (when its credentials are not set).
-PLATFORMS = ("adapters.slack", "adapters.discord")
-# Optional background services started with the core: module path, factory(core) -> coroutine.
-SERVICES = ("bot.digest.schedule",)
+PLATFORMS = "tandem.platforms"  # name -> from_env(env_file) returning an adapter, or None without credentials
+SERVICES = "tandem.services"  # name -> factory(core) returning a coroutine run beside the core
 
 
 def build_drafter(settings: Settings):
@@ -83,34 +85,42 @@ def embeddings_cache_path(settings: Settings) -> Path | None:
     return Path(settings.tandem_db + ".embeddings.npz")
 
 
+def open_store(path: str, clock: Callable[[], datetime] = utcnow) -> Store:
+    """The SQLite store on `path` (created and migrated if need be)."""
+    return Store(open_db(path), clock=clock)
+
+
 def build_core(settings: Settings, clock: Callable[[], datetime] | None = None, drafter=None) -> Core:
-    db = open_db(settings.tandem_db)
-    store = Store(db, clock=clock or utcnow)
-    return Core(settings, store, drafter or build_drafter(settings))
+    return Core(settings, open_store(settings.tandem_db, clock or utcnow), drafter or build_drafter(settings))
 
 
-def _modules(names: tuple[str, ...]) -> list:
-    """Import each module that exists; a module missing from this install is skipped, any other error raised."""
+def _load(group: str) -> list[tuple[str, Callable]]:
+    """Every entry point of `group` whose module this install has; any other import error is raised."""
     found = []
-    for name in names:
+    for point in sorted(entry_points(group=group), key=lambda p: p.name):
         try:
-            found.append(importlib.import_module(name))
+            found.append((point.name, point.load()))
         except ModuleNotFoundError as exc:
-            if not (exc.name and name.startswith(exc.name)):
+            if not _is_missing(point, exc):
                 raise
+            log.info("%s %s is not installed here; skipped", group, point.name)
     return found
 
 
-def platform_adapters(env_file: str | None) -> list:
+def _is_missing(point: EntryPoint, exc: ModuleNotFoundError) -> bool:
+    return bool(exc.name) and point.module.startswith(exc.name)
+
+
+def platform_adapters(env_file: str | None) -> list[Adapter]:
     """Every platform adapter whose credentials are set. A bad setting raises ConfigError naming it."""
-    return [a for a in (m.from_env(env_file) for m in _modules(PLATFORMS)) if a is not None]
+    return [a for a in (from_env(env_file) for _, from_env in _load(PLATFORMS)) if a is not None]
 
 
 def services(core: Core) -> list:
-    return [m.service(core) for m in _modules(SERVICES)]
+    return [factory(core) for _, factory in _load(SERVICES)]
 
 
-async def serve(core: Core, adapters: list, *, until: asyncio.Future | None = None) -> None:
+async def serve(core: Core, adapters: list[Adapter], *, until: asyncio.Future | None = None) -> None:
     """Run the core and adapters until `until` completes or SIGINT/SIGTERM arrives."""
     loop = asyncio.get_running_loop()
     stop = until or loop.create_future()

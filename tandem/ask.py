@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from bot import handoff as signals
 from bot.config import Settings
-from bot.conversation import judge
+from bot.rules import judge
 from bot.drafting.base import DrafterError, DraftRequest
-from bot.runtime import build_drafter
+from tandem.runtime import build_drafter
 
 
 async def ask_once(settings: Settings, question: str) -> dict:

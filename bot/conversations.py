@@ -1,0 +1,252 @@
+"""The conversation service: the one owner of every change in a conversation's life.
+
+Hand off, take over, hand back, reply as an agent, decide a draft, resolve, reopen, rate, assign, supersede:
+each transition is a method here, and each keeps its invariants inside it, so no caller can forget one:
+open drafts are superseded and each is logged, the customer is told what happens next, the review card is
+refreshed, and the audit row is written, all in the caller's transaction together with the outbox rows it
+queues. It reads and writes through the store only; it knows nothing of the core's workers, the adapters
+or the platforms. The inbound rules (bot/rules.py) and the agents' commands (bot/desk.py) decide *which*
+transition happens; this module is *how*.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import timedelta
+
+from rapidfuzz.distance import Levenshtein
+
+from bot import texts
+from bot.config import Settings
+from bot.ports import Store
+from vocab import (
+    TANDEM,
+    Actor,
+    Address,
+    AuditAction,
+    AuthorKind,
+    Conversation,
+    ConversationChange,
+    Draft,
+    DraftStatus,
+    Handoff,
+    Mode,
+    OutboxKind,
+    Role,
+    State,
+    Style,
+)
+
+log = logging.getLogger(__name__)
+
+
+def role_name(actor: Actor) -> str:
+    return actor.role.name.lower()
+
+
+class ConversationService:
+    def __init__(self, settings: Settings, store: Store):
+        self.settings = settings
+        self.store = store
+        self.mode = Mode(settings.tandem_mode)
+
+    # ---- the building blocks every transition uses -------------------------------------------------------
+    def audit(self, actor: Actor | str, action: AuditAction, **details) -> int:
+        if isinstance(actor, Actor):
+            return self.store.log_event(actor.label, action, actor_role=role_name(actor), **details)
+        return self.store.log_event(actor, action, **details)
+
+    def send(self, conv: Conversation, text: str, *, author_kind: AuthorKind = AuthorKind.BOT,
+             style: Style = Style.REPLY, author: Actor | None = None, draft_id: int | None = None) -> int:
+        """Log a message to the customer and queue its delivery through the outbox."""
+        message_id = self.store.append_message(
+            conv.id, author_kind, text, conv.platform,
+            author_id=author.user_id if author else "", author_name=author.label if author else "",
+            draft_id=draft_id,
+        )
+        self.store.enqueue_action(conv.platform, OutboxKind.SEND_MESSAGE,
+                                  {"address": asdict(conv.address), "text": text, "style": style},
+                                  conversation_id=conv.id, message_id=message_id)
+        return message_id
+
+    def notify(self, conv: Conversation, key: str, **values) -> int:
+        """Tell the customer, in their language, what just happened (a system notice)."""
+        return self.send(conv, texts.say(key, conv.language, **values), author_kind=AuthorKind.SYSTEM,
+                         style=Style.SYSTEM)
+
+    def refresh_card(self, conv: Conversation) -> None:
+        self.store.enqueue_action(conv.platform, OutboxKind.UPSERT_CARD, {"conversation_id": conv.id},
+                                  conversation_id=conv.id)
+
+    def supersede(self, conv: Conversation, *, by: Actor | str) -> list[int]:
+        """Close every open draft of the conversation (a newer message or a person made them moot); log each."""
+        label = by.label if isinstance(by, Actor) else by
+        ids = self.store.supersede_open_drafts(conv.id, by=label)
+        for draft_id in ids:
+            self.audit(by if isinstance(by, Actor) else TANDEM, AuditAction.DRAFT_SUPERSEDED,
+                       conversation_id=conv.id, draft_id=draft_id)
+        return ids
+
+    def _change(self, conv: Conversation, **fields) -> Conversation:
+        return self.store.change_conversation(conv.id, ConversationChange(**fields))
+
+    # ---- customers -----------------------------------------------------------------------------------------
+    def open(self, address: Address, customer: Actor, language: str) -> Conversation:
+        conv = self.store.open_conversation(address, customer.user_id, customer.name, language)
+        self.store.log_event(customer.user_id, AuditAction.OPEN, actor_role="customer", conversation_id=conv.id)
+        return conv
+
+    def customer_wrote(self, conv: Conversation, language: str) -> Conversation:
+        """A customer message was logged: note when, follow their language, close drafts it made moot."""
+        conv = self._change(conv, last_customer_at=self.store.now(), language=language)
+        self.supersede(conv, by="customer_message")
+        return conv
+
+    def rate(self, conv: Conversation, rating: int, customer: Actor) -> Conversation:
+        self.store.add_rating(conv.id, rating, customer.user_id)
+        conv = self._change(conv, awaiting_rating=False)
+        self.store.log_event(customer.user_id, AuditAction.RATING, actor_role="customer", conversation_id=conv.id,
+                             rating=rating)
+        self.notify(conv, "rating.thanks", rating=rating)
+        self.refresh_card(conv)
+        return conv
+
+    def reopen_window(self) -> timedelta:
+        return timedelta(hours=self.settings.tandem_reopen_hours)
+
+    def reopen(self, conv: Conversation) -> Conversation:
+        """One fixed rule: back to the person who handled it, otherwise back to the bot. No ping-pong."""
+        if conv.human_involved and conv.assignee:
+            conv = self._change(conv, state=State.WAITING_HUMAN, handoff_reason=Handoff.REOPENED,
+                                handoff_at=self.store.now(), resolved_at=None, awaiting_rating=False, reopened=True)
+            self.audit(TANDEM, AuditAction.REOPEN, conversation_id=conv.id, to="human", assignee=conv.assignee)
+            self.audit(TANDEM, AuditAction.HANDOFF, conversation_id=conv.id, reason=Handoff.REOPENED,
+                       detail=f"back to {conv.assignee}")
+            self.notify(conv, "reopened.human", agent=conv.assignee)
+        else:
+            conv = self._change(conv, state=State.BOT, handoff_reason=None, resolved_at=None, awaiting_rating=False,
+                                reopened=True)
+            self.audit(TANDEM, AuditAction.REOPEN, conversation_id=conv.id, to="bot")
+        return conv
+
+    # ---- handing over between the bot and people -----------------------------------------------------------
+    def hand_off(self, conv: Conversation, reason: Handoff, detail: str = "", actor: Actor | str = TANDEM
+                 ) -> Conversation:
+        """Ask a person to take over and tell the customer what happens next (once per handoff)."""
+        reason = Handoff(reason)
+        if conv.state in (State.WAITING_HUMAN, State.HUMAN):
+            self.audit(actor, AuditAction.HANDOFF_SIGNAL, conversation_id=conv.id, reason=reason, detail=detail)
+            return conv
+        conv = self._change(conv, state=State.WAITING_HUMAN, handoff_reason=reason, handoff_at=self.store.now())
+        self.audit(actor, AuditAction.HANDOFF, conversation_id=conv.id, reason=reason, detail=detail)
+        hours = self.settings.support_hours
+        notice = texts.handoff_notice(
+            reason.value, conv.language, open_now=hours.is_open(self.store.clock()),
+            minutes=self.settings.tandem_expected_wait_minutes, hours=hours.describe(),
+        )
+        self.send(conv, notice, author_kind=AuthorKind.SYSTEM, style=Style.SYSTEM)
+        self.refresh_card(conv)
+        log.info("conversation #%s handed off: %s %s", conv.id, reason.value, detail)
+        return conv
+
+    def take_over(self, conv: Conversation, agent: Actor, *, via: str = "command", announce: bool = True
+                  ) -> Conversation:
+        """The agent owns the conversation; the bot stays silent until it is handed back."""
+        previous = conv.assignee if conv.state == State.HUMAN else None
+        self.supersede(conv, by=agent)
+        conv = self._change(conv, state=State.HUMAN, assignee=agent.label, handoff_reason=None, human_involved=True)
+        self.audit(agent, AuditAction.TAKEOVER, conversation_id=conv.id, via=via, previous=previous)
+        if announce:
+            self.notify(conv, "takeover", agent=agent.label)
+        self.refresh_card(conv)
+        return conv
+
+    def hand_back(self, conv: Conversation, agent: Actor) -> Conversation:
+        conv = self._change(conv, state=State.BOT, handoff_reason=None)
+        self.audit(agent, AuditAction.HANDBACK, conversation_id=conv.id)
+        self.notify(conv, "handback")
+        self.refresh_card(conv)
+        return conv
+
+    def agent_wrote(self, conv: Conversation, agent: Actor) -> Conversation:
+        """An agent wrote straight into the customer's conversation (already logged): that is a takeover."""
+        if conv.first_response_at is None:
+            conv = self._change(conv, first_response_at=self.store.now())
+        if conv.state != State.HUMAN or conv.assignee != agent.label:
+            return self.take_over(conv, agent, via="message", announce=False)
+        conv = self._change(conv, human_involved=True)
+        self.refresh_card(conv)
+        return conv
+
+    def reply(self, conv: Conversation, agent: Actor, text: str) -> Conversation:
+        """The agent writes to the customer through Tandem; they own the conversation after."""
+        if conv.state != State.HUMAN:
+            conv = self.take_over(conv, agent, via="reply", announce=False)
+        else:
+            conv = self._change(conv, human_involved=True)
+        self.send(conv, text, author_kind=AuthorKind.AGENT, style=Style.AGENT, author=agent)
+        self.audit(agent, AuditAction.REPLY, conversation_id=conv.id, chars=len(text))
+        self.refresh_card(conv)
+        return conv
+
+    def note(self, conv: Conversation, agent: Actor, text: str) -> None:
+        self.store.append_message(conv.id, AuthorKind.NOTE, text, conv.platform, author_id=agent.user_id,
+                                  author_name=agent.label)
+        self.audit(agent, AuditAction.NOTE, conversation_id=conv.id, chars=len(text))
+
+    def assign(self, conv: Conversation, agent: Actor, assignee: str) -> Conversation:
+        conv = self._change(conv, assignee=assignee)
+        self.audit(agent, AuditAction.ASSIGN, conversation_id=conv.id, assignee=assignee)
+        self.refresh_card(conv)
+        return conv
+
+    def resolve(self, conv: Conversation, agent: Actor) -> Conversation:
+        self.supersede(conv, by=agent)
+        conv = self._change(conv, state=State.RESOLVED, resolved_at=self.store.now(), awaiting_rating=True,
+                            handoff_reason=None)
+        self.audit(agent, AuditAction.RESOLVE, conversation_id=conv.id)
+        self.notify(conv, "resolved")
+        self.refresh_card(conv)
+        return conv
+
+    # ---- drafts --------------------------------------------------------------------------------------------
+    def send_draft(self, conv: Conversation, draft: Draft, final: str, agent: Actor) -> DraftStatus:
+        """An agent approved a draft as it is or with their edits: send it; a handoff is then satisfied."""
+        status = DraftStatus.APPROVED if final.strip() == (draft.text or "").strip() else DraftStatus.EDITED
+        distance = Levenshtein.distance(draft.text or "", final)
+        self.store.decide_draft(draft.id, status, agent.label, final_text=final, edit_distance=distance)
+        self.send(conv, final, author_kind=AuthorKind.BOT, style=Style.REPLY, author=agent, draft_id=draft.id)
+        if conv.state == State.WAITING_HUMAN:
+            conv = self._change(conv, state=State.BOT, handoff_reason=None)
+        action = AuditAction.EDIT if status == DraftStatus.EDITED else AuditAction.APPROVE
+        self.audit(agent, action, conversation_id=conv.id, draft_id=draft.id, edit_distance=distance)
+        self.refresh_card(conv)
+        return status
+
+    def reject_draft(self, conv: Conversation, draft: Draft, agent: Actor, reason: str | None) -> Conversation:
+        self.store.decide_draft(draft.id, DraftStatus.REJECTED, agent.label, reject_reason=reason)
+        self.audit(agent, AuditAction.REJECT, conversation_id=conv.id, draft_id=draft.id, reason=reason)
+        conv = self.hand_off(conv, Handoff.DRAFT_REJECTED, reason or "", actor=agent)
+        self.refresh_card(conv)
+        return conv
+
+    def request_draft(self, conv: Conversation, message_id: int) -> int:
+        """Queue a drafting job (the core's workers pick it up) and show the card as drafting."""
+        draft_id = self.store.create_draft_job(conv.id, message_id)
+        self.refresh_card(conv)
+        return draft_id
+
+    def auto_send(self, conv: Conversation, draft_id: int, text: str, confidence: float) -> None:
+        self.store.decide_draft(draft_id, DraftStatus.AUTO_SENT, TANDEM, final_text=text, edit_distance=0)
+        self.audit(TANDEM, AuditAction.AUTO_SEND, conversation_id=conv.id, draft_id=draft_id, confidence=confidence)
+        self.send(conv, texts.automated(text, conv.language), style=Style.AUTOMATED, draft_id=draft_id)
+
+    # ---- the bot's mode ------------------------------------------------------------------------------------
+    def set_mode(self, mode: Mode, lead: Actor) -> Mode:
+        previous, self.mode = self.mode, Mode(mode)
+        self.store.set_setting("mode", self.mode.value)
+        self.audit(lead, AuditAction.MODE, mode=self.mode, previous=previous)
+        return previous
+
+
+__all__ = ["ConversationService", "Role"]

@@ -1,0 +1,181 @@
+"""The conversation rules: what a customer message, an agent's message or a finished draft should cause.
+
+The rules decide; the conversation service (bot/conversations.py) carries each transition out.
+
+States: bot (drafting) -> waiting_human (handed off, with a reason) -> human (owned by an agent) ->
+resolved. The guarantees, each tested:
+- in waiting_human and human the bot neither drafts nor sends; only an explicit hand-back returns it;
+- a conversation has at most one open draft; a new customer message supersedes it;
+- every handoff is announced to the customer (see `ConversationService.hand_off`);
+- a customer writing into a resolved conversation reopens it by one fixed rule: if a person had handled
+  it, it goes back to that person (waiting_human, reason reopened), otherwise to the bot. No ping-pong.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+
+from bot import handoff as signals
+from bot.conversations import ConversationService
+from bot.drafting.base import DraftResult
+from bot.ports import Store
+from bot.texts import clean_text
+from vocab import TANDEM, AuditAction, AuthorKind, Conversation, DraftStatus, Handoff, InboundMessage, Mode, Role, State
+
+log = logging.getLogger(__name__)
+
+_RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*(?:stars?|bintang)?\s*[.!]?\s*$", re.IGNORECASE)
+
+
+def parse_rating(text: str) -> int | None:
+    m = _RATING.match(text)
+    if m:
+        return int(m.group(1))
+    stars = text.strip().replace("\ufe0f", "")
+    if stars and set(stars) <= {"⭐", "★"} and len(stars) <= 5:
+        return len(stars)
+    return None
+
+
+def judge(result: DraftResult, mode: Mode, handoff_threshold: float, auto_threshold: float
+          ) -> tuple[str, Handoff | None]:
+    """What happens to a finished draft: ("handoff", reason), ("auto_send", None) or ("review", None)."""
+    if result.needs_human:
+        reason = result.reason if result.reason in Handoff._value2member_map_ else Handoff.SENSITIVE_TOPIC
+        return "handoff", Handoff(reason)
+    if not result.text.strip() or result.confidence < handoff_threshold:
+        return "handoff", Handoff.LOW_CONFIDENCE
+    if mode == Mode.OFF:
+        return "handoff", Handoff.BOT_OFF
+    if mode == Mode.AUTO and result.confidence >= auto_threshold:
+        return "auto_send", None
+    return "review", None
+
+
+class ConversationRules:
+    def __init__(self, service: ConversationService, store: Store, drafter_name: str = "drafter"):
+        self.service = service
+        self.store = store
+        self.drafter_name = drafter_name
+
+    # ---- inbound -----------------------------------------------------------------------------------------
+    def apply(self, event: InboundMessage, inbox_id: int) -> None:
+        if event.kind in ("edit", "delete"):
+            self._edit_or_delete(event)
+            return
+        text = clean_text(event.text)
+        conv = self.store.latest_conversation_at(event.address)
+        if event.author.role >= Role.AGENT and conv is not None and conv.customer_id != event.author.user_id:
+            self._agent_message(conv, event, text, inbox_id)
+            return
+        if conv is not None and conv.state == State.RESOLVED:
+            conv, rated = self._resolved(conv, event, text)
+            if rated:
+                return
+        if conv is None:
+            conv = self.service.open(event.address, event.author, signals.detect_language(text))
+        message_id = self.store.append_message(
+            conv.id, AuthorKind.CUSTOMER, text, event.address.platform,
+            author_id=event.author.user_id, author_name=event.author.name,
+            platform_message_id=event.message_id or None, inbox_id=inbox_id, attachments=event.attachments,
+        )
+        conv = self.service.customer_wrote(conv, signals.detect_language(text) if text else conv.language)
+        self._customer_message(conv, text, event.attachments, message_id)
+
+    def _customer_message(self, conv: Conversation, text: str, attachments: int, message_id: int) -> None:
+        service = self.service
+        if conv.state != State.BOT:
+            service.refresh_card(conv)  # a person is on it: show them the new message, stay silent
+            return
+        previous = self.store.recent_customer_texts(conv.id, limit=4)[1:]
+        if not text and attachments:
+            service.hand_off(conv, Handoff.ATTACHMENT, f"{attachments} file(s) without text")
+        elif not text:
+            service.audit(TANDEM, AuditAction.EMPTY_MESSAGE, conversation_id=conv.id)
+            service.notify(conv, "empty")
+        elif signals.asks_for_human(text):
+            service.hand_off(conv, Handoff.ASKED_FOR_HUMAN, text[:200])
+        elif (why := signals.frustration(text, previous)) is not None:
+            service.hand_off(conv, Handoff.FRUSTRATION, why)
+        elif service.mode == Mode.OFF:
+            service.hand_off(conv, Handoff.BOT_OFF)
+        else:
+            service.request_draft(conv, message_id)
+
+    def _resolved(self, conv: Conversation, event: InboundMessage, text: str) -> tuple[Conversation | None, bool]:
+        """A customer wrote into a resolved conversation: a rating (True), a reopen, or (too late) None: new one."""
+        rating = parse_rating(text) if conv.awaiting_rating else None
+        if rating is not None:
+            self.store.append_message(
+                conv.id, AuthorKind.CUSTOMER, text, event.address.platform, author_id=event.author.user_id,
+                author_name=event.author.name, platform_message_id=event.message_id or None,
+            )
+            return self.service.rate(conv, rating, event.author), True
+        resolved_at = datetime.fromisoformat(conv.resolved_at) if conv.resolved_at else self.store.clock()
+        if self.store.clock() - resolved_at > self.service.reopen_window():
+            return None, False
+        return self.service.reopen(conv), False
+
+    def _agent_message(self, conv: Conversation, event: InboundMessage, text: str, inbox_id: int) -> None:
+        """An agent wrote straight into the customer's conversation: log it; it is a takeover if not one yet."""
+        self.store.append_message(
+            conv.id, AuthorKind.AGENT, text, event.address.platform, author_id=event.author.user_id,
+            author_name=event.author.name, platform_message_id=event.message_id or None, inbox_id=inbox_id,
+            attachments=event.attachments,
+        )
+        self.service.agent_wrote(conv, event.author)
+
+    def _edit_or_delete(self, event: InboundMessage) -> None:
+        message = self.store.message_by_platform_id(event.address.platform, event.message_id)
+        if message is None:
+            log.info("%s of unknown %s message %s ignored", event.kind, event.address.platform, event.message_id)
+            return
+        # platforms do not always say who deleted a message; the log then names its author
+        who = event.author.user_id if event.author.user_id not in ("", "unknown") else message["author_id"]
+        if event.kind == "edit":
+            self.store.log_event(who, AuditAction.MESSAGE_EDITED, conversation_id=message["conversation_id"],
+                                 message_id=message["id"], before=message["text"], after=event.text)
+            self.store.mark_message_edited(message["id"], event.text)
+        else:
+            self.store.log_event(who, AuditAction.MESSAGE_DELETED, conversation_id=message["conversation_id"],
+                                 message_id=message["id"], text=message["text"])
+            self.store.mark_message_deleted(message["id"])
+
+    # ---- drafts ------------------------------------------------------------------------------------------
+    def apply_draft(self, draft_id: int, result: DraftResult | None, error: str, latency_ms: float) -> None:
+        service, store = self.service, self.store
+        draft = store.draft(draft_id)
+        if draft is None or draft.status != DraftStatus.DRAFTING:
+            return  # superseded while drafting: a newer message has its own job
+        conv = store.conversation(draft.conversation_id)
+        if result is None:
+            store.complete_draft(draft_id, status=DraftStatus.FAILED, text=None, sources=[], confidence=None,
+                                 drafter=self.drafter_name, model=None, latency_ms=latency_ms,
+                                 handoff_reason=Handoff.DRAFTER_ERROR)
+            log.warning("draft #%s failed: %s", draft_id, error)
+            if conv.state == State.BOT:
+                service.hand_off(conv, Handoff.DRAFTER_ERROR, error[:300])
+            return
+        common = dict(text=result.text, sources=[s.__dict__ for s in result.sources], confidence=result.confidence,
+                      drafter=result.drafter or self.drafter_name, model=result.model, latency_ms=latency_ms)
+        if conv.state != State.BOT:
+            store.complete_draft(draft_id, status=DraftStatus.SUPERSEDED, **common)
+            service.audit(TANDEM, AuditAction.DRAFT_SUPERSEDED, conversation_id=conv.id, draft_id=draft_id,
+                          why=f"conversation is {conv.state}")
+            return
+        decision, reason = judge(result, service.mode, service.settings.tandem_handoff_threshold,
+                                 service.settings.tandem_auto_threshold)
+        if decision == "handoff":
+            status = DraftStatus.PENDING if result.text.strip() else DraftStatus.FAILED
+            store.complete_draft(draft_id, status=status, handoff_reason=reason, **common)
+            service.hand_off(conv, reason, f"confidence {result.confidence:.2f}")
+            return
+        if decision == "auto_send":
+            store.complete_draft(draft_id, status=DraftStatus.AUTO_SENT, **common)
+            service.auto_send(conv, draft_id, result.text, result.confidence)
+        else:
+            store.complete_draft(draft_id, status=DraftStatus.PENDING, **common)
+            service.audit(TANDEM, AuditAction.DRAFT_READY, conversation_id=conv.id, draft_id=draft_id,
+                          confidence=result.confidence)
+        service.refresh_card(conv)
