@@ -226,5 +226,8 @@ class Core:
     def mode(self):
         return self.conversations.mode
 
+    def wake_outbox(self) -> None:
+        self.outbox.wake()
+
 
 __all__ = ["Core"]

@@ -11,32 +11,35 @@ Slow reads (the digest over a million messages) run in a thread on a connection 
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from bot.config import Settings
 from vocab import (
     Action,
+    Actor,
     Address,
     AuditAction,
     AuthorKind,
+    CommandResult,
     Conversation,
     ConversationChange,
     Delivery,
     DeliveryError,
     Draft,
     DraftStatus,
+    EditForm,
     Handoff,
+    InboundMessage,
     OutboxKind,
     PartsSent,
     PostReport,
+    Receipt,
     SendMessage,
     UpsertCard,
 )
-
-if TYPE_CHECKING:
-    from bot.core import Core
 
 Row = dict[str, Any]
 
@@ -131,6 +134,32 @@ class Store(Protocol):
     def outbox_rows(self) -> list[Row]: ...
 
 
+class CoreAPI(Protocol):
+    """What adapters and background services may use of the core (bot.core.Core implements it)."""
+
+    settings: Settings
+    store: Store
+    adapters: Mapping[str, "Adapter"]
+
+    async def receive(self, event: InboundMessage) -> Receipt:
+        """Record an inbound event; the adapter acknowledges the platform after this returns."""
+
+    async def execute(self, actor: Actor, line: str) -> CommandResult:
+        """Run a typed command line."""
+
+    async def invoke(self, actor: Actor, name: str, args: dict[str, Any]) -> CommandResult:
+        """Run a command with its arguments already apart."""
+
+    async def press(self, actor: Actor, command: str, target_id: int) -> CommandResult | EditForm:
+        """A review-card button: the answer to show, or the Edit form to open."""
+
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until everything recorded is processed, drafted and delivered."""
+
+    def wake_outbox(self) -> None:
+        """Rows were added to the outbox outside the core's own paths: deliver them now."""
+
+
 class Adapter(Protocol):
     """A platform (Slack, Discord, the console). It turns payloads into `InboundMessage`s for `Core.receive`
     and agent input into `Core.execute` / `Core.invoke` / `Core.press` calls, and delivers the core's actions.
@@ -138,7 +167,7 @@ class Adapter(Protocol):
 
     platform: str  # "slack" | "discord" | "console": matches Address.platform of its conversations
 
-    async def start(self, core: "Core") -> None:
+    async def start(self, core: CoreAPI) -> None:
         """Connect and begin listening. Returns once connected; listening continues in background tasks."""
 
     async def stop(self) -> None:

@@ -12,7 +12,7 @@ import asyncio
 import collections
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 import yarl
@@ -22,11 +22,8 @@ from adapters.discord import interactions, translate
 from adapters.discord.config import DEFAULT_API_URL, DiscordSettings
 from bot.config import ConfigError
 from bot.commands import card_buttons
-from bot.ports import route, send_parts
+from bot.ports import CoreAPI, route, send_parts
 from vocab import Actor, Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
-
-if TYPE_CHECKING:
-    from bot.core import Core
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +105,7 @@ class DiscordAdapter:
         self.roles = translate.Roles(settings.discord_agent_role, settings.discord_lead_role)
         self.ready_timeout = ready_timeout
         self.client_options = {"max_ratelimit_timeout": 20.0, **client_options}
-        self.core: "Core" | None = None
+        self.core: CoreAPI | None = None
         self.client: TandemClient | None = None
         self.ready = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -117,7 +114,7 @@ class DiscordAdapter:
         self._interactions: collections.OrderedDict[int, None] = collections.OrderedDict()
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
-    async def start(self, core: "Core") -> None:
+    async def start(self, core: CoreAPI) -> None:
         self.core = core
         self.ready = asyncio.Event()
         apply_base_urls(self.settings.discord_api_url, self.settings.discord_gateway_url)

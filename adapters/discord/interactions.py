@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import discord
 from discord import app_commands
@@ -19,10 +19,8 @@ from discord import app_commands
 from adapters.discord import translate
 from bot.cards import button_id
 from bot.commands import COMMANDS, Arg, CardButton, Command
-from vocab import CommandResult, EditForm
-
-if TYPE_CHECKING:
-    from adapters.discord.adapter import DiscordAdapter
+from bot.ports import CoreAPI
+from vocab import Actor, CommandResult, EditForm
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +29,16 @@ TEXT_FIELD = "text"
 MODAL_TEXT_LIMIT = 4000
 
 
-def _adapter(interaction: discord.Interaction) -> "DiscordAdapter":
+class Host(Protocol):
+    """What interactions need of the adapter that owns the client (DiscordAdapter)."""
+
+    core: CoreAPI
+
+    def actor(self, user: discord.abc.User) -> Actor: ...
+    def seen_interaction(self, interaction_id: int) -> bool: ...
+
+
+def _adapter(interaction: discord.Interaction) -> Host:
     return interaction.client.adapter  # type: ignore[attr-defined]
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Coroutine
+from typing import Any, Coroutine
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
+from bot.ports import CoreAPI
 from vocab import Delivery, PostReport, SendMessage, UpsertCard
 
 from . import listeners
@@ -21,9 +22,6 @@ from .config import SlackSettings
 from .outbound import Outbound, make_client
 from .server import build_web_app
 from .translate import PLATFORM, Identity
-
-if TYPE_CHECKING:
-    from bot.core import Core
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +34,7 @@ class SlackAdapter:
         self.client = make_client(settings)
         self.outbound = Outbound(self.client, settings)
         self.identity = Identity()
-        self.core: "Core" = None  # type: ignore[assignment]  # set by start()
+        self.core: CoreAPI = None  # type: ignore[assignment]  # set by start()
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.slack_signing_secret or "socket-mode",
@@ -52,7 +50,7 @@ class SlackAdapter:
         self.port: int | None = None
 
     # ---- Adapter protocol ----------------------------------------------------------------------------------
-    async def start(self, core: "Core") -> None:
+    async def start(self, core: CoreAPI) -> None:
         self.core = core
         auth = await self.client.auth_test()
         self.identity = Identity(str(auth.get("user_id", "")), str(auth.get("bot_id", "")), str(auth.get("team_id", "")))

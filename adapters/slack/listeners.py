@@ -10,18 +10,19 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import parse_button_id
+from bot.ports import CoreAPI
 from vocab import EditForm
 
 from .blocks import EDIT_CALLBACK, edit_modal
-from .translate import actor_for, translate_event
-
-if TYPE_CHECKING:
-    from .adapter import SlackAdapter
+from .config import SlackSettings
+from .translate import Identity, actor_for, translate_event
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,18 @@ class RecordError(Exception):
     """core.receive failed: nothing was recorded, so Slack should redeliver (the only 5xx we answer)."""
 
 
-def register(app: AsyncApp, adapter: "SlackAdapter") -> None:
+class Host(Protocol):
+    """What the listeners need of the adapter that registers them (SlackAdapter)."""
+
+    settings: SlackSettings
+    identity: Identity
+    client: AsyncWebClient
+    core: CoreAPI
+
+    def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> Any: ...
+
+
+def register(app: AsyncApp, adapter: Host) -> None:
     settings = adapter.settings
 
     def actor(body: dict[str, Any]):

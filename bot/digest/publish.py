@@ -12,17 +12,13 @@ import logging
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.digest.chart import render_chart
 from bot.digest.figures import Digest, build_digest
 from bot.digest.render import to_report
 from bot.digest.settings import DigestSettings
-from bot.ports import Store
+from bot.ports import CoreAPI, Store
 from vocab import OutboxKind, PostReport
-
-if TYPE_CHECKING:
-    from bot.core import Core
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +58,14 @@ def queue_report(store, report: PostReport, platforms: list[str]) -> list[int]:
     return ids
 
 
-def enqueue_report(core: "Core", report: PostReport) -> list[int]:
+def enqueue_report(core: CoreAPI, report: PostReport) -> list[int]:
     """Queue the report for every registered adapter and wake the outbox."""
     ids = queue_report(core.store, report, sorted(core.adapters))
-    core.outbox.wake()
+    core.wake_outbox()
     return ids
 
 
-async def post_digest(core: "Core", settings: DigestSettings, now: datetime | None = None,
+async def post_digest(core: CoreAPI, settings: DigestSettings, now: datetime | None = None,
                       days: int | None = None) -> list[int]:
     digest, report = await asyncio.to_thread(
         build_report, core.store, settings, days=days, now=now,
