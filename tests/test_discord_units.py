@@ -188,3 +188,15 @@ def test_settings_defaults_are_discord():
     s = load_settings(DiscordSettings, None, **GOOD)
     assert s.discord_api_url is None and s.support_channels == {"111", "222"}
     assert discord_settings  # the harness builds from the same class
+
+
+async def test_base_urls_are_set_per_client_not_for_the_process(desk):
+    """The client talks to the fake (REST, gateway and interaction answers) while discord.py's own defaults,
+    which every other client in the process would use, are left as they are."""
+    import discord
+    from discord.gateway import DiscordWebSocket
+
+    assert discord.http.Route.BASE == "https://discord.com/api/v10"
+    assert str(DiscordWebSocket.DEFAULT_GATEWAY) == "wss://gateway.discord.gg/"
+    assert desk.fake.find("GET", r"/users/@me"), "REST calls reached the fake"
+    assert desk.adapter.client.ws is not None and desk.adapter.ready.is_set(), "the gateway is the fake's"

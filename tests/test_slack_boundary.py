@@ -36,6 +36,30 @@ async def test_forged_signature_and_stale_timestamp_get_401_and_change_nothing(s
     assert _inbox(slack) == 0 and slack.api.called("chat.postMessage") == []
 
 
+@pytest.mark.parametrize("timestamp, signature", [
+    (None, "v0=" + "0" * 64),  # no X-Slack-Request-Timestamp at all
+    ("", "v0=" + "0" * 64),
+    ("abc", "v0=" + "0" * 64),
+    ("12.5", "v0=" + "0" * 64),
+    ("1e10", "v0=" + "0" * 64),
+    ("now", None),  # a fresh timestamp, but no signature header
+    ("now", "v0=é" + "0" * 62),  # a signature with non-ASCII characters
+    ("now", ""),
+])
+async def test_a_request_without_a_usable_timestamp_or_signature_gets_401(slack, timestamp, signature, caplog):
+    body = json.dumps({"type": "event_callback", "team_id": TEAM, "event_id": "EvNoTs", "event": _message()})
+    headers = {"Content-Type": "application/json"}
+    if timestamp is not None:
+        headers["X-Slack-Request-Timestamp"] = str(int(time.time())) if timestamp == "now" else timestamp
+    if signature is not None:
+        headers["X-Slack-Signature"] = signature
+    async with slack.session.post(slack.url + "/slack/events", data=body.encode(), headers=headers) as resp:
+        assert resp.status == 401, await resp.text()
+    await slack.settle()
+    assert _inbox(slack) == 0
+    assert [r for r in caplog.records if "rejected request" in r.getMessage()], "one log line says why"
+
+
 async def test_url_verification_and_healthz(slack):
     status, text = await slack.post(json.dumps({"token": "x", "challenge": "3eZbrw1aBm2rZgRNF", "type": "url_verification"}))
     assert status == 200 and "3eZbrw1aBm2rZgRNF" in text

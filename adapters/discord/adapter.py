@@ -17,6 +17,7 @@ from typing import Any
 import discord
 import yarl
 from discord.gateway import DiscordWebSocket
+from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 
 from adapters.discord import interactions, translate
 from adapters.discord.config import DEFAULT_API_URL, DiscordSettings
@@ -32,10 +33,45 @@ THREAD_EXISTS = 160004  # Discord error code: a thread was already started from 
 THREAD_NAME_LIMIT = 100
 
 
-def apply_base_urls(api_url: str | None, gateway_url: str | None) -> None:
-    """The one place that points discord.py at Discord, a proxy or the test fake (process-wide settings)."""
-    discord.http.Route.BASE = (api_url or DEFAULT_API_URL).rstrip("/")
-    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url or DEFAULT_GATEWAY_URL)
+class BaseURLs:
+    """Points one client at Discord, a proxy or the test fake. Its REST calls and its gateway connection are
+    rewritten on that client's own HTTP object, and its interaction answers (which discord.py sends through
+    the webhook adapter of the current context) by a webhook adapter set in the client's own task context;
+    no discord.py class attribute is changed for the process, so two clients can point at two places."""
+
+    def __init__(self, api_url: str | None, gateway_url: str | None) -> None:
+        self.api = (api_url or DEFAULT_API_URL).rstrip("/")
+        self.gateway = gateway_url or ""
+
+    def rebase(self, route: discord.http.Route) -> discord.http.Route:
+        default_api = discord.http.Route.BASE
+        if self.api != default_api and route.url.startswith(default_api):
+            route.url = self.api + route.url[len(default_api):]
+        return route
+
+    def apply(self, http: discord.http.HTTPClient) -> None:
+        request, ws_connect = http.request, http.ws_connect
+        default_gateway = str(DiscordWebSocket.DEFAULT_GATEWAY)
+
+        async def rebased_request(route: discord.http.Route, **kwargs: Any) -> Any:
+            return await request(self.rebase(route), **kwargs)
+
+        async def rebased_ws_connect(url: str, **kwargs: Any) -> Any:
+            if self.gateway and url.startswith(default_gateway):
+                url = str(yarl.URL(self.gateway).with_query(yarl.URL(url).query))
+            return await ws_connect(url, **kwargs)
+
+        http.request = rebased_request  # type: ignore[method-assign]
+        http.ws_connect = rebased_ws_connect  # type: ignore[method-assign]
+
+    def webhook_adapter(self) -> AsyncWebhookAdapter:
+        urls = self
+
+        class Rebased(AsyncWebhookAdapter):
+            async def request(self, route: discord.http.Route, session: Any, **kwargs: Any) -> Any:
+                return await super().request(urls.rebase(route), session, **kwargs)
+
+        return Rebased()
 
 
 def intents() -> discord.Intents:
@@ -65,9 +101,10 @@ def guard_parsers(client: discord.Client) -> None:
 
 
 class TandemClient(discord.Client):
-    def __init__(self, adapter: "DiscordAdapter", **options: Any) -> None:
+    def __init__(self, adapter: "DiscordAdapter", urls: BaseURLs, **options: Any) -> None:
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice: no warning about it
         super().__init__(intents=intents(), **options)
+        urls.apply(self.http)
         self.adapter = adapter
         self.tree = discord.app_commands.CommandTree(self)
 
@@ -117,9 +154,9 @@ class DiscordAdapter:
     async def start(self, core: CoreAPI) -> None:
         self.core = core
         self.ready = asyncio.Event()
-        apply_base_urls(self.settings.discord_api_url, self.settings.discord_gateway_url)
-        self.client = TandemClient(self, **self.client_options)
-        self._task = asyncio.create_task(self.client.start(self.settings.discord_token or ""), name="discord")
+        self.urls = BaseURLs(self.settings.discord_api_url, self.settings.discord_gateway_url)
+        self.client = TandemClient(self, self.urls, **self.client_options)
+        self._task = asyncio.create_task(self._run(self.client), name="discord")
         waiter = asyncio.create_task(self.ready.wait())
         done, _ = await asyncio.wait({self._task, waiter}, timeout=self.ready_timeout,
                                      return_when=asyncio.FIRST_COMPLETED)
@@ -135,13 +172,18 @@ class DiscordAdapter:
         if not done:
             log.warning("discord: not ready after %.0fs; still connecting in the background", self.ready_timeout)
 
+    async def _run(self, client: TandemClient) -> None:
+        """The client's task: every task it starts inherits this context, and with it the rebased webhooks."""
+        async_context.set(self.urls.webhook_adapter())
+        await client.start(self.settings.discord_token or "")
+
     async def setup(self, client: TandemClient) -> None:
         """After login, before the gateway: find the gateway, register buttons, sync `/tandem`."""
         s = self.settings
         guard_parsers(client)
         if s.discord_api_url and not s.discord_gateway_url:
             _, url, _ = await client.http.get_bot_gateway()
-            apply_base_urls(s.discord_api_url, url)
+            self.urls.gateway = url
         client.add_dynamic_items(interactions.CardButtonItem)
         guild = discord.Object(int(s.discord_guild_id)) if s.discord_guild_id else None
         client.tree.add_command(interactions.tandem_group(), guild=guild)
