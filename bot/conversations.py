@@ -48,7 +48,8 @@ class ConversationService:
     def __init__(self, settings: Settings, store: Store):
         self.settings = settings
         self.store = store
-        self.mode = Mode(settings.tandem_mode)
+        stored = store.setting("mode")
+        self.mode = Mode(stored) if stored in Mode._value2member_map_ else Mode(settings.tandem_mode)
 
     # ---- the building blocks every transition uses -------------------------------------------------------
     def audit(self, actor: Actor | str, action: AuditAction, **details) -> int:
@@ -243,10 +244,18 @@ class ConversationService:
 
     # ---- the bot's mode ------------------------------------------------------------------------------------
     def set_mode(self, mode: Mode, lead: Actor) -> Mode:
+        """A lead's choice is stored, and wins over TANDEM_MODE after a restart."""
         previous, self.mode = self.mode, Mode(mode)
         self.store.set_setting("mode", self.mode.value)
         self.audit(lead, AuditAction.MODE, mode=self.mode, previous=previous)
         return previous
+
+    def mode_origin(self) -> str:
+        """Where the current mode comes from, for the start-up log and `mode` without an argument."""
+        last = self.store.last_event(AuditAction.MODE)
+        if self.store.setting("mode") == self.mode.value and last is not None:
+            return f"set by {last['actor']} at {last['at'][:16].replace('T', ' ')} UTC"
+        return "from TANDEM_MODE"
 
 
 __all__ = ["ConversationService", "Role"]

@@ -61,6 +61,7 @@ class Core:
         self.started = True
         self._queue = asyncio.Queue(maxsize=self.settings.tandem_queue_size)
         self._claimed, self._fed_up_to = set(), 0
+        log.info("mode %s (%s)", self.mode.value, self.conversations.mode_origin())
         pending, drafting = self.store.count_inbox("pending"), self.store.count_drafts_in_progress()
         if pending or drafting:
             log.info("resuming after restart: %d inbox events, %d drafts in progress", pending, drafting)

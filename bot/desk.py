@@ -162,10 +162,14 @@ def resolve(ctx: Context, conversation: int) -> CommandResult:
     return CommandResult(f"#{conv.id} resolved; the customer was asked for a rating.")
 
 
-@command("mode", Arg("mode", "choice", choices=tuple(m.value for m in Mode)), role=Role.LEAD,
-         help="How the bot works: review every draft, auto-send confident ones, or off")
-def mode(ctx: Context, mode: str) -> CommandResult:
-    previous = ctx.conversations.set_mode(Mode(mode), ctx.actor)
+@command("mode", Arg("mode", "choice", required=False, choices=tuple(m.value for m in Mode)), role=Role.LEAD,
+         help="How the bot works: review every draft, auto-send confident ones, or off; alone, the current mode")
+def mode(ctx: Context, mode: str | None) -> CommandResult:
+    service = ctx.conversations
+    if mode is None:
+        return CommandResult(f"Mode is {service.mode.value} ({service.mode_origin()}).",
+                             data={"mode": service.mode.value})
+    previous = service.set_mode(Mode(mode), ctx.actor)
     return CommandResult(f"Mode is now {mode} (was {previous.value}).")
 
 

@@ -313,6 +313,9 @@ class Store(OutboxStore):
     def events_named(self, action: str) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM events WHERE action = ? ORDER BY id", (action,))
 
+    def last_event(self, action: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM events WHERE action = ? ORDER BY id DESC LIMIT 1", (action,))
+
     # ---- ratings and settings ----------------------------------------------------------------------------
     def add_rating(self, conversation_id: int, rating: int, customer_id: str) -> int:
         return self._insert(

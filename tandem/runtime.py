@@ -146,3 +146,4 @@ async def serve(core: Core, adapters: list[Adapter], *, until: asyncio.Future | 
             except Exception:
                 log.exception("stopping the %s adapter failed", adapter.platform)
         await core.stop()
+        await core.drafter.aclose()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot.commands import COMMANDS
 from vocab import Actor, Role, State
-from tests.conftest import AGENT, LEAD, conv_of, say
+from tests.conftest import AGENT, LEAD, conv_of, say, start_core
 
 CUSTOMER = Actor("test", "U-cara", "cara", Role.CUSTOMER)
 
@@ -14,6 +14,23 @@ async def test_every_command_is_declared_once_with_usage_and_help():
     assert set(COMMANDS) == expected
     assert all(c.help and c.usage.startswith(c.name) for c in COMMANDS.values())
     assert COMMANDS["mode"].role == Role.LEAD
+
+
+async def test_a_leads_mode_survives_a_restart_and_mode_alone_says_who_set_it(settings, clock, caplog):
+    core = await start_core(settings, clock)
+    assert (await core.execute(LEAD, "mode off")).ok
+    await core.stop()
+    caplog.set_level("INFO")
+    again = await start_core(settings, clock)  # TANDEM_MODE is still review
+    try:
+        assert again.mode.value == "off"
+        assert any("mode off" in r.getMessage() and "leo" in r.getMessage() for r in caplog.records)
+        shown = await again.execute(LEAD, "mode")
+        assert shown.ok and "off" in shown.text and "leo" in shown.text and "2026-11-25" in shown.text
+        await say(again, "How does pay in 4 work?")
+        assert conv_of(again).state == State.WAITING_HUMAN  # the bot is off: a person answers
+    finally:
+        await again.stop()
 
 
 async def test_customer_trying_an_agent_command_is_refused_and_logged(core):
@@ -54,7 +71,7 @@ async def test_help_lists_only_what_the_actor_may_run(core):
     agent_help = (await core.execute(AGENT, "help")).text
     lead_help = (await core.execute(LEAD, "/tandem")).text
     assert "approve <draft>" in agent_help and "mode" not in agent_help
-    assert "mode <review|auto|off>" in lead_help
+    assert "mode [review|auto|off]" in lead_help
 
 
 async def test_approve_sends_the_draft_and_logs_the_decision(core):

@@ -215,3 +215,16 @@ async def test_ask_reports_a_failing_model_as_a_handoff(fake, tmp_path):
     report = await ask_once(make_settings(tmp_path, openai_base_url=fake.base_url), "How does pay in 4 work?")
     assert report["decision"] == "handoff" and report["reason"] == "drafter_error"
     assert "HTTP 500" in report["error"]
+
+
+async def test_stopping_tandem_closes_the_model_client(tmp_path, fake):
+    """`serve` owns the drafter's lifetime: when Tandem stops, the OpenAI client's connection pool is closed."""
+    from tandem.runtime import build_core, serve
+
+    settings = make_settings(tmp_path, openai_base_url=fake.base_url, openai_api_key="test",
+                             tandem_llm_model="support-model")
+    core = build_core(settings)
+    stop = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_later(0.2, stop.set_result, None)
+    await serve(core, [], until=stop)
+    assert core.drafter.client.is_closed()

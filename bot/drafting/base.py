@@ -39,3 +39,6 @@ class Drafter(Protocol):
     name: str
 
     async def draft(self, request: DraftRequest) -> DraftResult: ...
+
+    async def aclose(self) -> None:
+        """Release connections (the LLM drafter's HTTP pool); called once when Tandem stops."""

@@ -233,5 +233,8 @@ class KBDrafter:
             model=self.index.encoder.name if self.index.encoder is not None else None,
         )
 
+    async def aclose(self) -> None:
+        return None  # nothing to release: the index lives in memory
+
     async def draft(self, request: DraftRequest) -> DraftResult:
         return await asyncio.to_thread(self.answer, request.question)
