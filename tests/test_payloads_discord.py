@@ -96,9 +96,7 @@ async def test_payload(path: Path, fake: FakeDiscord, tmp_path, caplog):
         else:
             await desk.connect()  # the core stays stopped: recorded events wait in the inbox
         for name in data.get("given", []):
-            given = load(FIXTURES / f"{name}.json")["payload"]
-            await fake.dispatch(given["t"], given["d"])
-        await asyncio.sleep(0.02)
+            await replay(desk, load(FIXTURES / f"{name}.json"))
         inbox_before = len(desk.core.store.pending_inbox())
         caplog.clear()
         await fake.dispatch(frame["t"], frame["d"])
@@ -108,6 +106,17 @@ async def test_payload(path: Path, fake: FakeDiscord, tmp_path, caplog):
             await check_event(desk, expect, inbox_before, caplog)
     finally:
         await desk.stop()
+
+
+async def replay(desk: Desk, given: dict) -> None:
+    """Dispatch a prerequisite frame and wait until it has landed (recorded, or the thread is in the cache)."""
+    frame, store = given["payload"], desk.core.store
+    before = len(store.pending_inbox())
+    await desk.fake.dispatch(frame["t"], frame["d"])
+    if "ignored" not in given["expect"]:
+        await until(lambda: len(store.pending_inbox()) > before, what=f"the given {frame['t']} recorded")
+    elif frame["t"] == "THREAD_CREATE":
+        await until(lambda: desk.adapter.client.get_channel(int(frame["d"]["id"])), what="the given thread")
 
 
 # ---- messages, edits, deletes ---------------------------------------------------------------------------
