@@ -14,7 +14,7 @@ from typing import Any
 
 from bot import desk  # noqa: F401  (registers the handlers)
 from bot.cards import button_args, button_id, button_targets
-from bot.registry import COMMANDS, Arg, Button, Command, CommandError, Context, convert, parse_line
+from bot.registry import COMMANDS, Arg, Button, Command, CommandError, Context, OutOfScope, convert, parse_line
 from bot.texts import clean_text
 from vocab import AuditAction, CardView, CommandResult, DraftStatus, EditForm, Role, Tone
 
@@ -46,7 +46,15 @@ def _refusal(ctx: Context, name: str, args: dict[str, Any]) -> CommandResult | N
 
 
 def _error(ctx: Context, cmd: Command, exc: CommandError) -> CommandResult:
-    ctx.store.log_event(ctx.actor.label, AuditAction.COMMAND_ERROR, actor_role=ctx.actor.role.name.lower(),
+    role = ctx.actor.role.name.lower()
+    if isinstance(exc, OutOfScope):
+        ctx.store.log_event(ctx.actor.label, AuditAction.COMMAND_REFUSED, actor_role=role, command=cmd.name,
+                            reason="workspace", target=exc.conversation_id, platform=ctx.actor.platform,
+                            workspace=ctx.actor.workspace)
+        log.warning("refused %s on #%s from %s (%s %s): another platform or workspace", cmd.name,
+                    exc.conversation_id, ctx.actor.label, ctx.actor.platform, ctx.actor.workspace)
+        return CommandResult(str(exc), ok=False)
+    ctx.store.log_event(ctx.actor.label, AuditAction.COMMAND_ERROR, actor_role=role,
                         command=cmd.name, error=str(exc))
     return CommandResult(f"{exc}\nUsage: `{cmd.usage}`" if "Usage" not in str(exc) else str(exc), ok=False)
 

@@ -44,6 +44,15 @@ def role_name(actor: Actor) -> str:
     return actor.role.name.lower()
 
 
+def in_scope(actor: Actor, platform: str, workspace: str) -> bool:
+    """Whether `actor` may act on a conversation at (`platform`, `workspace`): the same platform, and the same workspace (Slack team, Discord guild)
+    where both are known. Slack Connect customers write into our workspace's channels, so their conversations
+    are ours; a conversation or agent with no workspace (the console, a Discord DM) is scoped by platform."""
+    if actor.platform != platform:
+        return False
+    return not actor.workspace or not workspace or actor.workspace == workspace
+
+
 class ConversationService:
     def __init__(self, settings: Settings, store: Store):
         self.settings = settings

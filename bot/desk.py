@@ -11,7 +11,8 @@ from datetime import datetime
 
 from bot import texts
 from bot.cards import REASONS, build_card
-from bot.registry import COMMANDS, Arg, Button, CommandError, Context, command
+from bot.conversations import in_scope
+from bot.registry import COMMANDS, Arg, Button, CommandError, Context, OutOfScope, command
 from bot.texts import clip
 from vocab import CommandResult, Conversation, Draft, DraftStatus, Mode, Role, State, Tone
 
@@ -23,6 +24,8 @@ def _conversation(ctx: Context, conversation_id: int, *, open_only: bool = True)
     conv = ctx.store.conversation(conversation_id)
     if conv is None:
         raise CommandError(f"There is no conversation #{conversation_id}. Try `queue` to see open ones.")
+    if not in_scope(ctx.actor, conv.platform, conv.workspace):
+        raise OutOfScope(f"Conversation #{conv.id} is not in your workspace, so nothing was changed.", conv.id)
     if open_only and conv.state == State.RESOLVED:
         raise CommandError(
             f"Conversation #{conv.id} is resolved, so nothing was changed. It reopens when the customer writes again."
@@ -56,7 +59,7 @@ def help_(ctx: Context) -> CommandResult:
 @command("queue", help="What needs a person, oldest first, with wait time and reason")
 def queue(ctx: Context) -> CommandResult:
     now = ctx.store.clock()
-    rows = ctx.store.conversations_needing_agent()
+    rows = [r for r in ctx.store.conversations_needing_agent() if in_scope(ctx.actor, r["platform"], r["workspace"])]
     lines = []
     for r in rows:
         if r["state"] == "human":

@@ -17,6 +17,14 @@ class CommandError(Exception):
     """A command cannot be carried out; the message is shown to the agent as it is."""
 
 
+class OutOfScope(CommandError):
+    """The command names a conversation of another platform or workspace: refused, and logged as a refusal."""
+
+    def __init__(self, message: str, conversation_id: int):
+        super().__init__(message)
+        self.conversation_id = conversation_id
+
+
 @dataclass(frozen=True)
 class Arg:
     name: str

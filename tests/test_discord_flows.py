@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from vocab import Address
+from vocab import Actor, Address
 from tests.discord_harness import Desk, until
 from tests.fakes import discord_payloads as P
 from tests.fakes.discord_fake import FakeDiscord
@@ -223,3 +223,22 @@ async def test_bots_ignored_edits_deletes_logged_attachments_handed_off(desk, fa
     await desk.send("MESSAGE_CREATE", pic)
     conv = desk.core.store.latest_conversation_at(conv_address(w, pic))
     assert conv.state == "waiting_human" and conv.handoff_reason == "attachment"
+
+
+async def test_a_message_from_another_guild_is_ignored_and_agents_stay_in_their_guild(desk, fake):
+    """Workspace scoping on Discord: only the configured guild is served, and a Discord agent cannot act on a
+    conversation that lives on Slack."""
+    w = desk.world
+    forged = P.message(P.snowflake(), "1888888888888888888", w.customer.user, QUESTION,
+                       guild_id="1999999999999999999", member_data=w.customer.member)  # a channel of another guild
+    await desk.send("MESSAGE_CREATE", forged, recorded=False)
+    await desk.idle()
+    assert desk.inbox_count() == 0
+    slack_conv = desk.core.conversations.open(Address("slack", "C0SUPPORT", "1.1", "T0TEAM"),
+                                              Actor("slack", "U0CUSTOMER", "cara"), "en")
+    await fake.dispatch("INTERACTION_CREATE", w.slash(w.agent, "reply", {"conversation": slack_conv.id,
+                                                                         "text": "Hi from Discord"}))
+    await until(lambda: any("not in your workspace" in f for f in followups(fake)), what="refusal")
+    assert desk.core.store.recent_messages(slack_conv.id) == []
+    refused = desk.core.store.events_named("command_refused")
+    assert refused and '"workspace"' in refused[-1]["details"]

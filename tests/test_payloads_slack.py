@@ -34,12 +34,7 @@ AUDITED = ("approve", "edit", "reject", "takeover", "handback", "reply", "note",
 OUTCOMES = ("command_refused", "command_unknown", "command_error")
 ID_COLUMNS = {"draft": "draft_id", "conversation": "conversation_id"}
 
-XFAIL = {
-    "event_slack_connect_sender_team_envelope_bolt": (
-        "translate_event takes the home workspace from the envelope's team_id, which in a Slack Connect delivery "
-        "is the sender's workspace: the external sender is then seen as internal (agent role) and the "
-        "conversation is keyed under the other workspace. authorizations[0].team_id / auth.test name the home."),
-}
+XFAIL: dict[str, str] = {}  # file stem -> why its translation is known to be wrong (none today)
 
 ME = Identity(BOT_USER, BOT_ID, TEAM)  # what auth.test answers in the fake Web API
 

@@ -30,6 +30,7 @@ class Actor:
     user_id: str
     name: str = ""
     role: Role = Role.CUSTOMER
+    workspace: str = ""  # the Slack workspace or Discord guild this person is an agent of ("": not known)
 
     @property
     def label(self) -> str:

@@ -229,9 +229,11 @@ class DiscordAdapter:
                 return
             place = await self._place(translate.place_of(message))
             event = translate.inbound(message, place, support_channels=self.support_channels, roles=self.roles,
-                                      bot_id=str(self.client.user.id), kind=kind)
+                                      bot_id=str(self.client.user.id), kind=kind,
+                                      guild=self.settings.discord_guild_id)
             if isinstance(event, translate.Skip):
-                log.debug("discord: skipped %s %s: %s", kind, message.id, event.reason)
+                level = logging.INFO if event.reason.startswith("guild") else logging.DEBUG
+                log.log(level, "discord: skipped %s %s: %s", kind, message.id, event.reason)
                 return
             if event.address.thread and event.address.thread != event.message_id:
                 self._threads.add(event.address.thread)

@@ -55,10 +55,12 @@ def role_of(role_ids: set[str], roles: Roles) -> Role:
 
 
 def actor_of(user: Any, roles: Roles) -> Actor:
-    """A discord.py User/Member as an Actor: in a DM there is no member, so no role (a customer)."""
+    """A discord.py User/Member as an Actor: in a DM there is no member, so no role (a customer); a member acts
+    in its own guild."""
     role_ids = {str(r.id) for r in getattr(user, "roles", ()) or ()}
     name = getattr(user, "display_name", None) or getattr(user, "name", "") or ""
-    return Actor(PLATFORM, str(user.id), name, role_of(role_ids, roles))
+    guild = getattr(user, "guild", None)  # a Member knows its guild; a User in a DM has none
+    return Actor(PLATFORM, str(user.id), name, role_of(role_ids, roles), workspace=str(guild.id) if guild else "")
 
 
 def place_of(message: Any) -> Place:
@@ -89,8 +91,11 @@ def address_of(place: Place, message_id: str, support_channels: frozenset[str]) 
 
 
 def inbound(message: Any, place: Place, *, support_channels: frozenset[str], roles: Roles,
-            bot_id: str, kind: str = "message") -> InboundMessage | Skip:
-    """A discord.py Message (created or edited) as an InboundMessage for `Core.receive`, or a Skip."""
+            bot_id: str, kind: str = "message", guild: str | None = None) -> InboundMessage | Skip:
+    """A discord.py Message (created or edited) as an InboundMessage for `Core.receive`, or a Skip.
+    `guild`: the one guild Tandem serves (DISCORD_GUILD_ID); a message from any other is skipped."""
+    if guild and place.guild_id and place.guild_id != guild:
+        return Skip(f"guild {place.guild_id} is not the configured guild {guild}")
     author = message.author
     if str(author.id) == bot_id:
         return Skip("own message")

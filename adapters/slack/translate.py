@@ -48,9 +48,20 @@ def role_for(user_id: str, settings: SlackSettings, *, external: bool = False) -
 
 def actor_for(user_id: str, settings: SlackSettings, *, team: str = "", home: str = "") -> Actor:
     """A Slack person is named by their user id everywhere (events, buttons, commands), so the core sees one
-    stable label per person; Slack shows the name when the id is rendered as a mention (<@U...>)."""
+    stable label per person; Slack shows the name when the id is rendered as a mention (<@U...>).
+    `home` is Tandem's own workspace: an agent acts in it, and a person from another one is a customer."""
     external = bool(team and home and team != home)
-    return Actor(PLATFORM, user_id, "", role_for(user_id, settings, external=external))
+    return Actor(PLATFORM, user_id, "", role_for(user_id, settings, external=external), workspace=home)
+
+
+def installed_here(body: dict[str, Any], me: Identity) -> bool:
+    """Whether an envelope is for Tandem's own installation. In a Slack Connect channel the envelope's team_id
+    may be the sender's workspace; `authorizations` names the installation the event was delivered for."""
+    if not me.team_id:
+        return True  # auth.test has not answered yet: nothing to compare with
+    teams = {body.get("team_id"), body.get("context_team_id")}
+    teams |= {a.get("team_id") for a in body.get("authorizations") or () if isinstance(a, dict)}
+    return me.team_id in teams
 
 
 def _ignore(reason: str, quiet: bool = False) -> Translation:
@@ -90,7 +101,9 @@ def translate_event(body: dict[str, Any], settings: SlackSettings, me: Identity)
         return _ignore("not an event_callback with event and event_id")
     if event.get("type") != "message":
         return _ignore(f"event type {event.get('type')!r} is not handled", quiet=True)
-    team = str(body.get("team_id") or me.team_id or "")
+    if not installed_here(body, me):
+        return _ignore(f"event from workspace {body.get('team_id')!r}, which Tandem is not installed for")
+    team = me.team_id or str(body.get("team_id") or "")  # a conversation belongs to Tandem's workspace
     where = _where(event, settings)
     if where:
         return _ignore(where, quiet=True)
