@@ -16,7 +16,6 @@ import time
 from typing import Any
 
 from bot import commands
-from bot.cards import build_card
 from bot.config import Settings
 from bot.conversations import ConversationService
 from bot.drafting.base import Drafter, DrafterError, DraftRequest, DraftResult
@@ -24,7 +23,7 @@ from bot.outbox import Dispatcher
 from bot.ports import Adapter, Store
 from bot.registry import Context
 from bot.rules import ConversationRules
-from vocab import Actor, AuthorKind, CardView, CommandResult, DraftStatus, EditForm, InboundMessage, Receipt
+from vocab import Actor, AuthorKind, CommandResult, DraftStatus, EditForm, InboundMessage, Receipt
 
 log = logging.getLogger(__name__)
 
@@ -217,11 +216,6 @@ class Core:
         result = commands.press(self._context(actor), command, target_id)
         self._after_command()
         return result
-
-    # ---- read helpers for adapters -----------------------------------------------------------------------
-    def card(self, conversation_id: int) -> CardView | None:
-        conv = self.store.conversation(conversation_id)
-        return build_card(self.store, conv) if conv else None
 
     @property
     def mode(self):

@@ -27,10 +27,10 @@ import pytest
 
 from tests.discord_harness import Desk, until
 from tests.fakes.discord_fake import FakeDiscord
+from tests.payload_cases import PAYLOADS, REQUIRED, cases, load
 
-FIXTURES = Path(__file__).parent / "fixtures" / "payloads" / "discord"
+FIXTURES = PAYLOADS / "discord"
 QUESTION = "What happens if I pay late?"
-REQUIRED = ("source", "license", "notes", "payload", "expect")
 ROLES = {0: "customer", 1: "agent", 2: "lead"}
 AUDITED = ("approve", "edit", "reject", "takeover", "handback", "reply", "note", "assign", "resolve", "mode")
 OUTCOMES = ("command_refused", "command_unknown", "command_error")
@@ -47,17 +47,6 @@ XFAIL = {
         "conversation keyed by the reply's own id, instead of the referenced message's conversation"),
 }
 
-
-def load(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
-def cases() -> list:
-    params = []
-    for path in sorted(FIXTURES.glob("*.json")):
-        marks = [pytest.mark.xfail(strict=True, reason=XFAIL[path.stem])] if path.stem in XFAIL else []
-        params.append(pytest.param(path, id=path.stem, marks=marks))
-    return params
 
 
 def test_inventory():
@@ -80,7 +69,7 @@ async def fake():
     await f.stop()
 
 
-@pytest.mark.parametrize("path", cases())
+@pytest.mark.parametrize("path", cases(FIXTURES, XFAIL))
 async def test_payload(path: Path, fake: FakeDiscord, tmp_path, caplog):
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="adapters")  # the adapter states why it skips at debug

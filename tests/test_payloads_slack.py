@@ -26,10 +26,10 @@ from adapters.slack.config import SlackSettings
 from adapters.slack.translate import Identity, translate_event
 from tests.fakes.slack_client import (AGENT, AGENTS, BOT_ID, BOT_USER, LEAD, SECRET, SUPPORT, TEAM,
                                       SlackHarness)
+from tests.payload_cases import PAYLOADS, REQUIRED, cases, load
 
-FIXTURES = Path(__file__).parent / "fixtures" / "payloads" / "slack"
+FIXTURES = PAYLOADS / "slack"
 QUESTION = "Can I change my payment due date?"
-REQUIRED = ("source", "license", "notes", "payload", "expect")
 AUDITED = ("approve", "edit", "reject", "takeover", "handback", "reply", "note", "assign", "resolve", "mode")
 OUTCOMES = ("command_refused", "command_unknown", "command_error")
 ID_COLUMNS = {"draft": "draft_id", "conversation": "conversation_id"}
@@ -45,17 +45,6 @@ def settings() -> SlackSettings:
                          slack_support_channels=SUPPORT, slack_agent_channel=AGENTS, slack_agent_users=AGENT,
                          slack_lead_users=LEAD).check()
 
-
-def load(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
-def cases() -> list:
-    params = []
-    for path in sorted(FIXTURES.glob("*.json")):
-        marks = [pytest.mark.xfail(strict=True, reason=XFAIL[path.stem])] if path.stem in XFAIL else []
-        params.append(pytest.param(path, id=path.stem, marks=marks))
-    return params
 
 
 def kind_of(payload: dict) -> str:
@@ -77,7 +66,7 @@ def test_inventory():
     assert set(XFAIL) <= {p.stem for p in files}, "an xfail names a file that does not exist"
 
 
-@pytest.mark.parametrize("path", cases())
+@pytest.mark.parametrize("path", cases(FIXTURES, XFAIL))
 async def test_payload(path: Path, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     data = load(path)
