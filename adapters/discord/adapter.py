@@ -211,7 +211,8 @@ class DiscordAdapter:
         return translate.actor_of(user, self.roles)
 
     def seen_interaction(self, interaction_id: int) -> bool:
-        """True if this interaction id was handled already (a gateway replay); remembers the last 1,000."""
+        """True if this interaction id was handled already in this session (a gateway replay), so it is not even
+        deferred; remembers the last 1,000. The durable check is the core's (the delivery key)."""
         if interaction_id in self._interactions:
             return True
         self._interactions[interaction_id] = None
