@@ -36,16 +36,19 @@ def sign(body: str, timestamp: str, secret: str = SECRET) -> str:
 
 
 class SlackHarness:
-    def __init__(self, tmp_path: Path, drafter: Any = None, **overrides: Any):
+    def __init__(self, tmp_path: Path, drafter: Any = None, *, api: FakeSlackAPI | None = None, **overrides: Any):
+        """`api`: a FakeSlackAPI already started, shared with another harness (a restart on the same Slack)."""
         self.tmp_path = tmp_path
         self.drafter = drafter
         self.overrides = overrides
-        self.api = FakeSlackAPI()
+        self.own_api = api is None
+        self.api = api or FakeSlackAPI()
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
 
     async def __aenter__(self) -> "SlackHarness":
-        await self.api.start()
+        if self.own_api:
+            await self.api.start()
         core_settings = load_settings(env_file=None, tandem_db=str(self.tmp_path / "t.db"), tandem_kb=str(KB))
         self.core = build_core(core_settings, drafter=self.drafter)
         settings = SlackSettings(_env_file=None, **{
@@ -64,7 +67,8 @@ class SlackHarness:
         await self.session.close()
         await self.adapter.stop()
         await self.core.stop()
-        await self.api.stop()
+        if self.own_api:
+            await self.api.stop()
 
     async def settle(self) -> None:
         """Let the adapter's follow-ups and the core's processing, drafting and outbox finish."""
