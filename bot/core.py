@@ -54,7 +54,7 @@ class Core:
         self._claimed: set[int] = set()
         self._fed_up_to = 0
         self._busy = 0
-        self._pruned_at = 0.0
+        self._pruned_at: float | None = None  # monotonic time of the last prune of delivery keys
         self.started = False
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ class Core:
             return run()
 
     def _prune_deliveries(self) -> None:
-        if time.monotonic() - self._pruned_at < PRUNE_EVERY:
+        if self._pruned_at is not None and time.monotonic() - self._pruned_at < PRUNE_EVERY:
             return
         self._pruned_at = time.monotonic()
         pruned = self.store.prune_deliveries(iso(self.store.clock() - KEEP_DELIVERY_KEYS))

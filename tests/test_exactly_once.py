@@ -182,3 +182,41 @@ async def test_tandem_killed_while_slack_holds_the_reply_sends_it_once(tmp_path,
         if proc.returncode is None:
             proc.terminate()
             await asyncio.wait_for(proc.wait(), 30)
+
+
+async def test_slack_long_reply_cut_off_mid_way_resumes_after_the_parts_slack_has(tmp_path, api):
+    paragraphs = [f"Paragraph {n}: " + ("word " * 700).strip() for n in range(3)]  # one Slack message each
+    long_reply = "\n\n".join(paragraphs)
+
+    def second_part(call) -> bool:
+        return call.params.get("channel") == SUPPORT and call.params.get("text", "").startswith("Paragraph 1")
+
+    async with SlackHarness(tmp_path, api=api) as slack:
+        ts = await slack.say(QUESTION)
+        await slack.settle()
+        api.hold("chat.postMessage", second_part)
+        await slack.command(f"reply 1 {long_reply}")
+        await api.wait_held()
+        await slack.core.stop()  # parts 0 and 1 are on Slack; Tandem heard back only about part 0
+    api.release()
+    async with SlackHarness(tmp_path, api=api) as again:
+        await again.settle()
+        posted = [m["text"] for m in api.posted(SUPPORT, ts)]
+        assert [p.split(":")[0] for p in posted] == ["Paragraph 0", "Paragraph 1", "Paragraph 2"]
+        row = [r for r in again.core.store.outbox_rows() if "Paragraph 0" in r["payload"]][0]
+        assert row["status"] == "sent" and row["ref"] == api.posted(SUPPORT, ts)[0]["ts"]
+
+
+async def test_slack_first_card_in_flight_when_the_core_died_is_not_posted_twice(tmp_path, api):
+    async with SlackHarness(tmp_path, api=api) as slack:
+        api.hold("chat.postMessage", lambda c: c.params.get("channel") == AGENTS)
+        await slack.say(QUESTION)
+        await api.wait_held()
+        await slack.core.stop()
+    api.release()
+    async with SlackHarness(tmp_path, api=api) as again:
+        await again.settle()
+        assert len(api.posted(AGENTS)) == 1, "one review card"
+        conv = again.core.store.conversation(1)
+        assert conv.card_ref == api.posted(AGENTS)[0]["ts"], "the card found is the one updated from now on"
+        assert api.called("conversations.history")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import AGENT as AGENT_ACTOR, conv_of, say, start_core
 from tests.discord_harness import Desk
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.slack_client import AGENT, FORM, SUPPORT, SlackHarness
@@ -118,3 +119,22 @@ async def test_discord_interaction_replayed_runs_once_even_after_a_restart(fake,
         assert len(desk.core.store.events_named("resolve")) == 1
     finally:
         await desk.stop()
+
+
+async def test_delivery_keys_are_kept_a_day_then_forgotten(settings, clock):
+    core = await start_core(settings, clock)
+    await say(core, "hello")
+    conv = conv_of(core)
+    first = await core.execute(AGENT_ACTOR, f"note {conv.id} called the courier", delivery="slack:T:1")
+    again = await core.execute(AGENT_ACTOR, f"note {conv.id} called the courier", delivery="slack:T:1")
+    assert first.ok and "Note added" in first.text
+    assert again.ok and again.data.get("duplicate") and "Already done" in again.text
+    await core.stop()
+    clock.advance(days=2)
+    later = await start_core(settings, clock)  # a process started two days later prunes the old keys
+    try:
+        result = await later.execute(AGENT_ACTOR, f"note {conv.id} called the courier", delivery="slack:T:2")
+        assert "Note added" in result.text
+        assert later.store._one("SELECT count(*) AS n FROM deliveries")["n"] == 1, "slack:T:1 was forgotten"
+    finally:
+        await later.stop()
