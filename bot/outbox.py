@@ -184,6 +184,14 @@ class Dispatcher:
             delivery = await find(action)
         except asyncio.CancelledError:
             raise
+        except DeliveryError as exc:
+            if exc.retry:
+                log.warning("outbox #%s: could not look for it on %s (%s); looking again later", row["id"],
+                            row["platform"], exc)
+                return COULD_NOT_LOOK
+            log.error("outbox #%s: %s cannot look up what was sent (%s); sending it again, so it may arrive twice",
+                      row["id"], row["platform"], exc)
+            return None
         except Exception:  # noqa: BLE001 - never send blind what may be there: look again on the retry
             log.exception("outbox #%s: looking for it on %s failed", row["id"], row["platform"])
             return COULD_NOT_LOOK

@@ -220,3 +220,20 @@ async def test_slack_first_card_in_flight_when_the_core_died_is_not_posted_twice
         conv = again.core.store.conversation(1)
         assert conv.card_ref == api.posted(AGENTS)[0]["ts"], "the card found is the one updated from now on"
         assert api.called("conversations.history")
+
+
+async def test_slack_lookup_refused_for_good_sends_rather_than_holds_the_reply_forever(tmp_path, api):
+    async with SlackHarness(tmp_path, api=api) as slack:
+        ts = await slack.say(QUESTION)
+        await slack.settle()
+        api.fail_next(1, status=200, error="missing_scope", method="conversations.replies")
+        api.hold("chat.postMessage", lambda c: c.params.get("channel") == SUPPORT)
+        await slack.command(f"reply 1 {REPLY}")
+        await api.wait_held()
+        await slack.core.stop()
+    api.messages[SUPPORT].clear()  # Slack did not keep it
+    api.release()
+    async with SlackHarness(tmp_path, api=api) as again:
+        await again.settle()
+        assert [m["text"] for m in api.posted(SUPPORT, ts)] == [REPLY]
+        assert reply_rows(again.core.store)[0]["status"] == "sent"
