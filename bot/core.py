@@ -13,7 +13,9 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
 
 from bot import commands
 from bot.config import Settings
@@ -24,10 +26,15 @@ from bot.ports import Adapter, Store
 from bot.registry import Context
 from bot.rules import ConversationRules
 from vocab import Actor, AuthorKind, CommandResult, DraftStatus, EditForm, InboundMessage, Receipt
+from vocab.times import iso
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 4000
+ALREADY_DONE = "Already done: this was received before, so nothing was done again."
+KEEP_DELIVERY_KEYS = timedelta(days=1)  # Slack signatures last 5 minutes, Discord interaction tokens 15
+PRUNE_EVERY = 3600.0  # seconds between prunes of old delivery keys
+T = TypeVar("T")
 
 
 class Core:
@@ -46,6 +53,7 @@ class Core:
         self._claimed: set[int] = set()
         self._fed_up_to = 0
         self._busy = 0
+        self._pruned_at: float | None = None  # monotonic time of the last prune of delivery keys
         self.started = False
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
@@ -199,21 +207,44 @@ class Core:
         self.outbox.wake()
         self._draft_wake.set()
 
-    async def execute(self, actor: Actor, line: str) -> CommandResult:
+    def _once(self, delivery: str | None, what: str, run: Callable[[], T]) -> T | CommandResult:
+        """Run agent input once per delivery key (a Slack trigger_id, a Discord interaction id): the key is
+        recorded in the transaction of the command's effect, so a replay, even after a restart, does nothing."""
+        if not delivery:
+            return run()
+        self._prune_deliveries()
+        with self.store.atomic():
+            if not self.store.record_delivery(delivery, what):
+                log.info("%s delivered again (%s); already executed, not run again", what, delivery)
+                return CommandResult(ALREADY_DONE, data={"duplicate": True})
+            return run()
+
+    def _prune_deliveries(self) -> None:
+        if self._pruned_at is not None and time.monotonic() - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = time.monotonic()
+        pruned = self.store.prune_deliveries(iso(self.store.clock() - KEEP_DELIVERY_KEYS))
+        if pruned:
+            log.info("forgot %d delivery key(s) older than %s", pruned, KEEP_DELIVERY_KEYS)
+
+    async def execute(self, actor: Actor, line: str, *, delivery: str | None = None) -> CommandResult:
         """A typed command line (slash command text, console line)."""
-        result = commands.execute_line(self._context(actor), line)
+        result = self._once(delivery, line.split(" ", 1)[0], lambda: commands.execute_line(self._context(actor), line))
         self._after_command()
         return result
 
-    async def invoke(self, actor: Actor, name: str, args: dict[str, Any]) -> CommandResult:
+    async def invoke(self, actor: Actor, name: str, args: dict[str, Any], *,
+                     delivery: str | None = None) -> CommandResult:
         """A command with its arguments already apart (a modal submission, a Discord app command)."""
-        result = commands.invoke(self._context(actor), name, args)
+        result = self._once(delivery, name, lambda: commands.invoke(self._context(actor), name, args))
         self._after_command()
         return result
 
-    async def press(self, actor: Actor, command: str, target_id: int) -> CommandResult | EditForm:
+    async def press(self, actor: Actor, command: str, target_id: int, *,
+                    delivery: str | None = None) -> CommandResult | EditForm:
         """A review-card button: the answer to show, or the Edit form to open."""
-        result = commands.press(self._context(actor), command, target_id)
+        result = self._once(delivery, f"button {command}",
+                            lambda: commands.press(self._context(actor), command, target_id))
         self._after_command()
         return result
 

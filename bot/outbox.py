@@ -5,10 +5,18 @@ sends due rows in order, marks them sent when the platform confirms, and on fail
 exponential backoff (honouring Retry-After). A conversation whose message failed is held back in that
 pass so its messages never arrive out of order. Nothing is dropped: a hopeless failure is marked `failed`,
 logged as an audit event and shown in `queue`.
+
+Exactly once where the platform allows it: each action carries its row's key (`delivery_key`), which adapters
+hand to the platform (a Discord nonce, Slack message metadata). A row is marked `sending` before the platform
+call; a row found still `sending` was in flight when a process died (or timed out unanswered), and before it
+is sent again an adapter that can look (`FindsDelivered`) is asked whether the platform has it already.
+This module alone decides a row's delivery state; adapters only pass the key on and look when asked.
 """
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -22,6 +30,7 @@ from vocab import (
     AuditAction,
     AuthorKind,
     ConversationChange,
+    Delivery,
     DeliveryError,
     OutboxKind,
     PartsSent,
@@ -36,10 +45,18 @@ log = logging.getLogger(__name__)
 SEND_TIMEOUT = 30.0
 MAX_BACKOFF = 600.0
 IDLE_POLL = 5.0
+COULD_NOT_LOOK = Delivery(ref="?could-not-look")
 
 
 def backoff_seconds(attempts: int) -> float:
     return min(MAX_BACKOFF, 2.0 ** max(0, attempts))
+
+
+def delivery_key(row: dict) -> str:
+    """The row's key on the platform: its id, and a hash of when it was made so that a new database whose ids
+    start again at 1 never matches an old message (t<id>.<6 hex>, at most 22 characters)."""
+    stamp = hashlib.sha1(str(row.get("created_at", "")).encode()).hexdigest()[:6]
+    return f"t{row['id']}.{stamp}"
 
 
 class Dispatcher:
@@ -97,6 +114,9 @@ class Dispatcher:
                         held.add(row["conversation_id"])
 
     def _action(self, row: dict):
+        return dataclasses.replace(self._action_of(row), key=delivery_key(row))
+
+    def _action_of(self, row: dict):
         payload = json.loads(row["payload"])
         if row["kind"] == OutboxKind.SEND_MESSAGE:
             return SendMessage(Address(**payload["address"]), payload["text"], payload.get("style", "reply"),
@@ -116,17 +136,24 @@ class Dispatcher:
         try:
             action = self._action(row)
             async with asyncio.timeout(SEND_TIMEOUT):
-                try:
-                    delivery = await adapter.deliver(action)
-                except BaseException:
-                    self._keep_progress(row, action)
-                    raise
+                delivery = await self._already_delivered(adapter, row, action) if row["status"] == "sending" else None
+                if delivery is COULD_NOT_LOOK:
+                    return self._retry(row, f"could not look up in-flight delivery on {row['platform']}", None,
+                                       in_flight=True)
+                if delivery is None:
+                    self.store.mark_action_sending(row["id"])
+                    try:
+                        delivery = await adapter.deliver(action)
+                    except BaseException:
+                        self._keep_progress(row, action)
+                        raise
         except DeliveryError as exc:
             if not exc.retry:
                 return self._give_up(row, str(exc))
             return self._retry(row, str(exc), exc.retry_after)
-        except TimeoutError:
-            return self._retry(row, f"no answer from {row['platform']} within {SEND_TIMEOUT:.0f}s", None)
+        except TimeoutError:  # the platform may have it: stay `sending`, so the retry looks first
+            return self._retry(row, f"no answer from {row['platform']} within {SEND_TIMEOUT:.0f}s", None,
+                               in_flight=True)
         except Exception as exc:
             log.exception("outbox #%s (%s) raised", row["id"], row["kind"])
             return self._retry(row, f"{type(exc).__name__}: {exc}", None)
@@ -146,6 +173,38 @@ class Dispatcher:
                     self.conversations.refresh_card(conv)
         return True
 
+    async def _already_delivered(self, adapter: Adapter, row: dict, action):
+        """The row was in flight when the last attempt ended unanswered: does the platform have it?"""
+        find = getattr(adapter, "find_delivered", None)
+        if find is None:
+            log.warning("outbox #%s (%s) was in flight when the last attempt ended; %s cannot look it up, so it is "
+                        "sent again under the same key %s", row["id"], row["kind"], row["platform"], action.key)
+            return None
+        try:
+            delivery = await find(action)
+        except asyncio.CancelledError:
+            raise
+        except DeliveryError as exc:
+            if exc.retry:
+                log.warning("outbox #%s: could not look for it on %s (%s); looking again later", row["id"],
+                            row["platform"], exc)
+                return COULD_NOT_LOOK
+            log.error("outbox #%s: %s cannot look up what was sent (%s); sending it again, so it may arrive twice",
+                      row["id"], row["platform"], exc)
+            return None
+        except Exception:  # noqa: BLE001 - never send blind what may be there: look again on the retry
+            log.exception("outbox #%s: looking for it on %s failed", row["id"], row["platform"])
+            return COULD_NOT_LOOK
+        if delivery is not None:
+            log.info("outbox #%s (%s) was in flight when the last attempt ended and %s has it (ref %s): marked sent, "
+                     "not sent again", row["id"], row["kind"], row["platform"], delivery.ref)
+        else:
+            log.info("outbox #%s (%s) was in flight when the last attempt ended; %s does not have it%s: sending",
+                     row["id"], row["kind"], row["platform"],
+                     f" (after part {action.parts.done})" if getattr(action, "parts", None) and action.parts.done
+                     else "")
+        return delivery
+
     def _keep_progress(self, row: dict, action) -> None:
         """Parts of a long message that did go out are not sent again on the retry."""
         if isinstance(action, SendMessage) and action.parts.done:
@@ -153,10 +212,10 @@ class Dispatcher:
             log.info("outbox #%s: %d part(s) of the message were delivered before the failure; the retry resumes "
                      "after them", row["id"], action.parts.done)
 
-    def _retry(self, row: dict, error: str, retry_after: float | None) -> bool:
+    def _retry(self, row: dict, error: str, retry_after: float | None, *, in_flight: bool = False) -> bool:
         wait = retry_after if retry_after is not None else backoff_seconds(row["attempts"])
         next_at = iso(self.store.clock() + timedelta(seconds=wait))
-        self.store.mark_action_retry(row["id"], error, next_at)
+        self.store.mark_action_retry(row["id"], error, next_at, in_flight=in_flight)
         log.warning("outbox #%s (%s to %s) failed, attempt %d, retrying in %.1fs: %s",
                     row["id"], row["kind"], row["platform"], row["attempts"] + 1, wait, error)
         return False

@@ -121,14 +121,17 @@ class Store(Protocol):
     def setting(self, key: str) -> str | None: ...
     def set_setting(self, key: str, value: str) -> None: ...
     def export_conversations(self) -> Iterator[Row]: ...
+    def record_delivery(self, key: str, command: str = "") -> bool: ...
+    def prune_deliveries(self, before: str) -> int: ...
 
     # outbox
     def enqueue_action(self, platform: str, kind: OutboxKind, payload: dict, *, conversation_id: int | None = None,
                        message_id: int | None = None) -> int | None: ...
     def due_actions(self, limit: int = 50) -> list[Row]: ...
     def next_action_due_at(self) -> str | None: ...
+    def mark_action_sending(self, action_id: int) -> None: ...
     def mark_action_sent(self, action_id: int, ref: str = "") -> None: ...
-    def mark_action_retry(self, action_id: int, error: str, next_attempt_at: str) -> None: ...
+    def mark_action_retry(self, action_id: int, error: str, next_attempt_at: str, *, in_flight: bool = False) -> None: ...
     def keep_parts_sent(self, action_id: int, done: int, first_ref: str) -> None: ...
     def mark_action_failed(self, action_id: int, error: str) -> None: ...
     def undelivered_count(self) -> int: ...
@@ -145,13 +148,17 @@ class CoreAPI(Protocol):
     async def receive(self, event: InboundMessage) -> Receipt:
         """Record an inbound event; the adapter acknowledges the platform after this returns."""
 
-    async def execute(self, actor: Actor, line: str) -> CommandResult:
+    # `delivery`: the platform's key for this input (a Slack trigger_id, a Discord interaction id). The core runs
+    # each key once, durably; a repeat returns a short "already done" result with data["duplicate"] = True.
+    async def execute(self, actor: Actor, line: str, *, delivery: str | None = None) -> CommandResult:
         """Run a typed command line."""
 
-    async def invoke(self, actor: Actor, name: str, args: dict[str, Any]) -> CommandResult:
+    async def invoke(self, actor: Actor, name: str, args: dict[str, Any], *,
+                     delivery: str | None = None) -> CommandResult:
         """Run a command with its arguments already apart."""
 
-    async def press(self, actor: Actor, command: str, target_id: int) -> CommandResult | EditForm:
+    async def press(self, actor: Actor, command: str, target_id: int, *,
+                    delivery: str | None = None) -> CommandResult | EditForm:
         """A review-card button: the answer to show, or the Edit form to open."""
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
@@ -175,7 +182,20 @@ class Adapter(Protocol):
         """Disconnect and release resources."""
 
     async def deliver(self, action: Action) -> Delivery:
-        """Perform one outbound action. Raise `DeliveryError` on failure (retry=False if hopeless)."""
+        """Perform one outbound action. Raise `DeliveryError` on failure (retry=False if hopeless).
+
+        `action.key` names this outbox row; an adapter passes it to the platform where the platform can
+        deduplicate by it or store it with the message (Discord's nonce, Slack's message metadata)."""
+
+
+class FindsDelivered(Protocol):
+    """An optional capability: an adapter that can look on the platform for an action sent under its key.
+
+    The dispatcher asks before sending again a row that was in flight when the last process died. Return the
+    `Delivery` if all of it is there; None if it is not (or only partly: then advance `action.parts` past the
+    parts found, so the send resumes after them)."""
+
+    async def find_delivered(self, action: Action) -> Delivery | None: ...
 
 
 async def route(

@@ -187,6 +187,14 @@ def m003_one_name_for_an_edit(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE events SET action = 'edit' WHERE action = 'edited'")
 
 
+@migrations()
+def m004_delivery_keys(db: sqlite_utils.Database) -> None:
+    """Agent commands, clicks and form submissions already executed, by the platform's delivery key (a Slack
+    trigger_id, a Discord interaction id), so a replayed one is acknowledged and not run again."""
+    db.execute("CREATE TABLE deliveries (key TEXT PRIMARY KEY, at TEXT NOT NULL, command TEXT NOT NULL DEFAULT '')")
+    db.execute("CREATE INDEX idx_deliveries_at ON deliveries(at)")
+
+
 def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database at `path` with WAL, foreign keys and all migrations applied."""
     path = str(path)

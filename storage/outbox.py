@@ -1,6 +1,10 @@
 """Outbox queries: outbound actions persisted before they are sent, and their delivery state.
 
 Split from the main store so each file reads in one sitting; `Store` inherits these methods.
+
+A row is `pending` until the dispatcher calls the platform, `sending` while it does, then `sent` or `failed`
+(or `pending` again, for a retry). A row still `sending` when a process starts was in flight when the last
+one died: the platform may have it already, and the dispatcher looks before sending it again.
 """
 from __future__ import annotations
 
@@ -42,9 +46,10 @@ class OutboxStore(StoreBase):
         return self._all(
             """
             SELECT * FROM outbox o
-            WHERE o.status = 'pending' AND o.next_attempt_at <= ?
+            WHERE o.status IN ('pending', 'sending') AND o.next_attempt_at <= ?
               AND NOT (o.kind = 'send_message' AND EXISTS (
-                  SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.status = 'pending'
+                  SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id
+                  AND p.status IN ('pending', 'sending')
                   AND p.kind = 'send_message' AND p.id < o.id))
             ORDER BY o.id LIMIT ?
             """,
@@ -52,8 +57,12 @@ class OutboxStore(StoreBase):
         )
 
     def next_action_due_at(self) -> str | None:
-        row = self._one("SELECT min(next_attempt_at) AS at FROM outbox WHERE status = 'pending'")
+        row = self._one("SELECT min(next_attempt_at) AS at FROM outbox WHERE status IN ('pending', 'sending')")
         return row["at"] if row else None
+
+    def mark_action_sending(self, action_id: int) -> None:
+        """About to call the platform: if the process dies before `mark_action_sent`, the next one knows."""
+        self.db.execute("UPDATE outbox SET status = 'sending' WHERE id = ?", (action_id,))
 
     def mark_action_sent(self, action_id: int, ref: str = "") -> None:
         self.db.execute(
@@ -61,10 +70,11 @@ class OutboxStore(StoreBase):
             (self.now(), ref, action_id),
         )
 
-    def mark_action_retry(self, action_id: int, error: str, next_attempt_at: str) -> None:
+    def mark_action_retry(self, action_id: int, error: str, next_attempt_at: str, *, in_flight: bool = False) -> None:
+        """Try again later; `in_flight`: the platform may have it (no answer came), so stay `sending`."""
         self.db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
-            (error, next_attempt_at, action_id),
+            "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+            ("sending" if in_flight else "pending", error, next_attempt_at, action_id),
         )
 
     def keep_parts_sent(self, action_id: int, done: int, first_ref: str) -> None:

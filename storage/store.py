@@ -52,6 +52,17 @@ class Store(OutboxStore):
         row = self._one("SELECT id FROM inbox WHERE platform = ? AND event_id = ?", (platform, event_id))
         return row["id"], True
 
+    def record_delivery(self, key: str, command: str = "") -> bool:
+        """Remember that the agent input delivered under `key` is being executed. False if it was already:
+        call it inside the command's transaction, so the key and the command's effect are kept together."""
+        cur = self.db.execute("INSERT INTO deliveries (key, at, command) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                              (key, self.now(), command[:80]))
+        return cur.rowcount == 1
+
+    def prune_deliveries(self, before: str) -> int:
+        """Forget delivery keys recorded before `before` (platforms stop redelivering long before)."""
+        return self.db.execute("DELETE FROM deliveries WHERE at < ?", (before,)).rowcount
+
     def pending_inbox(self, limit: int = 100) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,))
 

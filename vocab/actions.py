@@ -1,6 +1,7 @@
 """The outbound actions the core asks an adapter to perform, and what the adapter answers.
 
 The core writes each action to the outbox before an adapter sees it; the dispatcher marks it sent on success.
+`key` names the outbox row (at most 22 characters) so a platform can recognise a repeat of the same action.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class SendMessage:
     style: Style = Style.REPLY
     kind: OutboxKind = OutboxKind.SEND_MESSAGE
     parts: PartsSent = field(default_factory=PartsSent, compare=False)
+    key: str = field(default="", compare=False)  # the outbox row's delivery key (see Adapter.deliver)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class UpsertCard:
     ref: str | None = None
     channel: str | None = None
     kind: OutboxKind = OutboxKind.UPSERT_CARD
+    key: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class PostReport:
     sections: tuple[tuple[str, str], ...] = ()  # (heading, body text with one item per line)
     image_path: str | None = None
     kind: OutboxKind = OutboxKind.POST_REPORT
+    key: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ Inbound, each message in a support channel, its thread, a forum post or a DM is 
 edits and deletions are recorded too. Outbound, `deliver` posts replies in the conversation's thread
 (creating it from the customer's first message on first use), posts or edits review cards in the staff
 channel, and posts reports. Agent input (buttons, modal, `/tandem`) lives in `interactions.py`.
+Every message is sent with a nonce made from the outbox row's key (discord.py sends `enforce_nonce: true` with
+it), so when a row is sent again after a crash Discord returns the message it already has instead of posting
+it twice (Discord remembers nonces for a few minutes).
 """
 from __future__ import annotations
 
@@ -72,6 +75,13 @@ class BaseURLs:
                 return await super().request(urls.rebase(route), session, **kwargs)
 
         return Rebased()
+
+
+def nonce_of(key: str, part: int = 0) -> dict[str, str]:
+    """send() keyword for the outbox key (and part of a long message); Discord allows 25 characters."""
+    if not key:
+        return {}  # discord.py then picks a random nonce
+    return {"nonce": (key if part == 0 else f"{key}.{part}")[:25]}
 
 
 def intents() -> discord.Intents:
@@ -211,7 +221,8 @@ class DiscordAdapter:
         return translate.actor_of(user, self.roles)
 
     def seen_interaction(self, interaction_id: int) -> bool:
-        """True if this interaction id was handled already (a gateway replay); remembers the last 1,000."""
+        """True if this interaction id was handled already in this session (a gateway replay), so it is not even
+        deferred; remembers the last 1,000. The durable check is the core's (the delivery key)."""
         if interaction_id in self._interactions:
             return True
         self._interactions[interaction_id] = None
@@ -305,7 +316,9 @@ class DiscordAdapter:
         channel = self.client.get_partial_messageable(target)
 
         async def post(piece: str) -> str:
-            return str((await channel.send(piece, allowed_mentions=discord.AllowedMentions.none())).id)
+            nonce = nonce_of(action.key, action.parts.done)
+            return str((await channel.send(piece, allowed_mentions=discord.AllowedMentions.none(),
+                                           **nonce)).id)
 
         first = await send_parts(translate.split_message(action.text), post, action.parts)
         return Delivery(ref=first, channel=str(target))
@@ -346,7 +359,7 @@ class DiscordAdapter:
             except discord.NotFound:
                 log.warning("discord: card %s for #%s is gone; posting a new one", action.ref,
                             action.card.conversation_id)
-        message = await channel.send(embed=embed, view=view)
+        message = await channel.send(embed=embed, view=view, **nonce_of(action.key))
         return Delivery(ref=str(message.id), channel=channel_id)
 
     async def _report(self, action: PostReport) -> Delivery:
@@ -358,7 +371,8 @@ class DiscordAdapter:
             image = None
         embed = translate.report_embed(action, image.name if image else None)
         if image is not None:
-            message = await channel.send(embed=embed, file=discord.File(image, filename=image.name))
+            message = await channel.send(embed=embed, file=discord.File(image, filename=image.name),
+                                         **nonce_of(action.key))
         else:
-            message = await channel.send(embed=embed)
+            message = await channel.send(embed=embed, **nonce_of(action.key))
         return Delivery(ref=str(message.id), channel=channel_id)

@@ -5,6 +5,8 @@ card posted before a restart keeps working; the modal's custom id is built the s
 handled statelessly from the payload. The app command group is generated from `bot.commands.COMMANDS`
 (names, argument kinds, help), never a copied list. Every path defers first (Discord's 3-second limit), calls
 `Core.invoke` (`Core.press` for buttons), and answers ephemerally; the core checks the role and logs refusals.
+The interaction id goes with every call as its delivery key: the core runs each once, durably, so an
+INTERACTION_CREATE replayed after a restart is answered "already done" (in one session it is not even deferred).
 """
 from __future__ import annotations
 
@@ -71,10 +73,11 @@ async def run(interaction: discord.Interaction, command: str, args: dict[str, An
     try:
         if not interaction.response.is_done() and not (target_id is not None and _opens_form(command)):
             await interaction.response.defer(ephemeral=True, thinking=True)
+        key = f"discord:interaction:{interaction.id}"
         if target_id is None:
-            outcome = await adapter.core.invoke(actor, command, args or {})
+            outcome = await adapter.core.invoke(actor, command, args or {}, delivery=key)
         else:
-            outcome = await adapter.core.press(actor, command, target_id)
+            outcome = await adapter.core.press(actor, command, target_id, delivery=key)
         if isinstance(outcome, EditForm):
             await interaction.response.send_modal(EditModal(outcome.draft_id, outcome.text))
             return

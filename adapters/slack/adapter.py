@@ -84,6 +84,9 @@ class SlackAdapter:
     async def deliver(self, action: SendMessage | UpsertCard | PostReport) -> Delivery:
         return await self.outbound.deliver(action)
 
+    async def find_delivered(self, action: SendMessage | UpsertCard | PostReport) -> Delivery | None:
+        return await self.outbound.find_delivered(action)
+
     # ---- helpers for listeners -----------------------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> asyncio.Task:
         async def guarded() -> None:

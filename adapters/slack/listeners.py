@@ -4,9 +4,12 @@ Events are recorded (`core.receive`) before bolt acknowledges them (the app runs
 and nothing here drafts. Buttons and commands are acknowledged first; the core call and the ephemeral answer
 run in a background task so Slack's 3-second limit holds whatever the core is doing.
 Who may do what is the core's decision (bot/commands.py); the adapter only maps the Slack user to a role.
+Each command, click and submission is passed to the core with its delivery key (the trigger_id Slack gives
+every one of them), so the same request posted again, by Slack or by anyone holding a signed body, runs once.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -51,6 +54,13 @@ def register(app: AsyncApp, adapter: Host) -> None:
         team = user.get("team_id") or body.get("user_team_id") or ""
         return actor_for(uid, settings, team=team, home=adapter.identity.team_id)
 
+    def delivery(body: dict[str, Any]) -> str:
+        team = (body.get("team") or {}).get("id") if isinstance(body.get("team"), dict) else body.get("team_id")
+        trigger = body.get("trigger_id")
+        if trigger:
+            return f"slack:{team or ''}:{trigger}"
+        return "slack:body:" + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
     async def answer(body: dict[str, Any], respond, text: str) -> None:
         if body.get("response_url"):
             await respond(text=text, response_type="ephemeral", replace_original=False)
@@ -89,7 +99,7 @@ def register(app: AsyncApp, adapter: Host) -> None:
         log.info("slack: %s pressed %s on #%s", who.user_id, command, ident)
 
         async def run() -> None:
-            outcome = await adapter.core.press(who, command, ident)
+            outcome = await adapter.core.press(who, command, ident, delivery=delivery(body))
             if isinstance(outcome, EditForm):
                 channel = (body.get("channel") or {}).get("id", "")
                 await adapter.client.views_open(trigger_id=body["trigger_id"],
@@ -109,7 +119,7 @@ def register(app: AsyncApp, adapter: Host) -> None:
             log.warning("slack: malformed edit submission from %s: %s", who.user_id, exc)
             await ack(response_action="errors", errors={"draft": "This form is out of date; press Edit again."})
             return
-        result = await adapter.core.invoke(who, "edit", {"draft": draft, "text": text})
+        result = await adapter.core.invoke(who, "edit", {"draft": draft, "text": text}, delivery=delivery(body))
         log.info("slack: %s submitted edit of draft %s: ok=%s", who.user_id, draft, result.ok)
         if result.ok:
             await ack()
@@ -124,7 +134,7 @@ def register(app: AsyncApp, adapter: Host) -> None:
         log.info("slack: %s ran %s %s", who.user_id, settings.slack_command, line.split(" ", 1)[0])
 
         async def run() -> None:
-            result = await adapter.core.execute(who, line)
+            result = await adapter.core.execute(who, line, delivery=delivery(body))
             await answer(body, respond, result.text)
 
         adapter.spawn(run(), f"command {line.split(' ', 1)[0]}")

@@ -3,6 +3,10 @@
 slack_sdk's own retry handlers absorb short 429s (honouring Retry-After) and 500/503s; when they give up the
 error becomes a DeliveryError so the core's outbox keeps the action and retries later (never dropped).
 Errors that retrying cannot fix (channel_not_found, invalid_auth...) are DeliveryError(retry=False).
+
+Every message posted carries the outbox row's key in its message metadata (event_type `tandem_outbox`), so
+`find_delivered` can tell, from the conversation's recent messages, whether a row that was in flight when the
+last process died reached Slack, and which parts of a long message did.
 """
 from __future__ import annotations
 
@@ -34,6 +38,26 @@ HOPELESS = {
     "no_text", "invalid_blocks", "invalid_arguments", "user_not_found", "team_access_not_granted",
 }
 GONE = {"message_not_found", "cant_update_message", "edit_window_closed"}
+EVENT_TYPE = "tandem_outbox"
+LOOK_BACK = 200  # recent messages searched for an in-flight row (it was posted moments before the crash)
+
+
+def metadata(key: str, part: int = 0) -> dict | None:
+    return {"event_type": EVENT_TYPE, "event_payload": {"outbox": key, "part": part}} if key else None
+
+
+def parts_found(messages: list[dict], key: str) -> dict[int, str]:
+    """part number -> ts of the messages posted under `key`."""
+    found: dict[int, str] = {}
+    for message in messages:
+        meta = message.get("metadata") or {}
+        payload = meta.get("event_payload") or {}
+        if meta.get("event_type") == EVENT_TYPE and payload.get("outbox") == key:
+            try:
+                found.setdefault(int(payload.get("part", 0)), str(message.get("ts", "")))
+            except (TypeError, ValueError):
+                continue
+    return found
 
 
 def _retry_after(headers: object) -> float | None:
@@ -108,12 +132,51 @@ class Outbound:
 
         async def post(part: str) -> str:
             resp = await self.client.chat_postMessage(channel=address.channel, thread_ts=thread, text=part,
-                                                      unfurl_links=False, unfurl_media=False)
+                                                      unfurl_links=False, unfurl_media=False,
+                                                      metadata=metadata(action.key, action.parts.done))
             return str(resp.get("ts", ""))
 
-        first = await send_parts(split_message(mention(to_mrkdwn(action.text), self.people)), post, action.parts)
+        first = await send_parts(self._parts(action), post, action.parts)
         log.info("slack: sent %s message to %s thread=%s ts=%s", action.style, address.channel, thread, first)
         return Delivery(ref=first, channel=address.channel)
+
+    def _parts(self, action: SendMessage) -> list[str]:
+        return split_message(mention(to_mrkdwn(action.text), self.people))
+
+    async def find_delivered(self, action: SendMessage | UpsertCard | PostReport) -> Delivery | None:
+        """Look among the conversation's recent messages for what was posted under `action.key`."""
+        if not action.key:
+            return None
+        if isinstance(action, SendMessage):
+            address = action.address
+            thread = address.thread if not address.is_dm and address.thread else None
+            channel, parts = address.channel, len(self._parts(action))
+        elif isinstance(action, UpsertCard):
+            if action.ref:
+                return None  # an update in place: doing it again changes nothing
+            channel, thread, parts = action.channel or self.settings.slack_agent_channel or "", None, 1
+        else:
+            channel, thread, parts = self.settings.slack_agent_channel or "", None, 1
+        try:
+            if thread:
+                resp = await self.client.conversations_replies(channel=channel, ts=thread, limit=LOOK_BACK,
+                                                               include_all_metadata=True)
+            else:
+                resp = await self.client.conversations_history(channel=channel, limit=LOOK_BACK,
+                                                               include_all_metadata=True)
+        except Exception as exc:  # noqa: BLE001 - classified for the outbox like a failed send
+            raise delivery_error(exc, "looking up an in-flight message") from exc
+        found = parts_found(list(resp.get("messages") or []), action.key)
+        done = 0
+        while done in found:
+            done += 1
+        if done == 0:
+            return None
+        if done >= parts:
+            return Delivery(ref=found[0], channel=channel)
+        if isinstance(action, SendMessage) and done > action.parts.done:
+            action.parts.done, action.parts.first_ref = done, found[0]
+        return None
 
     async def _card(self, action: UpsertCard) -> Delivery:
         text, blocks = card_blocks(action.card, self.people)
@@ -127,7 +190,8 @@ class Outbound:
                     raise
                 log.warning("slack: card %s for conversation %s is gone (%s); posting a new one",
                             action.ref, action.card.conversation_id, exc.response.get("error"))
-        resp = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        resp = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks,
+                                                  metadata=metadata(action.key))
         log.info("slack: posted card for conversation %s ts=%s", action.card.conversation_id, resp.get("ts"))
         return Delivery(ref=str(resp.get("ts", "")), channel=channel)
 
@@ -136,7 +200,8 @@ class Outbound:
         key = (action.title, action.image_path or "")
         if key not in self._reports:
             text, blocks = report_blocks(action)
-            resp = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            resp = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks,
+                                                      metadata=metadata(action.key))
             self._reports[key] = str(resp.get("ts", ""))
         ts = self._reports[key]
         if action.image_path:

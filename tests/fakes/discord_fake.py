@@ -5,6 +5,10 @@ payloads shaped like Discord's (see discord/types/*.py). Gateway: HELLO, IDENTIF
 heartbeat ACKs, RESUME (replaying missed events, or forcibly the last N to simulate redelivery), RECONNECT,
 and `dispatch()` to push MESSAGE_CREATE, INTERACTION_CREATE and friends. Payload builders live in
 `discord_payloads.py`. Reusable by any test that needs a Discord to post to.
+
+As Discord documents for POST /channels/{id}/messages: a message sent with a `nonce` and `enforce_nonce: true`
+whose nonce the bot used moments before is not created again; the existing message is returned. `hold()`
+keeps the answer to matching REST calls back (the message is already created) until `release()`.
 """
 from __future__ import annotations
 
@@ -47,6 +51,10 @@ class FakeDiscord:
         self.sent: list[tuple[int, str, dict]] = []  # (seq, event name, data) dispatched this session
         self.replay_on_resume = 0  # resend the last N events on the next RESUME, as Discord may
         self.failures: list[list] = []  # [method, path pattern, status, calls to let through]
+        self.nonces: dict[str, str] = {}  # nonce -> id of the message created with it (enforce_nonce)
+        self.held: list[Call] = []
+        self._hold: tuple[str, re.Pattern] | None = None
+        self._released = asyncio.Event()
         self._ws: web.WebSocketResponse | None = None
         self._ready = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -88,6 +96,23 @@ class FakeDiscord:
         """Answer the next `times` matching REST calls with `status`, after letting `after` of them through."""
         for _ in range(times):
             self.failures.append([method.upper(), re.compile(path_regex), status, after])
+
+    def hold(self, method: str, path_regex: str) -> None:
+        """Do the next matching call's work but keep its answer back until `release()`."""
+        self._hold, self._released = (method.upper(), re.compile(path_regex)), asyncio.Event()
+
+    def release(self) -> None:
+        self._hold = None
+        self._released.set()
+
+    async def wait_held(self, timeout: float = 10.0) -> Call:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: bool(self.held)), timeout)
+        return self.held[-1]
+
+    def posted(self, channel: str) -> list[dict]:
+        """Messages the bot has in `channel`, oldest first."""
+        return [m for m in self.messages.values() if m["channel_id"] == channel]
 
     def find(self, method: str, path_regex: str) -> list[Call]:
         pattern = re.compile(path_regex)
@@ -184,9 +209,15 @@ class FakeDiscord:
                 del self.failures[i]
                 return reply({"message": "injected failure", "code": 0}, status=status)
         try:
-            return await self._route(request.method, path, body or {})
+            response = await self._route(request.method, path, body or {})
         except KeyError as exc:
             return reply({"message": f"Unknown {exc}", "code": 10003}, status=404)
+        if self._hold and self._hold[0] == request.method and self._hold[1].fullmatch(path):
+            self.held.append(self.calls[-1])
+            async with self._changed:
+                self._changed.notify_all()
+            await self._released.wait()
+        return response
 
     async def _multipart(self, request: web.Request) -> dict:
         body: dict = {"files": []}
@@ -214,8 +245,15 @@ class FakeDiscord:
         if m := re.fullmatch(r"/channels/(\d+)/messages", path):
             if method != "POST":
                 return ok([])
+            nonce = body.get("nonce")
+            if nonce is not None and body.get("enforce_nonce") and str(nonce) in self.nonces:
+                return ok(self.messages[self.nonces[str(nonce)]])
             msg = P.message(self.new_id(), m[1], w.bot_user(), body.get("content") or "", guild_id=w.guild_of(m[1]),
                             embeds=body.get("embeds", []), components=body.get("components", []))
+            if nonce is not None:
+                msg["nonce"] = nonce
+                if body.get("enforce_nonce"):
+                    self.nonces[str(nonce)] = msg["id"]
             self.messages[msg["id"]] = msg
             return ok(msg)
         if m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path):

@@ -5,6 +5,11 @@ what Tandem posted without mocking any of our code. It can be scripted to fail t
 (Retry-After) or 5xx, or with a Slack error such as channel_not_found. It also serves the upload URL that
 `files_upload_v2` posts to, and a response_url endpoint for bolt's `respond()`.
 
+Like Slack, it keeps what was posted (`messages`, per channel, with any message `metadata`) and answers
+conversations.history / conversations.replies from it (metadata only with include_all_metadata). `hold()`
+keeps the answer to matching calls back (the message is already posted) until `release()`, to stage a
+process dying between the platform call and its confirmation.
+
     async with FakeSlackAPI() as api:        # api.base_url ends with /api/ (use it as SLACK_API_URL)
         api.fail_next(2, status=429, retry_after=0)
         ...
@@ -54,6 +59,22 @@ class FakeSlackAPI:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._sockets: list[web.WebSocketResponse] = []
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> posted messages, oldest first
+        self._hold: tuple[str, Callable[[Call], bool]] | None = None
+        self._released = asyncio.Event()
+        self.held: list[Call] = []
+
+    def hold(self, method: str, where: Callable[[Call], bool] = lambda c: True) -> None:
+        """Do the next matching call's work but keep its answer back until `release()` (then stop holding)."""
+        self._hold, self._released = (method, where), asyncio.Event()
+
+    def release(self) -> None:
+        self._hold = None
+        self._released.set()
+
+    def posted(self, channel: str, thread: str | None = None) -> list[dict[str, Any]]:
+        """Messages the bot has in `channel` (in `thread`, if given), oldest first."""
+        return [m for m in self.messages.get(channel, []) if thread is None or m.get("thread_ts") == thread]
 
     # ---- scripting ------------------------------------------------------------------------------------------
     def fail_next(self, n: int = 1, *, status: int = 429, retry_after: int | None = 0, method: str | None = None,
@@ -126,7 +147,7 @@ class FakeSlackAPI:
         elif request.can_read_body:
             params.update(dict(await request.post()))
         for key, value in list(params.items()):  # form-encoded JSON fields, as slack_sdk sends blocks/files
-            if key in {"blocks", "files", "view", "attachments"} and isinstance(value, str):
+            if key in {"blocks", "files", "view", "attachments", "metadata"} and isinstance(value, str):
                 try:
                     params[key] = json.loads(value)
                 except ValueError:
@@ -155,8 +176,27 @@ class FakeSlackAPI:
         if failure:
             await self._record(Call(method, params, 200))
             return web.json_response({"ok": False, "error": failure.error or "fatal_error"})
-        await self._record(Call(method, params))
-        return web.json_response(self._answer(method, params))
+        call = Call(method, params)
+        await self._record(call)
+        answer = self._answer(method, params)
+        if self._hold and self._hold[0] == method and self._hold[1](call):
+            self.held.append(call)
+            async with self._changed:
+                self._changed.notify_all()
+            await self._released.wait()
+        return web.json_response(answer)
+
+    async def wait_held(self, timeout: float = 10.0) -> Call:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: bool(self.held)), timeout)
+        return self.held[-1]
+
+    @staticmethod
+    def _flag(value: Any) -> bool:
+        return value in (True, 1, "1", "true", "True")
+
+    def _listed(self, message: dict[str, Any], with_metadata: bool) -> dict[str, Any]:
+        return {k: v for k, v in message.items() if k != "metadata" or with_metadata}
 
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         ok: dict[str, Any] = {"ok": True}
@@ -165,8 +205,23 @@ class FakeSlackAPI:
                          "user_id": BOT_USER, "bot_id": BOT_ID}
         if method == "chat.postMessage":
             ts = f"{1700000000 + next(self._ts)}.000100"
-            return ok | {"channel": p.get("channel"), "ts": ts,
-                         "message": {"text": p.get("text", ""), "user": BOT_USER, "bot_id": BOT_ID, "ts": ts}}
+            message = {"type": "message", "text": p.get("text", ""), "user": BOT_USER, "bot_id": BOT_ID, "ts": ts}
+            if p.get("thread_ts"):
+                message["thread_ts"] = p["thread_ts"]
+            if isinstance(p.get("metadata"), dict):
+                message["metadata"] = p["metadata"]
+            self.messages.setdefault(str(p.get("channel")), []).append(message)
+            return ok | {"channel": p.get("channel"), "ts": ts, "message": message}
+        if method == "conversations.history":  # newest first, top-level messages
+            found = [m for m in self.messages.get(str(p.get("channel")), []) if "thread_ts" not in m]
+            limit = int(p.get("limit") or 100)
+            return ok | {"messages": [self._listed(m, self._flag(p.get("include_all_metadata")))
+                                      for m in reversed(found)][:limit], "has_more": False}
+        if method == "conversations.replies":  # the thread, oldest first
+            found = [m for m in self.messages.get(str(p.get("channel")), [])
+                     if m.get("thread_ts") == p.get("ts") or m["ts"] == p.get("ts")]
+            return ok | {"messages": [self._listed(m, self._flag(p.get("include_all_metadata"))) for m in found],
+                         "has_more": False}
         if method == "chat.update":
             return ok | {"channel": p.get("channel"), "ts": p.get("ts"), "text": p.get("text", "")}
         if method == "chat.postEphemeral":

@@ -26,6 +26,7 @@ from tests.fakes.slack_api import BOT_ID, BOT_USER, TEAM, FakeSlackAPI
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 SUPPORT, AGENTS, DM = "CSUPPORT1", "CAGENTS1", "DCUSTOMER1"
 CUSTOMER, AGENT, LEAD, STRANGER = "UCUST1", "UAGENT1", "ULEAD1", "USTRANGER1"
+FORM = "application/x-www-form-urlencoded"
 KB = Path(__file__).resolve().parent.parent / "fixtures" / "kb"
 
 
@@ -35,16 +36,19 @@ def sign(body: str, timestamp: str, secret: str = SECRET) -> str:
 
 
 class SlackHarness:
-    def __init__(self, tmp_path: Path, drafter: Any = None, **overrides: Any):
+    def __init__(self, tmp_path: Path, drafter: Any = None, *, api: FakeSlackAPI | None = None, **overrides: Any):
+        """`api`: a FakeSlackAPI already started, shared with another harness (a restart on the same Slack)."""
         self.tmp_path = tmp_path
         self.drafter = drafter
         self.overrides = overrides
-        self.api = FakeSlackAPI()
+        self.own_api = api is None
+        self.api = api or FakeSlackAPI()
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
 
     async def __aenter__(self) -> "SlackHarness":
-        await self.api.start()
+        if self.own_api:
+            await self.api.start()
         core_settings = load_settings(env_file=None, tandem_db=str(self.tmp_path / "t.db"), tandem_kb=str(KB))
         self.core = build_core(core_settings, drafter=self.drafter)
         settings = SlackSettings(_env_file=None, **{
@@ -63,7 +67,8 @@ class SlackHarness:
         await self.session.close()
         await self.adapter.stop()
         await self.core.stop()
-        await self.api.stop()
+        if self.own_api:
+            await self.api.stop()
 
     async def settle(self) -> None:
         """Let the adapter's follow-ups and the core's processing, drafting and outbox finish."""
@@ -108,10 +113,14 @@ class SlackHarness:
         assert status == 200
         return ts
 
-    async def press(self, action_id: str, *, user: str = AGENT, channel: str = AGENTS) -> tuple[int, str]:
+    def trigger_id(self) -> str:
+        """Slack gives every command, click and submission its own trigger_id."""
+        return f"13345224609.{next(self._ids)}.8088930838d88f008e0"
+
+    def press_body(self, action_id: str, *, user: str = AGENT, channel: str = AGENTS) -> str:
         payload = {
             "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": TEAM},
-            "api_app_id": "A0TANDEM", "token": "legacy", "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+            "api_app_id": "A0TANDEM", "token": "legacy", "trigger_id": self.trigger_id(),
             "team": {"id": TEAM, "domain": "acme"}, "container": {"type": "message", "channel_id": channel,
                                                                   "message_ts": "1700000000.000100"},
             "channel": {"id": channel, "name": "agents"}, "response_url": self.api.response_url(user),
@@ -119,22 +128,31 @@ class SlackHarness:
                          "value": action_id.rsplit(":", 1)[-1], "action_ts": "1700000000.5",
                          "text": {"type": "plain_text", "text": "x"}}],
         }
-        return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+        return urlencode({"payload": json.dumps(payload)})
 
-    async def submit_edit(self, view: dict[str, Any], text: str, *, user: str = AGENT) -> tuple[int, str]:
+    async def press(self, action_id: str, *, user: str = AGENT, channel: str = AGENTS) -> tuple[int, str]:
+        return await self.post(self.press_body(action_id, user=user, channel=channel), FORM)
+
+    def edit_body(self, view: dict[str, Any], text: str, *, user: str = AGENT) -> str:
         view = dict(view, id="V0001", state={"values": {"draft": {"text": {"type": "plain_text_input",
                                                                             "value": text}}}})
         payload = {"type": "view_submission", "team": {"id": TEAM, "domain": "acme"},
                    "user": {"id": user, "username": user.lower(), "team_id": TEAM}, "api_app_id": "A0TANDEM",
-                   "token": "legacy", "trigger_id": "1.2.3", "view": view, "response_urls": []}
-        return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+                   "token": "legacy", "trigger_id": self.trigger_id(), "view": view, "response_urls": []}
+        return urlencode({"payload": json.dumps(payload)})
 
-    async def command(self, text: str, *, user: str = AGENT, channel: str = AGENTS) -> tuple[int, str]:
+    async def submit_edit(self, view: dict[str, Any], text: str, *, user: str = AGENT) -> tuple[int, str]:
+        return await self.post(self.edit_body(view, text, user=user), FORM)
+
+    def command_body(self, text: str, *, user: str = AGENT, channel: str = AGENTS) -> str:
         form = {"token": "legacy", "team_id": TEAM, "team_domain": "acme", "channel_id": channel,
                 "channel_name": "agents", "user_id": user, "user_name": user.lower(), "command": "/tandem",
                 "text": text, "api_app_id": "A0TANDEM", "response_url": self.api.response_url(user),
-                "trigger_id": "1.2.3"}
-        return await self.post(urlencode(form), "application/x-www-form-urlencoded")
+                "trigger_id": self.trigger_id()}
+        return urlencode(form)
+
+    async def command(self, text: str, *, user: str = AGENT, channel: str = AGENTS) -> tuple[int, str]:
+        return await self.post(self.command_body(text, user=user, channel=channel), FORM)
 
     # ---- reading what Tandem did -------------------------------------------------------------------------
     def cards(self) -> list[dict[str, Any]]:
@@ -162,4 +180,4 @@ class SlackHarness:
 
 
 __all__ = ["SlackHarness", "sign", "SECRET", "SUPPORT", "AGENTS", "DM", "CUSTOMER", "AGENT", "LEAD", "STRANGER",
-           "BOT_USER", "BOT_ID", "TEAM"]
+           "BOT_USER", "BOT_ID", "TEAM", "FORM"]
