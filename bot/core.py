@@ -10,6 +10,7 @@ decided here: the rules (bot/rules.py) decide and the conversation service (bot/
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -23,12 +24,20 @@ from bot.drafting.base import Drafter, DrafterError, DraftRequest, DraftResult
 from bot.outbox import Dispatcher
 from bot.ports import Adapter, Store
 from bot.registry import Context
+from bot.texts import as_text, storable
 from bot.rules import ConversationRules
 from vocab import Actor, AuthorKind, CardView, CommandResult, DraftStatus, EditForm, InboundMessage, Receipt
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 4000
+
+
+def decode(payload: str) -> InboundMessage:
+    """An inbox row's event, ready for the rules: every string storable (a lone surrogate becomes U+FFFD) and
+    the text a string whatever the adapter put there. The row itself keeps what was delivered."""
+    event = InboundMessage.from_payload(storable(json.loads(payload)))
+    return event if isinstance(event.text, str) else dataclasses.replace(event, text=as_text(event.text))
 
 
 class Core:
@@ -100,8 +109,8 @@ class Core:
     # ---- intake ------------------------------------------------------------------------------------------
     async def receive(self, event: InboundMessage) -> Receipt:
         """Record an inbound event (deduplicated by platform and event id). Fast: the adapter acks after this."""
-        inbox_id, duplicate = self.store.record_inbound(
-            event.address.platform, event.event_id, event.kind, event.to_payload()
+        inbox_id, duplicate = self.store.record_inbound(  # the key must be storable; the payload is kept as sent
+            storable(event.address.platform), storable(event.event_id), storable(event.kind), event.to_payload()
         )
         if duplicate:
             log.info("duplicate %s event %s ignored (inbox #%s)", event.address.platform, event.event_id, inbox_id)
@@ -124,7 +133,7 @@ class Core:
 
     def _process_row(self, row: dict) -> None:
         try:
-            event = InboundMessage.from_payload(json.loads(row["payload"]))
+            event = decode(row["payload"])
             with self.store.atomic():
                 self.rules.apply(event, row["id"])
                 self.store.mark_inbox_done(row["id"])
