@@ -5,7 +5,9 @@ Migrations are numbered (`m001_...`) and applied in order by sqlite-utils' built
 """
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 import sqlite_utils
@@ -187,11 +189,39 @@ def m003_one_name_for_an_edit(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE events SET action = 'edit' WHERE action = 'edited'")
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner alone, before SQLite opens it. SQLite gives the WAL and
+    shared-memory files it creates beside a database the database file's mode, so those are 0600 too."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def exposed_files(path: str | Path) -> list[str]:
+    """The database's files (main, -wal, -shm) that other users of the machine can read."""
+    if str(path) == ":memory:":
+        return []
+    found = []
+    for name in (str(path), f"{path}-wal", f"{path}-shm"):
+        try:
+            if os.stat(name).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                found.append(name)
+        except FileNotFoundError:
+            continue
+    return found
+
+
 def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
-    """Open (creating if needed) the database at `path` with WAL, foreign keys and all migrations applied."""
+    """Open (creating if needed) the database at `path` with WAL, foreign keys and all migrations applied.
+
+    A new file is created 0600 (see `_create_private`); an existing one keeps its mode (`exposed_files`
+    says whether others can read it)."""
     path = str(path)
     if path != ":memory:":
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(path).expanduser())
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     db = sqlite_utils.Database(conn)
     if path != ":memory:":

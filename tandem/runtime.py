@@ -22,6 +22,7 @@ from bot.drafting.retrieval import KBDrafter
 from bot.kb import load_kb
 from bot.ports import Adapter
 from storage import Store, open_db
+from storage.db import exposed_files
 from vocab.times import utcnow
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,13 @@ def embeddings_cache_path(settings: Settings) -> Path | None:
 
 
 def open_store(path: str, clock: Callable[[], datetime] = utcnow) -> Store:
-    """The SQLite store on `path` (created and migrated if need be)."""
-    return Store(open_db(path), clock=clock)
+    """The SQLite store on `path` (created and migrated if need be); warns once if others can read it."""
+    store = Store(open_db(path), clock=clock)
+    exposed = exposed_files(path)
+    if exposed:
+        log.warning("%s can be read by other users of this machine (it holds every conversation): run chmod 600 %s",
+                    ", ".join(exposed), " ".join(exposed))
+    return store
 
 
 def build_core(settings: Settings, clock: Callable[[], datetime] | None = None, drafter=None) -> Core:
