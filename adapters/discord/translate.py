@@ -58,7 +58,7 @@ def actor_of(user: Any, roles: Roles) -> Actor:
     """A discord.py User/Member as an Actor: in a DM there is no member, so no role (a customer)."""
     role_ids = {str(r.id) for r in getattr(user, "roles", ()) or ()}
     name = getattr(user, "display_name", None) or getattr(user, "name", "") or ""
-    return Actor(PLATFORM, str(user.id), name, role_of(role_ids, roles))
+    return Actor(PLATFORM, str(user.id), as_text(name), role_of(role_ids, roles))
 
 
 # What discord.py requires of a user object but a gateway payload may lack (it then builds no author at all).

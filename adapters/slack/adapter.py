@@ -10,10 +10,13 @@ import asyncio
 import logging
 from typing import Any, Coroutine
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 
+from bot.config import ConfigError
 from bot.ports import CoreAPI
 from vocab import Delivery, PostReport, SendMessage, UpsertCard
 
@@ -52,7 +55,7 @@ class SlackAdapter:
     # ---- Adapter protocol ----------------------------------------------------------------------------------
     async def start(self, core: CoreAPI) -> None:
         self.core = core
-        auth = await self.client.auth_test()
+        auth = await self._auth_test()
         self.identity = Identity(str(auth.get("user_id", "")), str(auth.get("bot_id", "")), str(auth.get("team_id", "")))
         log.info("slack: connected as %s (bot %s) in team %s", auth.get("user"), self.identity.bot_user_id,
                  self.identity.team_id)
@@ -69,6 +72,20 @@ class SlackAdapter:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         log.info("slack: listening on http://%s:%s/slack/events", self.settings.tandem_http_host, self.port)
+
+    async def _auth_test(self):
+        """Who the bot is; a Slack Web API that cannot be reached or refuses the token is a ConfigError naming
+        the setting to check, so start-up stops with one line instead of a traceback."""
+        url = self.settings.slack_api_url
+        try:
+            return await self.client.auth_test()
+        except SlackApiError as exc:
+            raise ConfigError(f"SLACK_BOT_TOKEN: Slack refused it at auth.test ({exc.response.get('error')}); "
+                              "copy the Bot User OAuth Token (xoxb-...) from the app's OAuth & Permissions page"
+                              ) from None
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise ConfigError(f"SLACK_API_URL: cannot reach the Slack Web API at {url} (auth.test: {exc}); check "
+                              "the network or proxy, or SLACK_API_URL") from None
 
     async def stop(self) -> None:
         if self._tasks:
