@@ -99,3 +99,10 @@ def test_dot_env_embeddings_model_and_log_level_are_honoured(tmp_path, embedding
     assert result.returncode == 0, result.stderr
     assert "with embeddings from letters" in result.stderr, result.stderr  # an INFO line: the level came too
     assert embeddings_server.requests, "the endpoint from .env was not asked"
+
+
+def test_dot_env_sets_the_log_level_on_the_console(tmp_path):
+    (tmp_path / ".env").write_text("TANDEM_LOG_LEVEL=INFO\n")
+    result = tandem("run", stdin="", env=base_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"database {tmp_path / 'tandem.db'}, mode review" in result.stderr, result.stderr
