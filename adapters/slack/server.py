@@ -19,6 +19,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from .config import SlackSettings
+from .translate import ids_as_strings
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
@@ -43,24 +44,6 @@ def signature_problem(verifier: SignatureVerifier, body: str, timestamp: str, si
     return None
 
 
-_ID_KEYS = ("user", "team", "channel")
-
-
-def _ids_as_strings(body: dict) -> bool:
-    """Spell a numeric user/team/channel id as a string where bolt reads them (it cannot read a number there).
-    True if anything changed."""
-    changed = False
-    event = body.get("event") if isinstance(body.get("event"), dict) else {}
-    places = [body, event, *(event.get(key) for key in ("message", "previous_message"))]
-    for place in places:
-        if not isinstance(place, dict):
-            continue
-        for key in _ID_KEYS:
-            if isinstance(place.get(key), (int, float)):
-                place[key], changed = str(place[key]), True
-    return changed
-
-
 def bolt_request_for(body: str, query: str, headers: dict[str, str]) -> AsyncBoltRequest:
     """The bolt request for a verified body. bolt fails on an event whose user (or team, channel) id is a
     number; such an event is a customer's message all the same, so its ids are spelled as strings and the
@@ -70,7 +53,7 @@ def bolt_request_for(body: str, query: str, headers: dict[str, str]) -> AsyncBol
         return AsyncBoltRequest(body=body, query=query, headers=multi)
     except (TypeError, AttributeError):
         parsed = json.loads(body) if body.lstrip().startswith("{") else None
-        if not isinstance(parsed, dict) or not _ids_as_strings(parsed):
+        if not isinstance(parsed, dict) or not ids_as_strings(parsed):
             raise
         return AsyncBoltRequest(body=json.dumps(parsed), query=query, headers=multi)
 

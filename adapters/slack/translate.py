@@ -54,6 +54,23 @@ def actor_for(user_id: str, settings: SlackSettings, *, team: str = "", home: st
     return Actor(PLATFORM, user_id, "", role_for(user_id, settings, external=external))
 
 
+_ID_KEYS = ("user", "team", "channel")
+
+
+def ids_as_strings(body: dict[str, Any]) -> bool:
+    """Spell a numeric user/team/channel id as a string, in place, where bolt reads them (bolt fails on a
+    number there, before any listener runs). True if anything changed."""
+    changed = False
+    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    for place in (body, event, event.get("message"), event.get("previous_message")):
+        if not isinstance(place, dict):
+            continue
+        for key in _ID_KEYS:
+            if isinstance(place.get(key), (int, float)) and not isinstance(place.get(key), bool):
+                place[key], changed = str(place[key]), True
+    return changed
+
+
 def _id(value: Any) -> str:
     """A user id or ts as a string: Slack sends strings, but a number (or an object) must not lose the message."""
     if isinstance(value, dict):
