@@ -128,7 +128,8 @@ def describe_error(exc: ValidationError) -> str:
     return f"{var}: {msg}{shown}"
 
 
-_SECRET = {"openai_api_key", "tandem_embeddings_key", "slack_bot_token", "slack_signing_secret", "slack_app_token", "discord_token"}
+_SECRET = {"openai_api_key", "tandem_embeddings_key", "slack_bot_token", "slack_signing_secret", "slack_app_token",
+           "discord_token"}
 
 
 def load_settings(cls: type[S] = Settings, env_file: str | os.PathLike | None = ".env", **overrides) -> S:

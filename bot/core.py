@@ -24,8 +24,8 @@ from bot.drafting.base import Drafter, DrafterError, DraftRequest, DraftResult
 from bot.outbox import Dispatcher
 from bot.ports import Adapter, Store
 from bot.registry import Context
-from bot.texts import as_text, storable
 from bot.rules import ConversationRules
+from bot.texts import as_text, storable
 from vocab import Actor, AuthorKind, CardView, CommandResult, DraftStatus, EditForm, InboundMessage, Receipt
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class Core:
                 self.store.mark_inbox_done(row["id"])
         except Exception as exc:  # one bad event must not stop the others; it stays in the inbox, marked
             log.exception("inbox event #%s (%s %s) failed", row["id"], row["platform"], row["event_id"])
-            self.store.mark_inbox_done(row["id"], error=f"{type(exc).__name__}: {exc}")
+            self.store.mark_inbox_done(row["id"], error=storable(f"{type(exc).__name__}: {exc}"))
         self._draft_wake.set()
         self.outbox.wake()
 

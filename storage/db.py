@@ -203,6 +203,7 @@ def exposed_files(path: str | Path) -> list[str]:
     """The database's files (main, -wal, -shm) that other users of the machine can read."""
     if str(path) == ":memory:":
         return []
+    path = Path(path).expanduser()
     found = []
     for name in (str(path), f"{path}-wal", f"{path}-shm"):
         try:
