@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     tandem_embeddings: bool = False  # add the sentence-embedding model (the `embeddings` extra) to the KB drafter
     # where the KB questions' vectors are cached between restarts ("off": none; unset: beside TANDEM_DB)
     tandem_embeddings_cache: str | None = None
+    # an OpenAI-compatible /v1/embeddings endpoint instead of the bundled model; its model name and key
+    tandem_embeddings_url: str | None = None
+    tandem_embeddings_model: str = "text-embedding-3-small"
+    tandem_embeddings_key: str | None = None
+    tandem_embeddings_model_dir: Path | None = None  # a folder holding the bundled model's files instead
     tandem_workers: int = Field(4, ge=1, le=64)
     tandem_queue_size: int = Field(256, ge=1, le=100_000)
     tandem_support_hours: str = "Mon-Fri 09:00-17:00"
@@ -66,7 +71,12 @@ class Settings(BaseSettings):
             raise ValueError("must be an existing folder of *.md articles")
         return Path(value).expanduser() if value else None
 
-    @field_validator("openai_base_url")
+    @field_validator("tandem_embeddings_url", "tandem_embeddings_key", "tandem_embeddings_model_dir", mode="before")
+    @classmethod
+    def _blank_unset(cls, value):
+        return None if value is None or str(value).strip() == "" else value
+
+    @field_validator("openai_base_url", "tandem_embeddings_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
@@ -118,7 +128,8 @@ def describe_error(exc: ValidationError) -> str:
     return f"{var}: {msg}{shown}"
 
 
-_SECRET = {"openai_api_key", "slack_bot_token", "slack_signing_secret", "slack_app_token", "discord_token"}
+_SECRET = {"openai_api_key", "tandem_embeddings_key", "slack_bot_token", "slack_signing_secret", "slack_app_token",
+           "discord_token"}
 
 
 def load_settings(cls: type[S] = Settings, env_file: str | os.PathLike | None = ".env", **overrides) -> S:

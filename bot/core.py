@@ -10,6 +10,7 @@ decided here: the rules (bot/rules.py) decide and the conversation service (bot/
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -25,6 +26,7 @@ from bot.outbox import Dispatcher
 from bot.ports import Adapter, Store
 from bot.registry import Context
 from bot.rules import ConversationRules
+from bot.texts import as_text, storable
 from vocab import Actor, AuthorKind, CommandResult, DraftStatus, EditForm, InboundMessage, Receipt
 from vocab.times import iso
 
@@ -35,6 +37,13 @@ ALREADY_DONE = "Already done: this was received before, so nothing was done agai
 KEEP_DELIVERY_KEYS = timedelta(days=1)  # Slack signatures last 5 minutes, Discord interaction tokens 15
 PRUNE_EVERY = 3600.0  # seconds between prunes of old delivery keys
 T = TypeVar("T")
+
+
+def decode(payload: str) -> InboundMessage:
+    """An inbox row's event, ready for the rules: every string storable (a lone surrogate becomes U+FFFD) and
+    the text a string whatever the adapter put there. The row itself keeps what was delivered."""
+    event = InboundMessage.from_payload(storable(json.loads(payload)))
+    return event if isinstance(event.text, str) else dataclasses.replace(event, text=as_text(event.text))
 
 
 class Core:
@@ -107,8 +116,8 @@ class Core:
     # ---- intake ------------------------------------------------------------------------------------------
     async def receive(self, event: InboundMessage) -> Receipt:
         """Record an inbound event (deduplicated by platform and event id). Fast: the adapter acks after this."""
-        inbox_id, duplicate = self.store.record_inbound(
-            event.address.platform, event.event_id, event.kind, event.to_payload()
+        inbox_id, duplicate = self.store.record_inbound(  # the key must be storable; the payload is kept as sent
+            storable(event.address.platform), storable(event.event_id), storable(event.kind), event.to_payload()
         )
         if duplicate:
             log.info("duplicate %s event %s ignored (inbox #%s)", event.address.platform, event.event_id, inbox_id)
@@ -131,13 +140,13 @@ class Core:
 
     def _process_row(self, row: dict) -> None:
         try:
-            event = InboundMessage.from_payload(json.loads(row["payload"]))
+            event = decode(row["payload"])
             with self.store.atomic():
                 self.rules.apply(event, row["id"])
                 self.store.mark_inbox_done(row["id"])
         except Exception as exc:  # one bad event must not stop the others; it stays in the inbox, marked
             log.exception("inbox event #%s (%s %s) failed", row["id"], row["platform"], row["event_id"])
-            self.store.mark_inbox_done(row["id"], error=f"{type(exc).__name__}: {exc}")
+            self.store.mark_inbox_done(row["id"], error=storable(f"{type(exc).__name__}: {exc}"))
         self._draft_wake.set()
         self.outbox.wake()
 

@@ -6,7 +6,9 @@ clip, split) live here too, so each platform cuts and cleans text the same way.
 """
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 _TEXTS = {
     "en": {
@@ -74,6 +76,36 @@ def duration(seconds: float | None) -> str:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def as_text(value: Any) -> str:
+    """A payload field that should be text, as text: a number is its digits, an object its JSON, None is ''.
+
+    Platforms (and forgers) sometimes deliver a number or an object where a string belongs; the customer's
+    message must still be recorded, so nothing is dropped, only spelled as text."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def storable(value: Any) -> Any:
+    """`value` with every string made encodable as UTF-8 (a lone surrogate such as JSON "\\ud83d" becomes U+FFFD),
+    recursively through dicts and lists, so SQLite and the platforms' APIs can take it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {key: storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
 
 
 def clean_text(text: str) -> str:

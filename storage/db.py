@@ -5,7 +5,9 @@ Migrations are numbered (`m001_...`) and applied in order by sqlite-utils' built
 """
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 import sqlite_utils
@@ -195,20 +197,58 @@ def m004_delivery_keys(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_deliveries_at ON deliveries(at)")
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner alone, before SQLite opens it. SQLite gives the WAL and
+    shared-memory files it creates beside a database the database file's mode, so those are 0600 too."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def exposed_files(path: str | Path) -> list[str]:
+    """The database's files (main, -wal, -shm) that other users of the machine can read."""
+    if str(path) == ":memory:":
+        return []
+    path = Path(path).expanduser()
+    found = []
+    for name in (str(path), f"{path}-wal", f"{path}-shm"):
+        try:
+            if os.stat(name).st_mode & (stat.S_IRGRP | stat.S_IROTH):
+                found.append(name)
+        except FileNotFoundError:
+            continue
+    return found
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database file cannot be opened or prepared. str() names the file and the reason."""
+
+
 def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
-    """Open (creating if needed) the database at `path` with WAL, foreign keys and all migrations applied."""
-    path = str(path)
-    if path != ":memory:":
-        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-    db = sqlite_utils.Database(conn)
-    if path != ":memory:":
-        db.enable_wal()
-    db.execute("PRAGMA foreign_keys = ON")
-    db.execute("PRAGMA synchronous = NORMAL")
-    db.execute("PRAGMA busy_timeout = 30000")
-    if migrate:
-        migrations.apply(db)
+    """Open (creating if needed) the database at `path` with WAL, foreign keys and all migrations applied.
+
+    A new file is created 0600 (see `_create_private`); an existing one keeps its mode (`exposed_files`
+    says whether others can read it). Raises DatabaseUnavailable when the file cannot be opened (a folder,
+    a read-only place, not a database)."""
+    path = str(path) if str(path) == ":memory:" else str(Path(path).expanduser())
+    try:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(path))
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        db = sqlite_utils.Database(conn)
+        if path != ":memory:":
+            db.enable_wal()
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA busy_timeout = 30000")
+        if migrate:
+            migrations.apply(db)
+    except (sqlite3.Error, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise DatabaseUnavailable(f"cannot open the database {path} ({reason})") from exc
     return db
 
 

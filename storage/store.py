@@ -41,11 +41,14 @@ class Store(OutboxStore):
 
     # ---- inbox -------------------------------------------------------------------------------------------
     def record_inbound(self, platform: str, event_id: str, kind: str, payload: dict) -> tuple[int, bool]:
-        """Insert an inbound event once. Returns (inbox id, duplicate?)."""
+        """Insert an inbound event once. Returns (inbox id, duplicate?).
+
+        The payload is kept as ASCII JSON: every character, even a lone surrogate that UTF-8 (hence SQLite)
+        cannot hold, is stored as its escape, so whatever the platform delivered is recorded losslessly."""
         cur = self.db.execute(
             "INSERT INTO inbox (platform, event_id, kind, payload, received_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (platform, event_id) DO NOTHING",
-            (platform, event_id, kind, json.dumps(payload, ensure_ascii=False), self.now()),
+            (platform, event_id, kind, json.dumps(payload, ensure_ascii=True), self.now()),
         )
         if cur.rowcount == 1:
             return cur.lastrowid, False

@@ -13,6 +13,7 @@ import click
 
 from bot.config import ConfigError
 from bot.kb import KBError
+from storage import DatabaseUnavailable
 from tandem.digest_cli import digest as digest_command
 from tandem.digest_cli import seed as seed_command
 from tandem.kb_cli import kb
@@ -27,6 +28,9 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except ConfigError as exc:  # from adapter settings loaded later
             raise click.ClickException(f"configuration error: {exc}") from None
+        except DatabaseUnavailable as exc:
+            raise click.ClickException(f"TANDEM_DB: {exc}: set TANDEM_DB to a file in a folder Tandem can write "
+                                       "(the folder is created if need be)") from None
         except KBError as exc:
             raise click.ClickException(f"knowledge base error: {exc} (set TANDEM_KB to a folder of *.md articles)"
                                        ) from None
@@ -44,10 +48,11 @@ def cli(ctx: click.Context, env_file: str) -> None:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Run Tandem on every platform whose credentials are set (the console when none is)."""
-    from tandem.runtime import build_core, platform_adapters, serve
+    from tandem.runtime import build_core, check_services, platform_adapters, serve
 
     env_file = ctx.obj["env_file"]
     settings = settings_or_exit(env_file)
+    check_services(env_file)
     adapters = platform_adapters(env_file)
     console = None
     if not adapters:
@@ -55,7 +60,7 @@ def run(ctx: click.Context) -> None:
 
         console = ConsoleAdapter()
         adapters = [console]
-        explicit = "TANDEM_LOG_LEVEL" in os.environ
+        explicit = "tandem_log_level" in settings.model_fields_set  # set in the environment or .env
         setup_logging(settings.tandem_log_level if explicit else "WARNING")
     else:
         setup_logging(settings.tandem_log_level)

@@ -22,6 +22,7 @@ from bot.drafting.retrieval import KBDrafter
 from bot.kb import load_kb
 from bot.ports import Adapter
 from storage import Store, open_db
+from storage.db import exposed_files
 from vocab.times import utcnow
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ SERVICES = "tandem.services"  # name -> factory(core) returning a coroutine run 
 def build_drafter(settings: Settings):
     articles = load_kb(settings.tandem_kb)
     encoder = embedding_encoder(settings)
-    kb = KBDrafter(articles, encoder=encoder)
+    kb = index_kb(articles, encoder)
     log.info("knowledge base: %d articles from %s, indexed in %.2fs%s", len(articles),
              settings.tandem_kb or "the bundled sample", kb.build_seconds, _describe(encoder))
     if not settings.llm_enabled:
@@ -43,6 +44,18 @@ def build_drafter(settings: Settings):
     log.info("drafting with %s at %s", settings.tandem_llm_model, settings.openai_base_url or "api.openai.com")
     return LLMDrafter(kb, articles, api_key=settings.openai_api_key, base_url=settings.openai_base_url,
                       model=settings.tandem_llm_model, timeout=settings.tandem_llm_timeout)
+
+
+def index_kb(articles, encoder) -> KBDrafter:
+    """The KB drafter with its index built; an embeddings endpoint that fails now is a start-up error naming it."""
+    if encoder is None:
+        return KBDrafter(articles)
+    from bot.drafting.embeddings import EmbeddingsUnavailable
+
+    try:
+        return KBDrafter(articles, encoder=encoder)
+    except EmbeddingsUnavailable as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _describe(encoder) -> str:
@@ -64,7 +77,7 @@ def embedding_encoder(settings: Settings):
     except ImportError as exc:
         raise ConfigError(f"TANDEM_EMBEDDINGS: needs the embeddings extra ({exc.name} is not installed)") from None
     try:
-        encoder = encoder_from_env()
+        encoder = encoder_from_env(settings)
     except (EmbeddingsUnavailable, OSError) as exc:
         raise ConfigError(f"TANDEM_EMBEDDINGS: {exc}") from None
     cache = embeddings_cache_path(settings)
@@ -86,8 +99,13 @@ def embeddings_cache_path(settings: Settings) -> Path | None:
 
 
 def open_store(path: str, clock: Callable[[], datetime] = utcnow) -> Store:
-    """The SQLite store on `path` (created and migrated if need be)."""
-    return Store(open_db(path), clock=clock)
+    """The SQLite store on `path` (created and migrated if need be); warns once if others can read it."""
+    store = Store(open_db(path), clock=clock)
+    exposed = exposed_files(path)
+    if exposed:
+        log.warning("%s can be read by other users of this machine (it holds every conversation): run chmod 600 %s",
+                    ", ".join(exposed), " ".join(exposed))
+    return store
 
 
 def build_core(settings: Settings, clock: Callable[[], datetime] | None = None, drafter=None) -> Core:
@@ -116,6 +134,14 @@ def platform_adapters(env_file: str | None) -> list[Adapter]:
     return [a for a in (from_env(env_file) for _, from_env in _load(PLATFORMS)) if a is not None]
 
 
+def check_services(env_file: str | None) -> None:
+    """Read the background services' settings now (ConfigError naming a bad one), so a bad TANDEM_DIGEST_CRON
+    stops start-up before the database is opened or any platform listens, on the console too."""
+    from bot.digest.publish import digest_settings
+
+    digest_settings(env_file)
+
+
 def services(core: Core) -> list:
     return [factory(core) for _, factory in _load(SERVICES)]
 
@@ -130,17 +156,20 @@ async def serve(core: Core, adapters: list[Adapter], *, until: asyncio.Future | 
         except (NotImplementedError, RuntimeError):
             pass
     await core.start()
-    for adapter in adapters:
-        core.register(adapter)
-        await adapter.start(core)
-        log.info("%s adapter connected", adapter.platform)
-    background = [asyncio.create_task(c) for c in services(core)]
-    try:
+    started: list[Adapter] = []
+    background: list[asyncio.Task] = []
+    try:  # an adapter that cannot start (ConfigError naming the setting) still leaves everything closed
+        for adapter in adapters:
+            core.register(adapter)
+            started.append(adapter)
+            await adapter.start(core)
+            log.info("%s adapter connected", adapter.platform)
+        background = [asyncio.create_task(c) for c in services(core)]
         await stop
     finally:
         for task in background:
             task.cancel()
-        for adapter in adapters:
+        for adapter in started:
             try:
                 await adapter.stop()
             except Exception:

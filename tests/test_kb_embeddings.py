@@ -159,9 +159,8 @@ def test_bot_keeps_the_kb_vectors_between_restarts(monkeypatch, tmp_path, embedd
     assert embeddings_server.requests == [["how do I reset my password?"]]
     assert len(again.index.encoder.cache) == kb_texts
     # a cache written by another model is not trusted
-    monkeypatch.setenv("TANDEM_EMBEDDINGS_MODEL", "other-letters")
     embeddings_server.requests.clear()
-    build_drafter(settings)
+    build_drafter(make_settings(tmp_path, tandem_embeddings=True, tandem_embeddings_model="other-letters"))
     assert sum(len(r) for r in embeddings_server.requests) == kb_texts
 
 

@@ -38,10 +38,6 @@ ID_COLUMNS = {"draft": "draft_id", "conversation": "conversation_id"}
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
 
 XFAIL = {
-    "message_create_dpy_test": (
-        "when discord.py cannot build a message's author (here: a user object without avatar) the Message has no "
-        ".author, and DiscordAdapter.on_message raises AttributeError (caught and logged as an error; the message "
-        "is dropped) instead of skipping it with a stated reason"),
     "message_create_reply_docs": (
         "a reply (type 19) in the support channel to a message that started a conversation is given a new "
         "conversation keyed by the reply's own id, instead of the referenced message's conversation"),

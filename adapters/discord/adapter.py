@@ -98,9 +98,11 @@ def guard_parsers(client: discord.Client) -> None:
     parsers = client._connection.parsers  # event name -> parse_* method; the websocket reads this dict
 
     def guarded(event: str, parse):
+        lenient = translate.lenient_message if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") else None
+
         def run(data: Any) -> None:
             try:
-                parse(data)
+                parse(lenient(data) if lenient else data)
             except Exception:
                 log.exception("discord: unparseable %s payload ignored (keys: %s)", event,
                               sorted(data)[:20] if isinstance(data, dict) else type(data).__name__)
@@ -235,6 +237,9 @@ class DiscordAdapter:
         if self.core is None or self.client is None:
             return
         try:
+            if getattr(message, "author", None) is None:  # discord.py could not build it even leniently
+                log.warning("discord: skipped %s %s: no author (a user object without an id)", kind, message.id)
+                return
             if getattr(message.author, "bot", False) or message.author.id == self.client.user.id:
                 log.debug("discord: skipped %s %s: own or another bot's message", kind, message.id)
                 return

@@ -13,7 +13,7 @@ from typing import Any
 import discord
 
 from bot.commands import CardButton
-from bot.texts import clip, split_text
+from bot.texts import as_text, clip, split_text
 from vocab import Actor, Address, CardView, InboundMessage, PostReport, Role, Tone
 
 PLATFORM = "discord"
@@ -60,7 +60,24 @@ def actor_of(user: Any, roles: Roles) -> Actor:
     role_ids = {str(r.id) for r in getattr(user, "roles", ()) or ()}
     name = getattr(user, "display_name", None) or getattr(user, "name", "") or ""
     guild = getattr(user, "guild", None)  # a Member knows its guild; a User in a DM has none
-    return Actor(PLATFORM, str(user.id), name, role_of(role_ids, roles), workspace=str(guild.id) if guild else "")
+    return Actor(PLATFORM, str(user.id), as_text(name), role_of(role_ids, roles),
+                 workspace=str(guild.id) if guild else "")
+
+
+
+# What discord.py requires of a user object but a gateway payload may lack (it then builds no author at all).
+_USER_DEFAULTS = {"username": "", "discriminator": "0", "avatar": None}
+
+
+def lenient_message(data: Any) -> Any:
+    """A MESSAGE_CREATE/UPDATE payload discord.py can build an author from: a user object missing a field
+    discord.py indexes (avatar, username, discriminator) gets its empty value, so the message still has the
+    author's id and is recorded. Anything else is passed on as it came."""
+    if isinstance(data, dict) and isinstance(data.get("author"), dict) and "id" in data["author"]:
+        missing = {k: v for k, v in _USER_DEFAULTS.items() if k not in data["author"]}
+        if missing:
+            data = {**data, "author": {**data["author"], **missing}}
+    return data
 
 
 def place_of(message: Any) -> Place:
@@ -113,9 +130,9 @@ def inbound(message: Any, place: Place, *, support_channels: frozenset[str], rol
         edited = getattr(message, "edited_at", None)
         if edited is None:
             return Skip("update without a content edit (embed unfurl, pin)")
-        return InboundMessage(f"edit:{mid}:{edited.isoformat()}", address, actor, message.content or "",
+        return InboundMessage(f"edit:{mid}:{edited.isoformat()}", address, actor, as_text(message.content),
                               message_id=mid, attachments=attachments, kind="edit")
-    return InboundMessage(mid, address, actor, message.content or "", message_id=mid, attachments=attachments)
+    return InboundMessage(mid, address, actor, as_text(message.content), message_id=mid, attachments=attachments)
 
 
 def deleted(message_id: str, place: Place, *, support_channels: frozenset[str], author: Actor | None) -> \

@@ -10,10 +10,13 @@ import asyncio
 import logging
 from typing import Any, Coroutine
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 
+from bot.config import ConfigError
 from bot.ports import CoreAPI
 from vocab import Delivery, PostReport, SendMessage, UpsertCard
 
@@ -21,9 +24,22 @@ from . import listeners
 from .config import SlackSettings
 from .outbound import Outbound, make_client
 from .server import build_web_app
-from .translate import PLATFORM, Identity
+from .translate import PLATFORM, Identity, ids_as_strings
 
 log = logging.getLogger(__name__)
+
+
+def socket_handler(app: AsyncApp, app_token: str | None):
+    """bolt's Socket Mode handler, given string ids (see translate.ids_as_strings) before bolt reads them."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    class Handler(AsyncSocketModeHandler):
+        async def handle(self, client, req) -> None:
+            if isinstance(req.payload, dict):
+                ids_as_strings(req.payload)
+            await super().handle(client, req)
+
+    return Handler(app, app_token)
 
 
 class SlackAdapter:
@@ -52,14 +68,12 @@ class SlackAdapter:
     # ---- Adapter protocol ----------------------------------------------------------------------------------
     async def start(self, core: CoreAPI) -> None:
         self.core = core
-        auth = await self.client.auth_test()
+        auth = await self._auth_test()
         self.identity = Identity(str(auth.get("user_id", "")), str(auth.get("bot_id", "")), str(auth.get("team_id", "")))
         log.info("slack: connected as %s (bot %s) in team %s", auth.get("user"), self.identity.bot_user_id,
                  self.identity.team_id)
         if self.settings.socket_mode:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            self._socket = AsyncSocketModeHandler(self.app, self.settings.slack_app_token)
+            self._socket = socket_handler(self.app, self.settings.slack_app_token)
             await self._socket.connect_async()
             log.info("slack: Socket Mode connected")
             return
@@ -69,6 +83,20 @@ class SlackAdapter:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         log.info("slack: listening on http://%s:%s/slack/events", self.settings.tandem_http_host, self.port)
+
+    async def _auth_test(self):
+        """Who the bot is; a Slack Web API that cannot be reached or refuses the token is a ConfigError naming
+        the setting to check, so start-up stops with one line instead of a traceback."""
+        url = self.settings.slack_api_url
+        try:
+            return await self.client.auth_test()
+        except SlackApiError as exc:
+            raise ConfigError(f"SLACK_BOT_TOKEN: Slack refused it at auth.test ({exc.response.get('error')}); "
+                              "copy the Bot User OAuth Token (xoxb-...) from the app's OAuth & Permissions page"
+                              ) from None
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise ConfigError(f"SLACK_API_URL: cannot reach the Slack Web API at {url} (auth.test: {exc}); check "
+                              "the network or proxy, or SLACK_API_URL") from None
 
     async def stop(self) -> None:
         if self._tasks:

@@ -8,6 +8,7 @@ is off behind it.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import time
 
@@ -18,6 +19,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from .config import SlackSettings
+from .translate import ids_as_strings
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
@@ -42,6 +44,20 @@ def signature_problem(verifier: SignatureVerifier, body: str, timestamp: str, si
     return None
 
 
+def bolt_request_for(body: str, query: str, headers: dict[str, str]) -> AsyncBoltRequest:
+    """The bolt request for a verified body. bolt fails on an event whose user (or team, channel) id is a
+    number; such an event is a customer's message all the same, so its ids are spelled as strings and the
+    request is built again (the signature was checked on the body as received)."""
+    multi = {k: [v] for k, v in headers.items()}
+    try:
+        return AsyncBoltRequest(body=body, query=query, headers=multi)
+    except (TypeError, AttributeError):
+        parsed = json.loads(body) if body.lstrip().startswith("{") else None
+        if not isinstance(parsed, dict) or not ids_as_strings(parsed):
+            raise
+        return AsyncBoltRequest(body=json.dumps(parsed), query=query, headers=multi)
+
+
 def build_web_app(app: AsyncApp, settings: SlackSettings) -> web.Application:
     verifier = SignatureVerifier(settings.slack_signing_secret or "")
     started = time.monotonic()
@@ -60,8 +76,7 @@ def build_web_app(app: AsyncApp, settings: SlackSettings) -> web.Application:
             log.warning("slack: rejected request from %s: %s", request.remote, problem)
             return web.Response(status=401, text="invalid signature")
         try:
-            bolt_request = AsyncBoltRequest(body=body, query=request.query_string,
-                                            headers={k: [v] for k, v in headers.items()})
+            bolt_request = bolt_request_for(body, request.query_string, headers)
         except Exception as exc:  # noqa: BLE001 - malformed JSON/form bodies end here
             log.warning("slack: malformed request body (%s): %.200r", exc, body)
             return web.Response(status=400, text="malformed body")

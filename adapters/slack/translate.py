@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.texts import as_text
 from vocab import Actor, Address, InboundMessage, Role
 
 from .config import SlackSettings
@@ -64,6 +65,30 @@ def installed_here(body: dict[str, Any], me: Identity) -> bool:
     return me.team_id in teams
 
 
+_ID_KEYS = ("user", "team", "channel")
+
+
+def ids_as_strings(body: dict[str, Any]) -> bool:
+    """Spell a numeric user/team/channel id as a string, in place, where bolt reads them (bolt fails on a
+    number there, before any listener runs). True if anything changed."""
+    changed = False
+    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    for place in (body, event, event.get("message"), event.get("previous_message")):
+        if not isinstance(place, dict):
+            continue
+        for key in _ID_KEYS:
+            if isinstance(place.get(key), (int, float)) and not isinstance(place.get(key), bool):
+                place[key], changed = str(place[key]), True
+    return changed
+
+
+def _id(value: Any) -> str:
+    """A user id or ts as a string: Slack sends strings, but a number (or an object) must not lose the message."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return "" if value is None or value == "" else as_text(value)
+
+
 def _ignore(reason: str, quiet: bool = False) -> Translation:
     return Translation(None, reason, quiet)
 
@@ -116,10 +141,10 @@ def translate_event(body: dict[str, Any], settings: SlackSettings, me: Identity)
         return _ignore("a bot's message (ours or another's)", quiet=True)
     if subtype not in _WRITING:
         return _ignore(f"message subtype {subtype!r} is not a person writing")
-    user, ts = event.get("user"), event.get("ts")
-    if not isinstance(user, str) or not isinstance(ts, str):
+    user, ts = _id(event.get("user")), _id(event.get("ts"))
+    if not user or not ts:
         return _ignore("message without user or ts")
-    text = event.get("text") if isinstance(event.get("text"), str) else ""
+    text = as_text(event.get("text"))
     files = event.get("files") if isinstance(event.get("files"), list) else []
     author = actor_for(user, settings, team=str(event.get("user_team") or event.get("team") or ""),
                        home=team)
@@ -129,12 +154,13 @@ def translate_event(body: dict[str, Any], settings: SlackSettings, me: Identity)
 
 def _edit(event: dict[str, Any], event_id: str, team: str, settings: SlackSettings, me: Identity) -> Translation:
     new, old = event.get("message"), event.get("previous_message") or {}
-    if not isinstance(new, dict) or not isinstance(new.get("ts"), str) or not isinstance(new.get("user"), str):
+    if not isinstance(new, dict) or not _id(new.get("ts")) or not _id(new.get("user")):
         return _ignore("message_changed without message.user/ts")
     if _is_bot(new, me):
         return _ignore("a bot's message was changed", quiet=True)
-    text = new.get("text") if isinstance(new.get("text"), str) else ""
-    if isinstance(old, dict) and old.get("text") == text:
+    new = {**new, "user": _id(new["user"]), "ts": _id(new["ts"])}
+    text = as_text(new.get("text"))
+    if isinstance(old, dict) and as_text(old.get("text")) == text:
         return _ignore("message_changed without a text change (unfurl, thread reply count)", quiet=True)
     author = actor_for(new["user"], settings, team=str(new.get("user_team") or new.get("team") or ""),
                        home=team)
@@ -145,11 +171,12 @@ def _edit(event: dict[str, Any], event_id: str, team: str, settings: SlackSettin
 def _delete(event: dict[str, Any], event_id: str, team: str, settings: SlackSettings, me: Identity) -> Translation:
     old = event.get("previous_message")
     deleted_ts = event.get("deleted_ts")
-    if not isinstance(old, dict) or not isinstance(deleted_ts, str) or not isinstance(old.get("user"), str):
+    deleted_ts = _id(deleted_ts)
+    if not isinstance(old, dict) or not deleted_ts or not _id(old.get("user")):
         return _ignore("message_deleted without previous_message.user or deleted_ts")
     if _is_bot(old, me):
         return _ignore("a bot's message was deleted", quiet=True)
-    old = {"ts": deleted_ts, **old}
+    old = {"ts": deleted_ts, **old, "user": _id(old["user"])}
     author = actor_for(old["user"], settings, team=str(old.get("user_team") or old.get("team") or ""), home=team)
     return Translation(InboundMessage(event_id, _address(event, old, team), author, "", message_id=deleted_ts,
                                       kind="delete"))

