@@ -24,6 +24,7 @@ from bot.outbox import Dispatcher
 from bot.ports import Adapter, Store
 from bot.registry import Context
 from bot.rules import ConversationRules
+from bot.safety import policy_for
 from vocab import Actor, AuthorKind, CardView, CommandResult, DraftStatus, EditForm, InboundMessage, Receipt
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,8 @@ class Core:
         self.settings = settings
         self.store = store
         self.drafter = drafter
-        self.conversations = ConversationService(settings, store)
+        self.policy = policy_for(settings.link_domains, getattr(drafter, "kb_articles", ()))
+        self.conversations = ConversationService(settings, store, self.policy)
         self.rules = ConversationRules(self.conversations, store, getattr(drafter, "name", "drafter"))
         self.adapters: dict[str, Adapter] = {}
         self.outbox = Dispatcher(store, self.adapters, self.conversations)
@@ -204,24 +206,24 @@ class Core:
         """A typed command line (slash command text, console line)."""
         result = commands.execute_line(self._context(actor), line)
         self._after_command()
-        return result
+        return self.policy.answer(result)
 
     async def invoke(self, actor: Actor, name: str, args: dict[str, Any]) -> CommandResult:
         """A command with its arguments already apart (a modal submission, a Discord app command)."""
         result = commands.invoke(self._context(actor), name, args)
         self._after_command()
-        return result
+        return self.policy.answer(result)
 
     async def press(self, actor: Actor, command: str, target_id: int) -> CommandResult | EditForm:
         """A review-card button: the answer to show, or the Edit form to open."""
         result = commands.press(self._context(actor), command, target_id)
         self._after_command()
-        return result
+        return self.policy.answer(result)
 
     # ---- read helpers for adapters -----------------------------------------------------------------------
     def card(self, conversation_id: int) -> CardView | None:
         conv = self.store.conversation(conversation_id)
-        return build_card(self.store, conv) if conv else None
+        return self.policy.card(build_card(self.store, conv)) if conv else None
 
     @property
     def mode(self):

@@ -136,12 +136,17 @@ def _clip(text: str | None, limit: int) -> str:
 _COLOURS = {"bot": 0x5865F2, "waiting_human": 0xED4245, "human": 0xFEE75C, "resolved": 0x57F287}
 
 
+def plain(text: str) -> str:
+    """A customer's words as Discord shows them: no markdown (so no masked link) and no mention."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text or ""))
+
+
 def card_embed(card: CardView) -> discord.Embed:
-    lines = [f"**Customer:** {_clip(card.latest_message, 1500) or '(no text)'}"]
+    lines = [f"**Customer:** {_clip(plain(card.latest_message), 1500) or '(no text)'}"]
     if card.draft_text is not None:
         conf = f" · confidence {card.confidence:.0%}" if card.confidence is not None else ""
         lines.append(f"\n**Draft #{card.draft_id}**{conf}\n{_clip(card.draft_text, 2200)}")
-    embed = discord.Embed(title=_clip(f"#{card.conversation_id} · {card.customer}", 256),
+    embed = discord.Embed(title=_clip(f"#{card.conversation_id} · {plain(card.customer)}", 256),
                           description=_clip("\n".join(lines), 4096), colour=_COLOURS.get(card.state, 0x99AAB5))
     embed.add_field(name="State", value=_clip(card.state_label, 1024) or card.state, inline=True)
     if card.assignee:

@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from vocab import Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
 from bot.ports import route, send_parts
 
-from .blocks import card_blocks, mention, report_blocks, split_message, to_mrkdwn
+from .blocks import card_blocks, render, report_blocks, split_message
 from .config import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class Outbound:
                                                       unfurl_links=False, unfurl_media=False)
             return str(resp.get("ts", ""))
 
-        first = await send_parts(split_message(mention(to_mrkdwn(action.text), self.people)), post, action.parts)
+        first = await send_parts(split_message(render(action.text, self.people)), post, action.parts)
         log.info("slack: sent %s message to %s thread=%s ts=%s", action.style, address.channel, thread, first)
         return Delivery(ref=first, channel=address.channel)
 
