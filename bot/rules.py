@@ -8,7 +8,9 @@ resolved. The guarantees, each tested:
 - a conversation has at most one open draft; a new customer message supersedes it;
 - every handoff is announced to the customer (see `ConversationService.hand_off`);
 - a customer writing into a resolved conversation reopens it by one fixed rule: if a person had handled
-  it, it goes back to that person (waiting_human, reason reopened), otherwise to the bot. No ping-pong.
+  it, it goes back to that person (waiting_human, reason reopened), otherwise to the bot. No ping-pong;
+- a draft goes out on its own only in auto mode and only on more than the model's word (see `judge`):
+  otherwise it waits for review, and the audit row says why.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from vocab import TANDEM, AuditAction, AuthorKind, Conversation, DraftStatus, Ha
 
 log = logging.getLogger(__name__)
 
+HISTORY_CHECKED = 8  # customer messages checked for injection before an automatic send (the LLM sees as many)
 _RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*(?:stars?|bintang)?\s*[.!]?\s*$", re.IGNORECASE)
 
 
@@ -199,10 +202,10 @@ class ConversationRules:
             service.audit(TANDEM, AuditAction.DRAFT_SUPERSEDED, conversation_id=conv.id, draft_id=draft_id,
                           why=f"conversation is {conv.state}")
             return
-        message = store.message(draft.message_id) if draft.message_id else None
+        # what the model read of the customer: this message and the earlier ones it was given as history
+        said = "\n".join(reversed(store.recent_customer_texts(conv.id, limit=HISTORY_CHECKED)))
         decision, reason, held = judge(result, service.mode, service.settings.tandem_handoff_threshold,
-                                       service.settings.tandem_auto_threshold,
-                                       question=message["text"] if message else "", policy=service.policy)
+                                       service.settings.tandem_auto_threshold, question=said, policy=service.policy)
         if decision == "handoff":
             status = DraftStatus.PENDING if result.text.strip() else DraftStatus.FAILED
             store.complete_draft(draft_id, status=status, handoff_reason=reason, **common)
