@@ -50,6 +50,23 @@ async def test_slack_posts_no_ping_and_no_masked_link(tmp_path, model):
             assert "<!" not in call.params.get("text", "") and "<!" not in json.dumps(call.params.get("blocks", []))
 
 
+def test_slack_rendering_escapes_specials_and_masked_links():
+    from adapters.slack.blocks import render
+
+    assert render("<!channel> <https://evil.example|tandem.com> <!subteam^S1> a & b") == \
+        "&lt;!channel&gt; &lt;https://evil.example|tandem.com&gt; &lt;!subteam^S1&gt; a &amp; b"
+    assert render("[Help|centre](https://help.example/a)") == "<https://help.example/a|Help/centre>"
+
+
+def test_discord_rendering_shows_link_addresses_and_breaks_group_mentions():
+    from adapters.discord.translate import render
+
+    assert render("see [tandem.com/verify](https://evil.example/login) or [](https://a.example)") == \
+        "see tandem.com/verify (https://evil.example/login) or https://a.example"
+    assert render("@everyone @here <@&123456789012345678> <@42>") == \
+        "@\u200beveryone @\u200bhere <@\u200b&123456789012345678> <@42>"  # a person's mention is kept
+
+
 def card_of(fake: FakeDiscord) -> dict:
     cards = [m for m in fake.messages.values() if m["channel_id"] == fake.world.agent_channel and m["embeds"]]
     assert cards, "no review card posted"

@@ -308,7 +308,7 @@ class DiscordAdapter:
         async def post(piece: str) -> str:
             return str((await channel.send(piece, allowed_mentions=NO_PINGS)).id)
 
-        first = await send_parts(translate.split_message(action.text), post, action.parts)
+        first = await send_parts(translate.split_message(translate.render(action.text)), post, action.parts)
         return Delivery(ref=first, channel=str(target))
 
     async def _conversation_channel(self, address) -> int:
