@@ -20,7 +20,7 @@ from bot.kb_import import write_kb
 from bot.rules import judge
 from bot.safety import OutboundPolicy, policy_for
 from bot.drafting.base import DraftResult
-from vocab import DraftStatus, Mode, State
+from vocab import DraftStatus, Mode, OutboxKind, State
 from tests.conftest import conv_of, make_settings, say, start_core
 from tests.fakes.openai_server import Behaviour, FakeOpenAI, customer_text
 
@@ -207,6 +207,18 @@ def test_tandem_ask_warns_about_unwritten_articles(tmp_path):
             "drafts from them always wait for review") in asked.stderr
     assert "Decision: review" in asked.stdout
     assert "Not sent automatically: rests on an article with no written answer yet: delivery-time" in asked.stdout
+
+
+async def test_every_outbox_action_is_cleaned(core):
+    """Reports too: the dispatcher hands adapters cleaned actions whatever was queued."""
+    core.store.enqueue_action("test", OutboxKind.POST_REPORT, {
+        "title": "Digest <!channel>", "summary": "@here see <https://evil.example/x|tandem.example>",
+        "fields": [["Top <@&123456789012345678>", "3"]], "sections": [["Gaps", "[docs](https://evil.example)"]]})
+    core.wake_outbox()
+    await core.wait_idle()
+    (report,) = core.test_adapter.reports
+    assert report.title == "Digest [ping removed]" and report.summary == "[ping removed] see [link removed]"
+    assert report.fields == (("Top [ping removed]", "3"),) and report.sections == (("Gaps", "[link removed]"),)
 
 
 # ---- the outbound policy -----------------------------------------------------------------------------------
