@@ -7,6 +7,7 @@ variable and says what is expected. Nothing is read at import time.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +26,9 @@ def check_timezone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError("must be an IANA time zone such as UTC or Asia/Jakarta") from exc
     return value
+
+
+_DOMAIN = re.compile(r"(?i)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}\.?")
 
 
 class ConfigError(ValueError):
@@ -58,6 +62,9 @@ class Settings(BaseSettings):
     tandem_expected_wait_minutes: int = Field(15, ge=1, le=10_080)
     tandem_reopen_hours: float = Field(72.0, ge=0)
     tandem_log_level: str = "INFO"
+    # domains (and their subdomains) Tandem may link to, comma-separated; unset or empty: those the KB links to;
+    # "none": no links at all
+    tandem_link_domains: str | None = None
 
     @field_validator("tandem_kb", mode="before")
     @classmethod
@@ -99,6 +106,18 @@ class Settings(BaseSettings):
     def _tz(cls, value: str) -> str:
         return check_timezone(value)
 
+    @field_validator("tandem_link_domains")
+    @classmethod
+    def _domains(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if value.strip().lower() == "none":
+            return "none"
+        for part in (p.strip() for p in value.split(",")):
+            if part and not _DOMAIN.fullmatch(part):
+                raise ValueError(f"must be comma-separated domain names such as example.com ({part!r} is not one)")
+        return value
+
     @field_validator("tandem_log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -106,6 +125,15 @@ class Settings(BaseSettings):
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return value
+
+    @property
+    def link_domains(self) -> tuple[str, ...] | None:
+        """TANDEM_LINK_DOMAINS as a list ("none": empty), or None when unset (the KB's own link domains apply)."""
+        if self.tandem_link_domains is None:
+            return None
+        if self.tandem_link_domains == "none":
+            return ()
+        return tuple(p.strip().lower() for p in self.tandem_link_domains.split(",") if p.strip())
 
     @property
     def llm_enabled(self) -> bool:

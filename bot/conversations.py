@@ -19,6 +19,7 @@ from rapidfuzz.distance import Levenshtein
 from bot import texts
 from bot.config import Settings
 from bot.ports import Store
+from bot.safety import OutboundPolicy, policy_for
 from vocab import (
     TANDEM,
     Actor,
@@ -54,9 +55,10 @@ def in_scope(actor: Actor, platform: str, workspace: str) -> bool:
 
 
 class ConversationService:
-    def __init__(self, settings: Settings, store: Store):
+    def __init__(self, settings: Settings, store: Store, policy: OutboundPolicy | None = None):
         self.settings = settings
         self.store = store
+        self.policy = policy or policy_for(settings.link_domains)  # what may go out (bot/safety.py)
         stored = store.setting("mode")
         self.mode = Mode(stored) if stored in Mode._value2member_map_ else Mode(settings.tandem_mode)
 
@@ -68,7 +70,8 @@ class ConversationService:
 
     def send(self, conv: Conversation, text: str, *, author_kind: AuthorKind = AuthorKind.BOT,
              style: Style = Style.REPLY, author: Actor | None = None, draft_id: int | None = None) -> int:
-        """Log a message to the customer and queue its delivery through the outbox."""
+        """Log a message to the customer and queue its delivery through the outbox (cleaned: bot/safety.py)."""
+        text = self.policy.text(text)
         message_id = self.store.append_message(
             conv.id, author_kind, text, conv.platform,
             author_id=author.user_id if author else "", author_name=author.label if author else "",

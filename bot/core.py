@@ -26,6 +26,7 @@ from bot.outbox import Dispatcher
 from bot.ports import Adapter, Store
 from bot.registry import Context
 from bot.rules import ConversationRules
+from bot.safety import policy_for
 from bot.texts import as_text, storable
 from vocab import Actor, AuthorKind, CommandResult, DraftStatus, EditForm, InboundMessage, Receipt
 from vocab.times import iso
@@ -51,7 +52,8 @@ class Core:
         self.settings = settings
         self.store = store
         self.drafter = drafter
-        self.conversations = ConversationService(settings, store)
+        self.policy = policy_for(settings.link_domains, getattr(drafter, "kb_articles", ()))
+        self.conversations = ConversationService(settings, store, self.policy)
         self.rules = ConversationRules(self.conversations, store, getattr(drafter, "name", "drafter"))
         self.adapters: dict[str, Adapter] = {}
         self.outbox = Dispatcher(store, self.adapters, self.conversations)
@@ -240,14 +242,14 @@ class Core:
         """A typed command line (slash command text, console line)."""
         result = self._once(delivery, line.split(" ", 1)[0], lambda: commands.execute_line(self._context(actor), line))
         self._after_command()
-        return result
+        return self.policy.answer(result)
 
     async def invoke(self, actor: Actor, name: str, args: dict[str, Any], *,
                      delivery: str | None = None) -> CommandResult:
         """A command with its arguments already apart (a modal submission, a Discord app command)."""
         result = self._once(delivery, name, lambda: commands.invoke(self._context(actor), name, args))
         self._after_command()
-        return result
+        return self.policy.answer(result)
 
     async def press(self, actor: Actor, command: str, target_id: int, *,
                     delivery: str | None = None) -> CommandResult | EditForm:
@@ -255,7 +257,7 @@ class Core:
         result = self._once(delivery, f"button {command}",
                             lambda: commands.press(self._context(actor), command, target_id))
         self._after_command()
-        return result
+        return self.policy.answer(result)
 
     @property
     def mode(self):

@@ -2,14 +2,21 @@
 
 Each `*.md` file is an article: front matter `title`, `questions` (example phrasings), optional `tags`
 and `handoff: true` (sensitive: always a person), and the answer as its body. The file name is its id.
+An answer that is still the import placeholder (see bot/kb_import.py) is "not written": drafts resting on
+it always wait for a person's review.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import frontmatter
+
+
+PLACEHOLDER = "(answer for '{label}' not written yet)"  # what `tandem kb import-csv` writes as an answer
+_PLACEHOLDER = re.compile(r"^\(answer for '.*' not written yet\)$", re.DOTALL)
 
 
 class KBError(ValueError):
@@ -26,6 +33,16 @@ class Article:
     handoff: bool = False
     path: str = ""
     extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def written(self) -> bool:
+        """False for an imported article whose answer is still the placeholder: never sent on its own."""
+        return not _PLACEHOLDER.match(self.answer.strip())
+
+
+def unwritten(articles) -> list[str]:
+    """Ids of the articles whose answer is not written yet."""
+    return [a.id for a in articles if not a.written]
 
 
 def bundled_kb_path() -> Path:

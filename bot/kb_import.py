@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.kb import Article, KBError
+from bot.kb import PLACEHOLDER, Article, KBError
 
 
 def slug(label: str) -> str:
@@ -51,7 +51,7 @@ def articles_from_rows(rows: list[tuple[str, str]], exclude: set[str] = frozense
         if label in exclude:
             continue
         out.append(Article(
-            id=slug(label), title=title_for(label), answer=f"(answer for '{label}' not written yet)",
+            id=slug(label), title=title_for(label), answer=PLACEHOLDER.format(label=label),
             questions=tuple(dict.fromkeys(questions)), extra={"intent": label},
         ))
     return out

@@ -114,9 +114,14 @@ class Dispatcher:
                         held.add(row["conversation_id"])
 
     def _action(self, row: dict):
-        return dataclasses.replace(self._action_of(row), key=delivery_key(row))
+        """The row's action as the adapter receives it: every text cleaned by the outbound policy (bot/safety.py),
+        carrying the row's delivery key."""
+        return dataclasses.replace(self.conversations.policy.action(self._raw_action(row)), key=delivery_key(row))
 
-    def _action_of(self, row: dict):
+    def _card(self, conv):
+        return self.conversations.policy.card(build_card(self.store, conv))
+
+    def _raw_action(self, row: dict):
         payload = json.loads(row["payload"])
         if row["kind"] == OutboxKind.SEND_MESSAGE:
             return SendMessage(Address(**payload["address"]), payload["text"], payload.get("style", "reply"),
@@ -169,7 +174,7 @@ class Dispatcher:
                 conv = self.store.conversation(row["conversation_id"])
                 if delivery.ref and (conv.card_ref != delivery.ref or conv.card_channel != delivery.channel):
                     self.store.set_card_ref(conv.id, delivery.channel, delivery.ref)
-                if build_card(self.store, conv) != action.card:  # changed while we were sending
+                if self._card(conv) != action.card:  # changed while we were sending
                     self.conversations.refresh_card(conv)
         return True
 

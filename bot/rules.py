@@ -8,23 +8,29 @@ resolved. The guarantees, each tested:
 - a conversation has at most one open draft; a new customer message supersedes it;
 - every handoff is announced to the customer (see `ConversationService.hand_off`);
 - a customer writing into a resolved conversation reopens it by one fixed rule: if a person had handled
-  it, it goes back to that person (waiting_human, reason reopened), otherwise to the bot. No ping-pong.
+  it, it goes back to that person (waiting_human, reason reopened), otherwise to the bot. No ping-pong;
+- a draft goes out on its own only in auto mode and only on more than the model's word (see `judge`):
+  otherwise it waits for review, and the audit row says why.
 """
 from __future__ import annotations
 
 import logging
 import re
 from datetime import datetime
+from typing import NamedTuple
 
 from bot import handoff as signals
+from bot import risk
 from bot.conversations import ConversationService
 from bot.drafting.base import DraftResult
 from bot.ports import Store
+from bot.safety import OutboundPolicy
 from bot.texts import clean_text
 from vocab import TANDEM, AuditAction, AuthorKind, Conversation, DraftStatus, Handoff, InboundMessage, Mode, Role, State
 
 log = logging.getLogger(__name__)
 
+HISTORY_CHECKED = 8  # customer messages checked for injection before an automatic send (the LLM sees as many)
 _RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*(?:stars?|bintang)?\s*[.!]?\s*$", re.IGNORECASE)
 
 
@@ -38,19 +44,51 @@ def parse_rating(text: str) -> int | None:
     return None
 
 
-def judge(result: DraftResult, mode: Mode, handoff_threshold: float, auto_threshold: float
-          ) -> tuple[str, Handoff | None]:
-    """What happens to a finished draft: ("handoff", reason), ("auto_send", None) or ("review", None)."""
+class Verdict(NamedTuple):
+    """What happens to a finished draft, and why it waits for a person when it could have gone out alone."""
+
+    decision: str  # "handoff", "auto_send" or "review"
+    reason: Handoff | None = None  # the handoff's reason
+    held: tuple[str, ...] = ()  # why an automatic send was refused (empty unless it was)
+
+
+def hold_reasons(result: DraftResult, question: str, auto_threshold: float,
+                 policy: OutboundPolicy | None = None) -> tuple[str, ...]:
+    """Why a draft the model is sure of must still wait for review: the checks that do not take its word."""
+    why = []
+    if result.unwritten:
+        why.append("rests on an article with no written answer yet: " + ", ".join(result.unwritten))
+    if result.grounding_confidence < auto_threshold:
+        why.append(f"the retrieval's confidence in its best article is {result.grounding_confidence:.2f}, "
+                   f"under TANDEM_AUTO_THRESHOLD {auto_threshold:.2f}")
+    if (sign := risk.injection(question)) is not None:
+        why.append(f"the customer's message looks like an attempt to steer the bot ({sign!r})")
+    if promises := risk.commitments(result.text, result.grounding):
+        why.append("the draft promises what no article says: " + ", ".join(promises[:5]))
+    if policy is not None and (removed := policy.clean(result.text).removed):
+        why.append("the draft needed cleaning: " + "; ".join(dict.fromkeys(removed)))
+    return tuple(why)
+
+
+def judge(result: DraftResult, mode: Mode, handoff_threshold: float, auto_threshold: float, *,
+          question: str = "", policy: OutboundPolicy | None = None) -> Verdict:
+    """What happens to a finished draft: a handoff (with its reason), an automatic send, or a review.
+
+    An automatic send needs more than the model's confidence: the retrieval itself must rate the article the
+    draft rests on above the auto threshold, that article must have a written answer, the customer's message
+    must not look like an injection, and the draft must promise nothing its articles do not (see
+    `hold_reasons`); otherwise the draft waits for review, with the reasons."""
     if result.needs_human:
         reason = result.reason if result.reason in Handoff._value2member_map_ else Handoff.SENSITIVE_TOPIC
-        return "handoff", Handoff(reason)
+        return Verdict("handoff", Handoff(reason))
     if not result.text.strip() or result.confidence < handoff_threshold:
-        return "handoff", Handoff.LOW_CONFIDENCE
+        return Verdict("handoff", Handoff.LOW_CONFIDENCE)
     if mode == Mode.OFF:
-        return "handoff", Handoff.BOT_OFF
+        return Verdict("handoff", Handoff.BOT_OFF)
     if mode == Mode.AUTO and result.confidence >= auto_threshold:
-        return "auto_send", None
-    return "review", None
+        held = hold_reasons(result, question, auto_threshold, policy)
+        return Verdict("review", None, held) if held else Verdict("auto_send")
+    return Verdict("review")
 
 
 class ConversationRules:
@@ -164,8 +202,10 @@ class ConversationRules:
             service.audit(TANDEM, AuditAction.DRAFT_SUPERSEDED, conversation_id=conv.id, draft_id=draft_id,
                           why=f"conversation is {conv.state}")
             return
-        decision, reason = judge(result, service.mode, service.settings.tandem_handoff_threshold,
-                                 service.settings.tandem_auto_threshold)
+        # what the model read of the customer: this message and the earlier ones it was given as history
+        said = "\n".join(reversed(store.recent_customer_texts(conv.id, limit=HISTORY_CHECKED)))
+        decision, reason, held = judge(result, service.mode, service.settings.tandem_handoff_threshold,
+                                       service.settings.tandem_auto_threshold, question=said, policy=service.policy)
         if decision == "handoff":
             status = DraftStatus.PENDING if result.text.strip() else DraftStatus.FAILED
             store.complete_draft(draft_id, status=status, handoff_reason=reason, **common)
@@ -176,6 +216,10 @@ class ConversationRules:
             service.auto_send(conv, draft_id, result.text, result.confidence)
         else:
             store.complete_draft(draft_id, status=DraftStatus.PENDING, **common)
+            extra = {"held": list(held)} if held else {}
             service.audit(TANDEM, AuditAction.DRAFT_READY, conversation_id=conv.id, draft_id=draft_id,
-                          confidence=result.confidence)
+                          confidence=result.confidence, **extra)
+            if held:
+                log.warning("draft #%s for conversation #%s waits for review instead of the automatic send: %s",
+                            draft_id, conv.id, "; ".join(held))
         service.refresh_card(conv)

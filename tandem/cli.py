@@ -107,10 +107,14 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
     settings = settings_or_exit(ctx.obj["env_file"])
     setup_logging("WARNING")
     report = asyncio.run(ask_once(settings, question))
+    for warning in report.get("warnings", ()):
+        click.echo(f"Warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
     click.echo(f"Decision: {report['decision']}" + (f" ({report['reason']})" if report.get("reason") else ""))
+    for why in report.get("held", ()):
+        click.echo(f"Not sent automatically: {why}")
     click.echo(f"Confidence: {report['confidence']:.2f} · drafter: {report['drafter']}")
     for s in report["sources"]:
         click.echo(f"Source: {s['title']} [{s['id']}] score {s['score']:.3f}")

@@ -19,7 +19,7 @@ from pathlib import Path
 from bot.config import ConfigError, Settings
 from bot.core import Core
 from bot.drafting.retrieval import KBDrafter
-from bot.kb import load_kb
+from bot.kb import load_kb, unwritten
 from bot.ports import Adapter
 from storage import Store, open_db
 from storage.db import exposed_files
@@ -37,6 +37,8 @@ def build_drafter(settings: Settings):
     kb = index_kb(articles, encoder)
     log.info("knowledge base: %d articles from %s, indexed in %.2fs%s", len(articles),
              settings.tandem_kb or "the bundled sample", kb.build_seconds, _describe(encoder))
+    if warning := unwritten_warning(articles):
+        log.warning("%s", warning)
     if not settings.llm_enabled:
         return kb
     from bot.drafting.llm import LLMDrafter
@@ -56,6 +58,16 @@ def index_kb(articles, encoder) -> KBDrafter:
         return KBDrafter(articles, encoder=encoder)
     except EmbeddingsUnavailable as exc:
         raise ConfigError(str(exc)) from None
+
+
+def unwritten_warning(articles) -> str | None:
+    """The start-up warning about imported articles whose answer is still the placeholder, or None."""
+    missing = unwritten(articles)
+    if not missing:
+        return None
+    shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+    return (f"{len(missing)} of {len(articles)} knowledge-base articles have no written answer yet ({shown}); "
+            "drafts from them always wait for review: write their answers in the .md files")
 
 
 def _describe(encoder) -> str:

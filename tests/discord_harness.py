@@ -40,10 +40,12 @@ async def until(check: Callable[[], object], timeout: float = 5.0, what: str = "
 
 
 class Desk:
-    def __init__(self, fake: FakeDiscord, db_path: str):
+    def __init__(self, fake: FakeDiscord, db_path: str, **overrides):
         self.fake = fake
         self.world = fake.world
-        settings = load_settings(env_file=None, tandem_db=db_path, tandem_kb=str(Path(__file__).parent / "fixtures" / "kb"))
+        settings = load_settings(env_file=None, **{"tandem_db": db_path,
+                                                   "tandem_kb": str(Path(__file__).parent / "fixtures" / "kb"),
+                                                   **overrides})
         self.core = build_core(settings)
         self.adapter: DiscordAdapter | None = None
 

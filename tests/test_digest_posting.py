@@ -55,6 +55,7 @@ async def test_digest_posted_to_discord_as_embed_with_the_chart(tmp_path):
         assert any(f["name"] == "Acceptance" for f in embed["fields"])
         assert message["files"][0]["filename"].endswith(".png")
         assert embed["image"]["url"] == f"attachment://{message['files'][0]['filename']}"
+        assert message["allowed_mentions"] == {"parse": []}  # a report pings nobody
     finally:
         await desk.stop()
         await fake.stop()

@@ -18,7 +18,7 @@ from bot.drafting.base import DrafterError
 from bot.drafting.llm import parse_reply
 from vocab import State
 from tests.conftest import FIXTURE_KB, conv_of, make_settings, say, start_core
-from tests.fakes.openai_server import MODEL, Behaviour, FakeOpenAI, answer
+from tests.fakes.openai_server import MODEL, Behaviour, FakeOpenAI, answer, customer_text
 
 ROOT = Path(__file__).resolve().parent.parent
 PAY_IN_4 = "Pay in 4 splits your purchase into four equal payments"
@@ -79,7 +79,7 @@ async def test_answer_becomes_a_grounded_pending_draft(llm_core, fake):
     assert request.response_format == {"type": "json_object"}
     assert PAY_IN_4 in request.system  # grounded on the top KB article
     assert "English" in request.system
-    assert request.last_user == "How does pay in 4 work?"
+    assert request.last_customer == "How does pay in 4 work?"
 
 
 async def test_indonesian_question_asks_for_an_indonesian_reply(llm_core, fake):
@@ -88,14 +88,14 @@ async def test_indonesian_question_asks_for_an_indonesian_reply(llm_core, fake):
     await say(llm_core, question)
     (request,) = fake.requests
     assert "Indonesian" in request.system
-    assert request.last_user == question
+    assert request.last_customer == question
     assert llm_core.store.pending_draft(conv_of(llm_core).id).text.startswith("Anda bisa")
 
 
 async def test_history_is_sent_oldest_first(llm_core, fake):
     await say(llm_core, "How does pay in 4 work?")
     await say(llm_core, "is there a late fee")
-    roles = [(m["role"], m["content"]) for m in fake.requests[-1].messages[1:]]
+    roles = [(m["role"], customer_text(m["content"])) for m in fake.requests[-1].messages[1:]]
     assert roles == [("user", "How does pay in 4 work?"), ("user", "is there a late fee")]
 
 
@@ -207,7 +207,7 @@ async def test_tandem_ask_json_through_the_fake(fake, tmp_path):
     assert report["drafter"] == "llm" and report["model"] == MODEL
     assert report["answer"] == "Four equal payments, every two weeks."
     assert report["sources"][0]["id"] == "pay-in-4"
-    assert fake.requests[0].last_user == "How does pay in 4 work?"
+    assert fake.requests[0].last_customer == "How does pay in 4 work?"
 
 
 async def test_ask_reports_a_failing_model_as_a_handoff(fake, tmp_path):

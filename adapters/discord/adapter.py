@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 THREAD_EXISTS = 160004  # Discord error code: a thread was already started from this message
 THREAD_NAME_LIMIT = 100
+NO_PINGS = discord.AllowedMentions.none()  # {"parse": []}: nobody, no role, no @everyone is notified
 
 
 class BaseURLs:
@@ -115,7 +116,9 @@ def guard_parsers(client: discord.Client) -> None:
 class TandemClient(discord.Client):
     def __init__(self, adapter: "DiscordAdapter", urls: BaseURLs, **options: Any) -> None:
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice: no warning about it
-        super().__init__(intents=intents(), **options)
+        # no message Tandem sends may ping anyone: every send (messages, cards, reports, interaction answers)
+        # falls back to this client-wide setting, and each of ours also passes it explicitly
+        super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options)
         urls.apply(self.http)
         self.adapter = adapter
         self.tree = discord.app_commands.CommandTree(self)
@@ -322,10 +325,9 @@ class DiscordAdapter:
 
         async def post(piece: str) -> str:
             nonce = nonce_of(action.key, action.parts.done)
-            return str((await channel.send(piece, allowed_mentions=discord.AllowedMentions.none(),
-                                           **nonce)).id)
+            return str((await channel.send(piece, allowed_mentions=NO_PINGS, **nonce)).id)
 
-        first = await send_parts(translate.split_message(action.text), post, action.parts)
+        first = await send_parts(translate.split_message(translate.render(action.text)), post, action.parts)
         return Delivery(ref=first, channel=str(target))
 
     async def _conversation_channel(self, address) -> int:
@@ -359,12 +361,13 @@ class DiscordAdapter:
         embed, view = translate.card_embed(action.card), self._view(action.card)
         if action.ref:
             try:
-                await channel.get_partial_message(int(action.ref)).edit(embed=embed, view=view)
+                await channel.get_partial_message(int(action.ref)).edit(embed=embed, view=view,
+                                                                        allowed_mentions=NO_PINGS)
                 return Delivery(ref=action.ref, channel=channel_id)
             except discord.NotFound:
                 log.warning("discord: card %s for #%s is gone; posting a new one", action.ref,
                             action.card.conversation_id)
-        message = await channel.send(embed=embed, view=view, **nonce_of(action.key))
+        message = await channel.send(embed=embed, view=view, allowed_mentions=NO_PINGS, **nonce_of(action.key))
         return Delivery(ref=str(message.id), channel=channel_id)
 
     async def _report(self, action: PostReport) -> Delivery:
@@ -377,7 +380,7 @@ class DiscordAdapter:
         embed = translate.report_embed(action, image.name if image else None)
         if image is not None:
             message = await channel.send(embed=embed, file=discord.File(image, filename=image.name),
-                                         **nonce_of(action.key))
+                                         allowed_mentions=NO_PINGS, **nonce_of(action.key))
         else:
-            message = await channel.send(embed=embed, **nonce_of(action.key))
+            message = await channel.send(embed=embed, allowed_mentions=NO_PINGS, **nonce_of(action.key))
         return Delivery(ref=str(message.id), channel=channel_id)

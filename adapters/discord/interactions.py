@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 EDIT_SUBMIT = re.compile(r"tandem:editsubmit:(?P<id>\d+)")
 TEXT_FIELD = "text"
+NO_PINGS = discord.AllowedMentions.none()
 MODAL_TEXT_LIMIT = 4000
 
 
@@ -49,9 +50,9 @@ async def answer(interaction: discord.Interaction, result: CommandResult) -> Non
     pieces = translate.split_message(result.text)
     for i, piece in enumerate(pieces):
         if i == 0 and not interaction.response.is_done():
-            await interaction.response.send_message(piece, ephemeral=True)
+            await interaction.response.send_message(piece, ephemeral=True, allowed_mentions=NO_PINGS)
         else:
-            await interaction.followup.send(piece, ephemeral=True)
+            await interaction.followup.send(piece, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
 def _opens_form(command: str) -> bool:

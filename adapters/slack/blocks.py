@@ -1,7 +1,8 @@
 """Pure layout: the core's CardView and PostReport as Block Kit, and the Edit modal.
 
 Nothing here decides anything: which buttons show, the state label and the handoff reason all come from the
-core. Text from customers is escaped (&, <, >) so a message cannot ping @channel through the review card.
+core. Every text is escaped (&, <, >) before the syntax we add, so neither a customer nor a model can ping
+@channel or hide a link through a message, a review card or its notification text.
 """
 from __future__ import annotations
 
@@ -39,9 +40,15 @@ _CHANNEL_REF = re.compile(r"#([CG][A-Z0-9]{6,})\b")
 
 def to_mrkdwn(text: str) -> str:
     """The KB and drafts are Markdown; Slack's mrkdwn spells bold, links and headings differently."""
-    text = _LINK.sub(r"<\2|\1>", text)
+    text = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1).replace('|', '/')}>", text)
     text = _HEADING.sub(r"*\1*", text)
     return _BOLD.sub(r"*\1*", text)
+
+
+def render(text: str, people: set[str] | frozenset[str] = frozenset()) -> str:
+    """Any text Tandem posts as mrkdwn: escaped first, so only the syntax we add (links, known people's
+    mentions) is Slack syntax; a `<!channel>` or `<https://x|masked>` in the text stays plain text."""
+    return mention(to_mrkdwn(escape(text)), people)
 
 
 def quote(text: str) -> str:
@@ -86,7 +93,7 @@ def card_blocks(card: CardView, people: frozenset[str] = frozenset()) -> tuple[s
         buttons.append(button)
     if buttons:
         blocks.append({"type": "actions", "block_id": f"tandem:card:{card.conversation_id}", "elements": buttons})
-    text = f"{title}: {clip(card.latest_message, 200)}"
+    text = escape(f"{title}: {clip(card.latest_message, 200)}")  # the notification: no ping, no link
     return text, blocks
 
 
@@ -102,7 +109,7 @@ def report_blocks(report: PostReport) -> tuple[str, list[dict[str, Any]]]:
     for heading, body in report.sections:
         blocks.append({"type": "divider"})
         blocks.append(_section(f"*{escape(heading)}*\n{escape(body)}"))
-    return report.title, blocks[:50]
+    return escape(report.title), blocks[:50]
 
 
 def edit_modal(draft_id: int, text: str, *, channel: str = "") -> dict[str, Any]:

@@ -23,7 +23,7 @@ from bot.commands import parse_button_id
 from bot.ports import CoreAPI
 from vocab import EditForm
 
-from .blocks import EDIT_CALLBACK, edit_modal
+from .blocks import EDIT_CALLBACK, edit_modal, escape
 from .config import SlackSettings
 from .translate import Identity, actor_for, translate_event
 
@@ -62,6 +62,7 @@ def register(app: AsyncApp, adapter: Host) -> None:
         return "slack:body:" + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
     async def answer(body: dict[str, Any], respond, text: str) -> None:
+        text = escape(text)  # the core's answer is plain text: nothing in it is Slack syntax
         if body.get("response_url"):
             await respond(text=text, response_type="ephemeral", replace_original=False)
             return

@@ -27,7 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from vocab import Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
 from bot.ports import route, send_parts
 
-from .blocks import card_blocks, mention, report_blocks, split_message, to_mrkdwn
+from .blocks import card_blocks, render, report_blocks, split_message
 from .config import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class Outbound:
         return Delivery(ref=first, channel=address.channel)
 
     def _parts(self, action: SendMessage) -> list[str]:
-        return split_message(mention(to_mrkdwn(action.text), self.people))
+        return split_message(render(action.text, self.people))
 
     async def find_delivered(self, action: SendMessage | UpsertCard | PostReport) -> Delivery | None:
         """Look among the conversation's recent messages for what was posted under `action.key`."""

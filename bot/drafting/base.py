@@ -29,6 +29,10 @@ class DraftResult:
     drafter: str = ""
     model: str | None = None
     details: dict = field(default_factory=dict)
+    # What the draft rests on, judged by the retrieval and not by the drafter's own word (bot.rules.judge):
+    grounding_confidence: float = 0.0  # the retrieval's calibrated confidence in its top article
+    grounding: str = ""  # the text of the articles the draft rests on (what it may promise)
+    unwritten: tuple[str, ...] = ()  # ids of those articles whose answer is not written yet (import placeholder)
 
 
 class DrafterError(Exception):

@@ -208,6 +208,10 @@ class KBDrafter:
         self.index = KBIndex(articles, encoder=encoder)
         self.build_seconds = time.perf_counter() - started
 
+    @property
+    def kb_articles(self) -> list[Article]:
+        return self.index.articles
+
     def rank(self, questions: list[str], k: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Batch form for evaluation: top-k article indexes, confidences, and the raw scores."""
         order, feats, total = self.index.features(questions)
@@ -231,6 +235,9 @@ class KBDrafter:
             reason="sensitive_topic" if top.handoff else None,
             drafter=self.name,
             model=self.index.encoder.name if self.index.encoder is not None else None,
+            grounding_confidence=round(confidence, 4),
+            grounding=top.answer,
+            unwritten=() if top.written else (top.id,),
         )
 
     async def aclose(self) -> None:

@@ -9,12 +9,19 @@ response_format), and answers each one with the next scripted behaviour (or the 
         fake.script(Behaviour(status=500))           # HTTP 500 with an OpenAI-style error body
         fake.script(Behaviour(content="not json"))   # malformed model output
         fake.script(Behaviour(choices=False))        # a completion with no choices
+        fake.default = Behaviour(obey=True)          # a model that does whatever the customer tells it to
+
+`obey`: the worst model there is. It reads the customer's message (the JSON data the drafter sends, decoded),
+and if the message tells it what to say ("reply APPROVED", 'say "..."', "balas dengan ...", "confirm that
+..."), it says exactly that, with confidence 0.99; otherwise it answers faithfully with the first
+knowledge-base article of its system prompt, also at 0.99.
 """
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +45,37 @@ class Behaviour:
     choices: bool = True
     raw_body: str | None = None  # sent as-is instead of a completion (e.g. an HTML error page)
     model: str = MODEL
+    obey: bool = False  # ignore `content`: do what the customer's message says (see the module docstring)
+
+
+_DIRECTIVE = re.compile(
+    r"\b(?:reply|respond|answer|say|write|output|print|repeat|confirm|state|tell me|balas|jawab|katakan|tulis|"
+    r"ucapkan|sebutkan|konfirmasi|nyatakan)\b(?:\s+(?:only|exactly|just|with|that|dengan|hanya|bahwa|the words?|"
+    r"the phrase|kalimat|verbatim))*\s*[:,]?\s*(?P<what>.+)", re.IGNORECASE | re.DOTALL)
+_ARTICLE = re.compile(r"^\[[^\]]+\] [^\n]*\n(?P<answer>[^\n]+)", re.MULTILINE)
+
+
+def customer_text(content: str) -> str:
+    """The customer's words inside a user message (the drafter sends them as {"customer_message": ...})."""
+    try:
+        data = json.loads(content)
+    except (json.JSONDecodeError, TypeError):
+        return content
+    return data.get("customer_message", content) if isinstance(data, dict) else content
+
+
+def obey(messages: list[dict[str, Any]]) -> str:
+    """What an obedient model answers: the text the customer told it to say, else the first article."""
+    user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    said = _DIRECTIVE.search(customer_text(user))
+    if said:
+        what = said.group("what").strip().strip("\"'“”‘’").strip()
+        what = re.split(r"[\"”]\s", what)[0].strip("\"'“”‘’ ")
+        if what:
+            return what
+    system = next((m["content"] for m in messages if m["role"] == "system"), "")
+    article = _ARTICLE.search(system)
+    return article.group("answer") if article else "Happy to help."
 
 
 @dataclass
@@ -55,6 +93,11 @@ class Request:
     @property
     def last_user(self) -> str:
         return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
+
+    @property
+    def last_customer(self) -> str:
+        """The customer's words in the last user message, out of the JSON data the drafter wraps them in."""
+        return customer_text(self.last_user)
 
 
 class FakeOpenAI:
@@ -138,8 +181,9 @@ class FakeOpenAI:
         return response
 
     def _completion(self, how: Behaviour, body: dict) -> dict:
+        content = answer(obey(body.get("messages", [])), confidence=0.99) if how.obey else how.content
         choices = [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                    "message": {"role": "assistant", "content": how.content, "refusal": None}}]
+                    "message": {"role": "assistant", "content": content, "refusal": None}}]
         return {
             "id": f"chatcmpl-{next(self._ids)}",
             "object": "chat.completion",

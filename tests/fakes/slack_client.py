@@ -35,11 +35,19 @@ def sign(body: str, timestamp: str, secret: str = SECRET) -> str:
     return f"v0={digest}"
 
 
+def shown(text: str) -> str:
+    """Slack's three escapes as the reader sees them (https://api.slack.com/reference/surfaces/formatting)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 class SlackHarness:
-    def __init__(self, tmp_path: Path, drafter: Any = None, *, api: FakeSlackAPI | None = None, **overrides: Any):
-        """`api`: a FakeSlackAPI already started, shared with another harness (a restart on the same Slack)."""
+    def __init__(self, tmp_path: Path, drafter: Any = None, core: dict[str, Any] | None = None, *,
+                 api: FakeSlackAPI | None = None, **overrides: Any):
+        """`core`: core settings (tandem_*, openai_*); `api`: a FakeSlackAPI already started, shared with another
+        harness (a restart on the same Slack); `overrides` are Slack settings."""
         self.tmp_path = tmp_path
         self.drafter = drafter
+        self.core_overrides = core or {}  # core settings (tandem_*, openai_*); `overrides` are Slack settings
         self.overrides = overrides
         self.own_api = api is None
         self.api = api or FakeSlackAPI()
@@ -49,7 +57,8 @@ class SlackHarness:
     async def __aenter__(self) -> "SlackHarness":
         if self.own_api:
             await self.api.start()
-        core_settings = load_settings(env_file=None, tandem_db=str(self.tmp_path / "t.db"), tandem_kb=str(KB))
+        core_settings = load_settings(env_file=None, **{"tandem_db": str(self.tmp_path / "t.db"), "tandem_kb": str(KB),
+                                                        **self.core_overrides})
         self.core = build_core(core_settings, drafter=self.drafter)
         settings = SlackSettings(_env_file=None, **{
             "slack_bot_token": "xoxb-test", "slack_signing_secret": SECRET, "slack_api_url": self.api.base_url,
@@ -158,12 +167,18 @@ class SlackHarness:
     def cards(self) -> list[dict[str, Any]]:
         return [c.params for c in self.api.called("chat.postMessage") if c.params.get("channel") == AGENTS]
 
-    def replies(self, thread: str | None = None, channel: str = SUPPORT) -> list[str]:
+    def raw_replies(self, thread: str | None = None, channel: str = SUPPORT) -> list[str]:
+        """The `text` of each chat.postMessage to the channel, as the adapter sent it (mrkdwn, escaped)."""
         return [c.params.get("text", "") for c in self.api.called("chat.postMessage")
                 if c.params.get("channel") == channel and (thread is None or c.params.get("thread_ts") == thread)]
 
+    def replies(self, thread: str | None = None, channel: str = SUPPORT) -> list[str]:
+        """What Slack shows of each message: its escapes (&lt; &gt; &amp;) read back as characters."""
+        return [shown(t) for t in self.raw_replies(thread, channel)]
+
     def answers(self, user: str = AGENT) -> list[str]:
-        return [c.params.get("text", "") for c in self.api.called("response_url") if c.params.get("key") == user]
+        return [shown(c.params.get("text", "")) for c in self.api.called("response_url")
+                if c.params.get("key") == user]
 
     def buttons(self, blocks: list[dict[str, Any]]) -> dict[str, str]:
         """command -> action_id of the card's buttons."""
