@@ -25,7 +25,7 @@ from bot.digest.chart import render_chart  # noqa: E402
 from bot.digest.figures import build_digest  # noqa: E402
 from storage import open_db  # noqa: E402
 from storage.analytics import Analytics  # noqa: E402
-from storage.store import iso  # noqa: E402
+from vocab.times import iso  # noqa: E402
 
 QUESTIONS = ["How does pay in 4 work?", "Can I export invoices as CSV?", "Where is my refund?",
              "Do you support Apple Pay?", "How do I close my account?", "Can I pay in crypto?"]

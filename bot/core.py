@@ -153,11 +153,6 @@ class Core:
         self.outbox.wake()
 
     # ---- drafting ----------------------------------------------------------------------------------------
-    def request_draft(self, conv: Conversation, message_id: int) -> int:
-        draft_id = self.store.create_draft_job(conv.id, message_id)
-        self._draft_wake.set()
-        return draft_id
-
     async def _feed_drafts(self) -> None:
         """Move persisted drafting jobs into the bounded queue; blocks (only itself) when workers are saturated."""
         while True:

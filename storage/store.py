@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from vocab import Address
-from storage.base import iso, utcnow  # noqa: F401  (re-exported: callers import them from here)
 from storage.analytics import Analytics
 from storage.db import open_db
 from storage.outbox import OutboxStore

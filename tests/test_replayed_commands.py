@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import AGENT as AGENT_ACTOR, conv_of, say, start_core
 from tests.discord_harness import Desk
 from tests.fakes.discord_fake import FakeDiscord
-from tests.fakes.slack_client import AGENT, FORM, SUPPORT, SlackHarness
+from tests.fakes.slack_client import AGENT, FORM, SlackHarness
 from tests.test_discord_flows import ask, buttons, card_of, conv_address, posts_in
 
 QUESTION = "Can I change my payment due date?"

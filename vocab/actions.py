@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vocab.enums import OutboxKind, Style
-from vocab.messages import Source
+from vocab.messages import Address, Source
 
 
 @dataclass
