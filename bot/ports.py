@@ -35,6 +35,7 @@ from vocab import (
     InboundMessage,
     OutboxKind,
     PartsSent,
+    PlatformHealth,
     PostReport,
     Receipt,
     SendMessage,
@@ -133,6 +134,7 @@ class Store(Protocol):
     def mark_action_failed(self, action_id: int, error: str) -> None: ...
     def undelivered_count(self) -> int: ...
     def outbox_rows(self) -> list[Row]: ...
+    def outbox_backlog(self) -> dict[str, int]: ...
 
 
 class CoreAPI(Protocol):
@@ -176,6 +178,15 @@ class Adapter(Protocol):
 
     async def deliver(self, action: Action) -> Delivery:
         """Perform one outbound action. Raise `DeliveryError` on failure (retry=False if hopeless)."""
+
+    # Optional: `def health(self) -> PlatformHealth` (connected, last event received). An adapter without it
+    # is reported as connected once started; see `platform_health` below.
+
+
+def platform_health(adapter: Adapter) -> PlatformHealth:
+    """The adapter's own report when it has one (`health()`), else connected-since-started."""
+    report = getattr(adapter, "health", None)
+    return report() if callable(report) else PlatformHealth(adapter.platform, True)
 
 
 async def route(

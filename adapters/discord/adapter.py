@@ -21,10 +21,11 @@ from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 
 from adapters.discord import interactions, translate
 from adapters.discord.config import DEFAULT_API_URL, DiscordSettings
+from adapters.discord.supervision import Liveness, guard_socket
 from bot.config import ConfigError
 from bot.commands import card_buttons
 from bot.ports import CoreAPI, route, send_parts
-from vocab import Actor, Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
+from vocab import Actor, Delivery, DeliveryError, PlatformHealth, PostReport, SendMessage, UpsertCard
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +109,29 @@ class TandemClient(discord.Client):
         self.adapter = adapter
         self.tree = discord.app_commands.CommandTree(self)
 
+    @property
+    def ws(self) -> DiscordWebSocket:
+        return self._guarded_ws
+
+    @ws.setter
+    def ws(self, ws: DiscordWebSocket | None) -> None:  # discord.py sets this for every new gateway socket
+        self._guarded_ws = guard_socket(ws) if ws is not None else ws
+
     async def setup_hook(self) -> None:
         await self.adapter.setup(self)
 
     async def on_ready(self) -> None:
         log.info("discord: connected as %s (%s) to %d guild(s)", self.user, self.user and self.user.id,
                  len(self.guilds))
+        self.adapter.liveness.up()
         self.adapter.ready.set()
 
     async def on_resumed(self) -> None:
         log.info("discord: gateway session resumed")
+        self.adapter.liveness.up()
+
+    async def on_disconnect(self) -> None:
+        self.adapter.liveness.down("gateway disconnected")
 
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.on_message(message, "message")
@@ -149,11 +163,14 @@ class DiscordAdapter:
         self._threads: set[str] = set()  # threads known to exist (created or seen)
         self._parents: dict[int, str] = {}  # uncached channel id -> parent id ("" if none)
         self._interactions: collections.OrderedDict[int, None] = collections.OrderedDict()
+        self.liveness = Liveness(self.platform)
+        self._stopping = False
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
     async def start(self, core: CoreAPI) -> None:
         self.core = core
         self.ready = asyncio.Event()
+        self._stopping = False
         self.urls = BaseURLs(self.settings.discord_api_url, self.settings.discord_gateway_url)
         self.client = TandemClient(self, self.urls, **self.client_options)
         self._task = asyncio.create_task(self._run(self.client), name="discord")
@@ -175,7 +192,29 @@ class DiscordAdapter:
     async def _run(self, client: TandemClient) -> None:
         """The client's task: every task it starts inherits this context, and with it the rebased webhooks."""
         async_context.set(self.urls.webhook_adapter())
-        await client.start(self.settings.discord_token or "")
+        await client.login(self.settings.discord_token or "")
+        pause = 1.0
+        while True:
+            try:
+                await client.connect()
+                if not self._stopping:
+                    self.liveness.down("gateway closed the connection for good")
+                    log.error("discord: the gateway connection was closed and will not reconnect; restart Tandem")
+                return
+            except (discord.LoginFailure, discord.PrivilegedIntentsRequired) as exc:
+                self.liveness.down(type(exc).__name__)
+                raise
+            except Exception as exc:  # noqa: BLE001 - supervised: log, wait, connect again
+                if self._stopping or client.is_closed():
+                    return
+                self.liveness.down(f"connection ended: {type(exc).__name__}: {exc}")
+                log.error("discord: gateway connection ended (%r); reconnecting in %.0fs", exc, pause,
+                          exc_info=exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 60.0)
+
+    def health(self) -> PlatformHealth:
+        return self.liveness.report()
 
     async def setup(self, client: TandemClient) -> None:
         """After login, before the gateway: find the gateway, register buttons, sync `/tandem`."""
@@ -196,6 +235,8 @@ class DiscordAdapter:
                       "scope?): %s", exc)
 
     async def stop(self) -> None:
+        self._stopping = True
+        self.liveness.down("stopped")
         if self.client is not None:
             await self.client.close()
         if self._task is not None:
@@ -236,6 +277,7 @@ class DiscordAdapter:
             if event.address.thread and event.address.thread != event.message_id:
                 self._threads.add(event.address.thread)
             receipt = await self.core.receive(event)
+            self.liveness.event()
             log.info("discord: %s %s from %s in %s recorded (inbox #%s%s)", kind, message.id, event.author.label,
                      event.address.thread or event.address.channel, receipt.inbox_id,
                      ", duplicate" if receipt.duplicate else "")
@@ -258,6 +300,7 @@ class DiscordAdapter:
             log.debug("discord: skipped delete %s: %s", payload.message_id, event.reason)
             return
         await self.core.receive(event)
+        self.liveness.event()
         log.info("discord: deletion of %s recorded", payload.message_id)
 
     def _cached_parent(self, channel_id: int) -> str:

@@ -3,7 +3,8 @@
 One aiohttp app serves both halves. REST: every call is recorded (method, path, json) and answered with
 payloads shaped like Discord's (see discord/types/*.py). Gateway: HELLO, IDENTIFY -> READY + GUILD_CREATE,
 heartbeat ACKs, RESUME (replaying missed events, or forcibly the last N to simulate redelivery), RECONNECT,
-and `dispatch()` to push MESSAGE_CREATE, INTERACTION_CREATE and friends. Payload builders live in
+INVALID_SESSION (d=false: identify again; d=true: resumable), raw text frames (`send_raw`, for frames that are
+not a JSON object), and `dispatch()` to push MESSAGE_CREATE, INTERACTION_CREATE and friends. Payload builders live in
 `discord_payloads.py`. Reusable by any test that needs a Discord to post to.
 """
 from __future__ import annotations
@@ -120,6 +121,25 @@ class FakeDiscord:
         self._ready.clear()
         if self._ws is not None and not self._ws.closed:
             await self._ws.send_str(json.dumps({"op": 7, "d": None}))
+
+    async def send_raw(self, text: str) -> None:
+        """Send one text frame as is (`{`, `null`, `[]`): what a broken proxy or a gateway bug could deliver."""
+        self._ready.clear()
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.send_str(text)
+
+    async def invalidate_session(self, resumable: bool) -> None:
+        """Op 9 INVALID_SESSION: d=false means the session is gone (the client must IDENTIFY again), d=true
+        means it may RESUME. Discord sends it after a failed RESUME too."""
+        self._ready.clear()
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.send_str(json.dumps({"op": 9, "d": resumable}))
+
+    async def drop_connection(self) -> None:
+        """Close the gateway websocket from Discord's side, as a network failure or a Discord restart does."""
+        self._ready.clear()
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close(code=4000)
 
     # ---- gateway -----------------------------------------------------------------------------------
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
