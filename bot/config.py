@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     tandem_expected_wait_minutes: int = Field(15, ge=1, le=10_080)
     tandem_reopen_hours: float = Field(72.0, ge=0)
     tandem_log_level: str = "INFO"
+    # where GET /healthz is served (with /slack/events when Slack runs over HTTP; alone otherwise)
+    tandem_http_host: str = "127.0.0.1"
+    tandem_http_port: int = Field(3000, ge=0, le=65535)
 
     @field_validator("tandem_kb", mode="before")
     @classmethod

@@ -10,12 +10,12 @@ the whole connection if it ever ends for any other reason.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from typing import Any
 
 from discord.gateway import DiscordWebSocket, ReconnectWebSocket
 
 from vocab import PlatformHealth
+from vocab.times import iso, utcnow
 
 log = logging.getLogger(__name__)
 RESUMABLE_CLOSE = 4000  # any close code but 1000/1001 keeps the session resumable
@@ -41,10 +41,6 @@ def guard_socket(ws: DiscordWebSocket) -> DiscordWebSocket:
     return ws
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 class Liveness:
     """Whether the gateway session is up, and when the last inbound event was recorded."""
 
@@ -63,7 +59,7 @@ class Liveness:
         self.connected, self.detail = False, why
 
     def event(self) -> None:
-        self.last_event_at = utc_now()
+        self.last_event_at = iso(utcnow())
 
     def report(self) -> PlatformHealth:
         return PlatformHealth(self.platform, self.connected, self.last_event_at, self.detail)

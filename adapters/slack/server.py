@@ -17,6 +17,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from adapters.http_health import healthz_route
+from bot.ports import CoreAPI
+
 from .config import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -42,9 +45,8 @@ def signature_problem(verifier: SignatureVerifier, body: str, timestamp: str, si
     return None
 
 
-def build_web_app(app: AsyncApp, settings: SlackSettings) -> web.Application:
+def build_web_app(app: AsyncApp, settings: SlackSettings, core: CoreAPI) -> web.Application:
     verifier = SignatureVerifier(settings.slack_signing_secret or "")
-    started = time.monotonic()
 
     async def events(request: web.Request) -> web.Response:
         try:
@@ -79,10 +81,7 @@ def build_web_app(app: AsyncApp, settings: SlackSettings) -> web.Application:
             return web.Response(status=200, text="")
         return await to_aiohttp_response(response)
 
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "platform": "slack", "uptime_s": round(time.monotonic() - started)})
-
     web_app = web.Application(client_max_size=MAX_BODY)
     web_app.router.add_post("/slack/events", events)
-    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/healthz", healthz_route(core))  # every platform's health, not Slack's alone
     return web_app

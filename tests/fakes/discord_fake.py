@@ -48,6 +48,7 @@ class FakeDiscord:
         self.sent: list[tuple[int, str, dict]] = []  # (seq, event name, data) dispatched this session
         self.replay_on_resume = 0  # resend the last N events on the next RESUME, as Discord may
         self.failures: list[list] = []  # [method, path pattern, status, calls to let through]
+        self.refuse_gateway = False  # answer gateway connections with 503, as during a Discord outage
         self._ws: web.WebSocketResponse | None = None
         self._ready = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -142,7 +143,9 @@ class FakeDiscord:
             await self._ws.close(code=4000)
 
     # ---- gateway -----------------------------------------------------------------------------------
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.refuse_gateway:
+            return web.Response(status=503, text="gateway unavailable")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._ws = ws
