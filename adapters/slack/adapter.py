@@ -20,7 +20,7 @@ from vocab import Delivery, PlatformHealth, PostReport, SendMessage, UpsertCard
 from . import listeners
 from .config import SlackSettings
 from .outbound import Outbound, make_client
-from .server import build_web_app
+from .server import SERVER_LIMITS, build_web_app
 from .translate import PLATFORM, Identity
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,9 @@ class SlackAdapter:
             await self._socket.connect_async()
             log.info("slack: Socket Mode connected")
             return
-        self._runner = web.AppRunner(build_web_app(self.app, self.settings, core), access_log=None)
+        self._runner = web.AppRunner(build_web_app(self.app, self.settings, core), access_log=None,
+                                     keepalive_timeout=self.settings.tandem_http_header_timeout,
+                                     shutdown_timeout=5, **SERVER_LIMITS)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.tandem_http_host, self.settings.tandem_http_port)
         await site.start()
