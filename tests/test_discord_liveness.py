@@ -64,6 +64,15 @@ async def test_invalid_session_resumable_resumes_and_intake_works(desk, fake):
     await message_is_recorded(desk, "after the invalid session")
 
 
+async def test_a_refused_resume_ends_in_a_new_session_and_intake_works(desk, fake):
+    fake.refuse_resume = True
+    await fake.send_raw("null")
+    await until(lambda: len(fake.identifies) == 2, timeout=15, what="IDENTIFY after the refused RESUME")
+    await fake.wait_ready(timeout=10)
+    await message_is_recorded(desk, "after the refused resume")
+    assert desk.adapter.health().connected
+
+
 async def test_a_dropped_socket_resumes(desk, fake):
     await fake.drop_connection()
     await until(lambda: fake.resumes, timeout=10, what="a RESUME after the drop")

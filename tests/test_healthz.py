@@ -106,3 +106,24 @@ async def test_socket_mode_healthz_is_served(tmp_path):
             assert run.adapters[0].port is None, "no Slack HTTP server in Socket Mode; the health server is runtime's"
     finally:
         await api.stop()
+
+
+async def test_slack_http_server_answers_healthz_for_every_platform_and_no_second_server_starts(fake, tmp_path):
+    api = await FakeSlackAPI().start()
+    try:
+        slack_port = free_port()
+        settings = SlackSettings(_env_file=None, slack_bot_token="xoxb-test", slack_signing_secret="s" * 32,
+                                 slack_api_url=api.base_url, slack_support_channels=SUPPORT,
+                                 slack_agent_channel=AGENTS, slack_agent_users=AGENT,
+                                 tandem_http_port=slack_port).check()
+        make = lambda: [SlackAdapter(settings),  # noqa: E731
+                        DiscordAdapter(discord_settings(fake), ready_timeout=10, guild_ready_timeout=0.05)]
+        async with Running(tmp_path, make) as run:
+            run.url = f"http://127.0.0.1:{slack_port}/healthz"
+            body = await run.wait_status(200)
+            assert set(body["platforms"]) == {"slack", "discord"}
+            with pytest.raises(aiohttp.ClientConnectionError):  # runtime's own server is not started
+                async with run.session.get(f"http://127.0.0.1:{run.port}/healthz"):
+                    pass
+    finally:
+        await api.stop()

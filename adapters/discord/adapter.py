@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import discord
-import yarl
 from discord.gateway import DiscordWebSocket
-from discord.webhook.async_ import AsyncWebhookAdapter, async_context
+from discord.webhook.async_ import async_context
 
 from adapters.discord import interactions, translate
-from adapters.discord.config import DEFAULT_API_URL, DiscordSettings
-from adapters.discord.supervision import Liveness, guard_socket
+from adapters.discord.config import DiscordSettings
+from adapters.discord.urls import BaseURLs
+from adapters.discord.supervision import Liveness, guard_socket, watch_session
 from bot.config import ConfigError
 from bot.commands import card_buttons
 from bot.ports import CoreAPI, route, send_parts
@@ -29,50 +29,8 @@ from vocab import Actor, Delivery, DeliveryError, PlatformHealth, PostReport, Se
 
 log = logging.getLogger(__name__)
 
-DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 THREAD_EXISTS = 160004  # Discord error code: a thread was already started from this message
 THREAD_NAME_LIMIT = 100
-
-
-class BaseURLs:
-    """Points one client at Discord, a proxy or the test fake. Its REST calls and its gateway connection are
-    rewritten on that client's own HTTP object, and its interaction answers (which discord.py sends through
-    the webhook adapter of the current context) by a webhook adapter set in the client's own task context;
-    no discord.py class attribute is changed for the process, so two clients can point at two places."""
-
-    def __init__(self, api_url: str | None, gateway_url: str | None) -> None:
-        self.api = (api_url or DEFAULT_API_URL).rstrip("/")
-        self.gateway = gateway_url or ""
-
-    def rebase(self, route: discord.http.Route) -> discord.http.Route:
-        default_api = discord.http.Route.BASE
-        if self.api != default_api and route.url.startswith(default_api):
-            route.url = self.api + route.url[len(default_api):]
-        return route
-
-    def apply(self, http: discord.http.HTTPClient) -> None:
-        request, ws_connect = http.request, http.ws_connect
-        default_gateway = str(DiscordWebSocket.DEFAULT_GATEWAY)
-
-        async def rebased_request(route: discord.http.Route, **kwargs: Any) -> Any:
-            return await request(self.rebase(route), **kwargs)
-
-        async def rebased_ws_connect(url: str, **kwargs: Any) -> Any:
-            if self.gateway and url.startswith(default_gateway):
-                url = str(yarl.URL(self.gateway).with_query(yarl.URL(url).query))
-            return await ws_connect(url, **kwargs)
-
-        http.request = rebased_request  # type: ignore[method-assign]
-        http.ws_connect = rebased_ws_connect  # type: ignore[method-assign]
-
-    def webhook_adapter(self) -> AsyncWebhookAdapter:
-        urls = self
-
-        class Rebased(AsyncWebhookAdapter):
-            async def request(self, route: discord.http.Route, session: Any, **kwargs: Any) -> Any:
-                return await super().request(urls.rebase(route), session, **kwargs)
-
-        return Rebased()
 
 
 def intents() -> discord.Intents:
@@ -220,6 +178,7 @@ class DiscordAdapter:
         """After login, before the gateway: find the gateway, register buttons, sync `/tandem`."""
         s = self.settings
         guard_parsers(client)
+        watch_session(client._connection.parsers, self.liveness)
         if s.discord_api_url and not s.discord_gateway_url:
             _, url, _ = await client.http.get_bot_gateway()
             self.urls.gateway = url

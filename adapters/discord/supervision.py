@@ -41,6 +41,19 @@ def guard_socket(ws: DiscordWebSocket) -> DiscordWebSocket:
     return ws
 
 
+def watch_session(parsers: dict[str, Any], liveness: "Liveness") -> None:
+    """Mark the session up the moment READY or RESUMED is parsed (`on_ready` comes later, and only once the
+    guilds have arrived)."""
+    for event in ("READY", "RESUMED"):
+        parse = parsers[event]
+
+        def run(data: Any, parse=parse) -> None:
+            liveness.up()
+            parse(data)
+
+        parsers[event] = run
+
+
 class Liveness:
     """Whether the gateway session is up, and when the last inbound event was recorded."""
 

@@ -48,6 +48,7 @@ class FakeDiscord:
         self.sent: list[tuple[int, str, dict]] = []  # (seq, event name, data) dispatched this session
         self.replay_on_resume = 0  # resend the last N events on the next RESUME, as Discord may
         self.failures: list[list] = []  # [method, path pattern, status, calls to let through]
+        self.refuse_resume = False  # answer the next RESUME with INVALID_SESSION d=false, as for an expired session
         self.refuse_gateway = False  # answer gateway connections with 503, as during a Discord outage
         self._ws: web.WebSocketResponse | None = None
         self._ready = asyncio.Event()
@@ -162,6 +163,10 @@ class FakeDiscord:
                 await self._identify(ws)
             elif op == 6:
                 self.resumes.append(data)
+                if self.refuse_resume:
+                    self.refuse_resume = False
+                    await ws.send_str(json.dumps({"op": 9, "d": False}))
+                    continue
                 await self._resume(ws, int(data.get("seq") or 0))
         return ws
 
