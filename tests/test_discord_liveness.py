@@ -48,12 +48,14 @@ async def test_a_frame_that_is_not_a_json_object_ends_in_a_resume_and_nothing_is
     assert any(r.levelname == "ERROR" and "gateway" in r.getMessage() for r in caplog.records)
 
 
-async def test_invalid_session_not_resumable_identifies_again_and_intake_works(desk, fake):
+async def test_invalid_session_not_resumable_identifies_again_and_intake_works(desk, fake, caplog):
     await message_is_recorded(desk, "before")
     await fake.invalidate_session(resumable=False)
     await until(lambda: len(fake.identifies) == 2, timeout=15, what="a second IDENTIFY")
     await fake.wait_ready(timeout=10)
     await message_is_recorded(desk, "after a new session")
+    assert any(r.levelname == "ERROR" and "invalidated the session" in r.getMessage() for r in caplog.records)
+    assert desk.adapter.health().connected
 
 
 async def test_invalid_session_resumable_resumes_and_intake_works(desk, fake):

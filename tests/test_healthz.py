@@ -127,3 +127,24 @@ async def test_slack_http_server_answers_healthz_for_every_platform_and_no_secon
                     pass
     finally:
         await api.stop()
+
+
+async def test_healthz_counts_the_outbox_backlog_per_platform(tmp_path):
+    from adapters.http_health import HealthServer
+    from tests.conftest import RecordingAdapter, make_settings
+    from vocab import OutboxKind
+
+    core = build_core(make_settings(tmp_path))  # not started: nothing delivers, the rows stay pending
+    core.register(RecordingAdapter())
+    for n in range(2):
+        core.store.enqueue_action("test", OutboxKind.POST_REPORT, {"channel": "agents", "text": f"report {n}"})
+    server = HealthServer(core, "127.0.0.1", 0)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{server.port}/healthz") as resp:
+            body = await resp.json()
+            assert resp.status == 200
+        assert body["platforms"]["test"] == {"connected": True, "last_event_at": None, "outbox_backlog": 2}
+    finally:
+        await server.stop()
+        core.store.db.conn.close()

@@ -28,7 +28,10 @@ def guard_socket(ws: DiscordWebSocket) -> DiscordWebSocket:
     async def checked(msg: Any, /) -> None:
         try:
             await read(msg)
-        except ReconnectWebSocket:
+        except ReconnectWebSocket as reconnect:
+            if not reconnect.resume:  # INVALID_SESSION d=false: the session is gone, events meanwhile are lost
+                log.error("discord: the gateway invalidated the session; identifying again (events sent while "
+                          "it was down are not replayed)")
             raise
         except Exception as exc:  # noqa: BLE001 - anything else would end the reader silently
             sample = msg[:80] if isinstance(msg, (str, bytes)) else type(msg).__name__
