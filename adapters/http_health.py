@@ -7,6 +7,7 @@ import logging
 
 from aiohttp import web
 
+from bot.config import ConfigError
 from bot.health import health_report
 from bot.ports import CoreAPI
 
@@ -36,7 +37,12 @@ class HealthServer:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise ConfigError(f"TANDEM_HTTP_PORT: cannot serve /healthz on {self.host}:{self.port} ({exc.strerror}); "
+                              "choose a free port with TANDEM_HTTP_HOST/TANDEM_HTTP_PORT") from None
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         log.info("health check at http://%s:%s/healthz", self.host, self.port)
 

@@ -148,3 +148,17 @@ async def test_healthz_counts_the_outbox_backlog_per_platform(tmp_path):
     finally:
         await server.stop()
         core.store.db.conn.close()
+
+
+async def test_a_port_in_use_is_a_start_up_error_naming_the_setting(tmp_path):
+    from adapters.http_health import HealthServer
+    from bot.config import ConfigError
+    from tests.conftest import make_settings
+
+    core = build_core(make_settings(tmp_path))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(ConfigError, match="TANDEM_HTTP_PORT"):
+            await HealthServer(core, "127.0.0.1", taken.getsockname()[1]).start()
+    core.store.db.conn.close()

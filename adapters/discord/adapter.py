@@ -165,11 +165,12 @@ class DiscordAdapter:
             except Exception as exc:  # noqa: BLE001 - supervised: log, wait, connect again
                 if self._stopping or client.is_closed():
                     return
+                pause = 1.0 if self.liveness.connected else pause  # a fresh failure after a good run
                 self.liveness.down(f"connection ended: {type(exc).__name__}: {exc}")
                 log.error("discord: gateway connection ended (%r); reconnecting in %.0fs", exc, pause,
                           exc_info=exc)
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, 60.0)
+                pause = min(pause * 2, 60.0)  # exponential back-off, capped at a minute
 
     def health(self) -> PlatformHealth:
         return self.liveness.report()
