@@ -81,6 +81,13 @@ async def test_a_dropped_socket_resumes(desk, fake):
     await message_is_recorded(desk, "after the drop")
 
 
+async def test_a_close_discord_py_will_not_retry_is_an_error_and_shows_in_health(desk, fake, caplog):
+    await fake.drop_connection(code=4004)  # authentication failed: discord.py closes the client for good
+    await until(lambda: not desk.adapter.health().connected and "for good" in desk.adapter.health().detail,
+                what="health says down for good")
+    assert any(r.levelname == "ERROR" and "ended for good" in r.getMessage() for r in caplog.records)
+
+
 async def test_tandem_commands_are_hidden_from_members_without_staff_rights(desk, fake):
     synced = fake.find("PUT", r"/applications/\d+/guilds/\d+/commands")
     assert synced, "no app command sync"

@@ -163,8 +163,12 @@ class DiscordAdapter:
                 self.liveness.down(type(exc).__name__)
                 raise
             except Exception as exc:  # noqa: BLE001 - supervised: log, wait, connect again
-                if self._stopping or client.is_closed():
+                if self._stopping:
                     return
+                if client.is_closed():  # discord.py gave up (a close code it must not retry): say so, loudly
+                    self.liveness.down(f"closed for good: {type(exc).__name__}: {exc}")
+                    log.error("discord: the gateway connection ended for good (%r); restart Tandem once fixed", exc)
+                    raise
                 pause = 1.0 if self.liveness.connected else pause  # a fresh failure after a good run
                 self.liveness.down(f"connection ended: {type(exc).__name__}: {exc}")
                 log.error("discord: gateway connection ended (%r); reconnecting in %.0fs", exc, pause,

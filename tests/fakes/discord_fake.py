@@ -137,11 +137,12 @@ class FakeDiscord:
         if self._ws is not None and not self._ws.closed:
             await self._ws.send_str(json.dumps({"op": 9, "d": resumable}))
 
-    async def drop_connection(self) -> None:
-        """Close the gateway websocket from Discord's side, as a network failure or a Discord restart does."""
+    async def drop_connection(self, code: int = 4000) -> None:
+        """Close the gateway websocket from Discord's side: 4000 as a network failure or a Discord restart
+        does (the client resumes), 4004 'authentication failed' (the client must not retry)."""
         self._ready.clear()
         if self._ws is not None and not self._ws.closed:
-            await self._ws.close(code=4000)
+            await self._ws.close(code=code)
 
     # ---- gateway -----------------------------------------------------------------------------------
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
