@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # domains (and their subdomains) Tandem may link to, comma-separated; unset or empty: those the KB links to;
     # "none": no links at all
     tandem_link_domains: str | None = None
+    # where GET /healthz is served (with /slack/events when Slack runs over HTTP; alone otherwise)
+    tandem_http_host: str = "127.0.0.1"
+    tandem_http_port: int = Field(3000, ge=0, le=65535)
 
     @field_validator("tandem_kb", mode="before")
     @classmethod

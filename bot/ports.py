@@ -35,6 +35,7 @@ from vocab import (
     InboundMessage,
     OutboxKind,
     PartsSent,
+    PlatformHealth,
     PostReport,
     Receipt,
     SendMessage,
@@ -136,6 +137,7 @@ class Store(Protocol):
     def mark_action_failed(self, action_id: int, error: str) -> None: ...
     def undelivered_count(self) -> int: ...
     def outbox_rows(self) -> list[Row]: ...
+    def outbox_backlog(self) -> dict[str, int]: ...
 
 
 class CoreAPI(Protocol):
@@ -196,6 +198,15 @@ class FindsDelivered(Protocol):
     parts found, so the send resumes after them)."""
 
     async def find_delivered(self, action: Action) -> Delivery | None: ...
+
+    # Optional: `def health(self) -> PlatformHealth` (connected, last event received). An adapter without it
+    # is reported as connected once started; see `platform_health` below.
+
+
+def platform_health(adapter: Adapter) -> PlatformHealth:
+    """The adapter's own report when it has one (`health()`), else connected-since-started."""
+    report = getattr(adapter, "health", None)
+    return report() if callable(report) else PlatformHealth(adapter.platform, True)
 
 
 async def route(

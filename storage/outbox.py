@@ -93,6 +93,11 @@ class OutboxStore(StoreBase):
     def undelivered_count(self) -> int:
         return self._one("SELECT count(*) AS n FROM outbox WHERE status != 'sent' AND attempts > 0")["n"]
 
+    def outbox_backlog(self) -> dict[str, int]:
+        """Rows still waiting to be delivered, by platform (for /healthz)."""
+        rows = self._all("SELECT platform, count(*) AS n FROM outbox WHERE status = 'pending' GROUP BY platform")
+        return {r["platform"]: r["n"] for r in rows}
+
     def outbox_rows(self) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM outbox ORDER BY id")
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
+from adapters.http_health import HealthServer
 from bot.config import ConfigError, Settings
 from bot.core import Core
 from bot.drafting.retrieval import KBDrafter
@@ -170,17 +171,23 @@ async def serve(core: Core, adapters: list[Adapter], *, until: asyncio.Future | 
     await core.start()
     started: list[Adapter] = []
     background: list[asyncio.Task] = []
+    health = None
     try:  # an adapter that cannot start (ConfigError naming the setting) still leaves everything closed
         for adapter in adapters:
             core.register(adapter)
             started.append(adapter)
             await adapter.start(core)
             log.info("%s adapter connected", adapter.platform)
+        if adapters and not any(getattr(a, "serves_health", False) for a in adapters):
+            health = HealthServer(core, core.settings.tandem_http_host, core.settings.tandem_http_port)
+            await health.start()
         background = [asyncio.create_task(c) for c in services(core)]
         await stop
     finally:
         for task in background:
             task.cancel()
+        if health is not None:
+            await health.stop()
         for adapter in started:
             try:
                 await adapter.stop()

@@ -14,6 +14,7 @@ from vocab.enums import (
     Style,
     Tone,
 )
+from vocab.health import PlatformHealth
 from vocab.messages import Actor, Address, CommandResult, InboundMessage, Receipt, Source
 from vocab.records import KEEP, Conversation, ConversationChange, Draft
 
@@ -22,6 +23,6 @@ Action = SendMessage | UpsertCard | PostReport
 __all__ = [
     "KEEP", "Action", "Actor", "ConversationChange", "Address", "AuditAction", "AuthorKind", "CardView", "CommandResult", "Conversation",
     "Delivery", "DeliveryError", "Draft", "DraftStatus", "EditForm", "Handoff", "InboundMessage", "Mode", "OutboxKind",
-    "PartsSent", "PostReport", "Receipt", "Role", "SendMessage", "Source", "State", "Style", "TANDEM", "Tone",
+    "PartsSent", "PlatformHealth", "PostReport", "Receipt", "Role", "SendMessage", "Source", "State", "Style", "TANDEM", "Tone",
     "UpsertCard",
 ]

@@ -18,64 +18,23 @@ from pathlib import Path
 from typing import Any
 
 import discord
-import yarl
 from discord.gateway import DiscordWebSocket
-from discord.webhook.async_ import AsyncWebhookAdapter, async_context
+from discord.webhook.async_ import async_context
 
 from adapters.discord import interactions, translate
-from adapters.discord.config import DEFAULT_API_URL, DiscordSettings
+from adapters.discord.config import DiscordSettings
+from adapters.discord.urls import BaseURLs
+from adapters.discord.supervision import Liveness, guard_socket, watch_session
 from bot.config import ConfigError
 from bot.commands import card_buttons
 from bot.ports import CoreAPI, route, send_parts
-from vocab import Actor, Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
+from vocab import Actor, Delivery, DeliveryError, PlatformHealth, PostReport, SendMessage, UpsertCard
 
 log = logging.getLogger(__name__)
 
-DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 THREAD_EXISTS = 160004  # Discord error code: a thread was already started from this message
 THREAD_NAME_LIMIT = 100
 NO_PINGS = discord.AllowedMentions.none()  # {"parse": []}: nobody, no role, no @everyone is notified
-
-
-class BaseURLs:
-    """Points one client at Discord, a proxy or the test fake. Its REST calls and its gateway connection are
-    rewritten on that client's own HTTP object, and its interaction answers (which discord.py sends through
-    the webhook adapter of the current context) by a webhook adapter set in the client's own task context;
-    no discord.py class attribute is changed for the process, so two clients can point at two places."""
-
-    def __init__(self, api_url: str | None, gateway_url: str | None) -> None:
-        self.api = (api_url or DEFAULT_API_URL).rstrip("/")
-        self.gateway = gateway_url or ""
-
-    def rebase(self, route: discord.http.Route) -> discord.http.Route:
-        default_api = discord.http.Route.BASE
-        if self.api != default_api and route.url.startswith(default_api):
-            route.url = self.api + route.url[len(default_api):]
-        return route
-
-    def apply(self, http: discord.http.HTTPClient) -> None:
-        request, ws_connect = http.request, http.ws_connect
-        default_gateway = str(DiscordWebSocket.DEFAULT_GATEWAY)
-
-        async def rebased_request(route: discord.http.Route, **kwargs: Any) -> Any:
-            return await request(self.rebase(route), **kwargs)
-
-        async def rebased_ws_connect(url: str, **kwargs: Any) -> Any:
-            if self.gateway and url.startswith(default_gateway):
-                url = str(yarl.URL(self.gateway).with_query(yarl.URL(url).query))
-            return await ws_connect(url, **kwargs)
-
-        http.request = rebased_request  # type: ignore[method-assign]
-        http.ws_connect = rebased_ws_connect  # type: ignore[method-assign]
-
-    def webhook_adapter(self) -> AsyncWebhookAdapter:
-        urls = self
-
-        class Rebased(AsyncWebhookAdapter):
-            async def request(self, route: discord.http.Route, session: Any, **kwargs: Any) -> Any:
-                return await super().request(urls.rebase(route), session, **kwargs)
-
-        return Rebased()
 
 
 def nonce_of(key: str, part: int = 0) -> dict[str, str]:
@@ -123,16 +82,29 @@ class TandemClient(discord.Client):
         self.adapter = adapter
         self.tree = discord.app_commands.CommandTree(self)
 
+    @property
+    def ws(self) -> DiscordWebSocket:
+        return self._guarded_ws
+
+    @ws.setter
+    def ws(self, ws: DiscordWebSocket | None) -> None:  # discord.py sets this for every new gateway socket
+        self._guarded_ws = guard_socket(ws) if ws is not None else ws
+
     async def setup_hook(self) -> None:
         await self.adapter.setup(self)
 
     async def on_ready(self) -> None:
         log.info("discord: connected as %s (%s) to %d guild(s)", self.user, self.user and self.user.id,
                  len(self.guilds))
+        self.adapter.liveness.up()
         self.adapter.ready.set()
 
     async def on_resumed(self) -> None:
         log.info("discord: gateway session resumed")
+        self.adapter.liveness.up()
+
+    async def on_disconnect(self) -> None:
+        self.adapter.liveness.down("gateway disconnected")
 
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.on_message(message, "message")
@@ -164,11 +136,14 @@ class DiscordAdapter:
         self._threads: set[str] = set()  # threads known to exist (created or seen)
         self._parents: dict[int, str] = {}  # uncached channel id -> parent id ("" if none)
         self._interactions: collections.OrderedDict[int, None] = collections.OrderedDict()
+        self.liveness = Liveness(self.platform)
+        self._stopping = False
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
     async def start(self, core: CoreAPI) -> None:
         self.core = core
         self.ready = asyncio.Event()
+        self._stopping = False
         self.urls = BaseURLs(self.settings.discord_api_url, self.settings.discord_gateway_url)
         self.client = TandemClient(self, self.urls, **self.client_options)
         self._task = asyncio.create_task(self._run(self.client), name="discord")
@@ -190,12 +165,40 @@ class DiscordAdapter:
     async def _run(self, client: TandemClient) -> None:
         """The client's task: every task it starts inherits this context, and with it the rebased webhooks."""
         async_context.set(self.urls.webhook_adapter())
-        await client.start(self.settings.discord_token or "")
+        await client.login(self.settings.discord_token or "")
+        pause = 1.0
+        while True:
+            try:
+                await client.connect()
+                if not self._stopping:
+                    self.liveness.down("gateway closed the connection for good")
+                    log.error("discord: the gateway connection was closed and will not reconnect; restart Tandem")
+                return
+            except (discord.LoginFailure, discord.PrivilegedIntentsRequired) as exc:
+                self.liveness.down(type(exc).__name__)
+                raise
+            except Exception as exc:  # noqa: BLE001 - supervised: log, wait, connect again
+                if self._stopping:
+                    return
+                if client.is_closed():  # discord.py gave up (a close code it must not retry): say so, loudly
+                    self.liveness.down(f"closed for good: {type(exc).__name__}: {exc}")
+                    log.error("discord: the gateway connection ended for good (%r); restart Tandem once fixed", exc)
+                    raise
+                pause = 1.0 if self.liveness.connected else pause  # a fresh failure after a good run
+                self.liveness.down(f"connection ended: {type(exc).__name__}: {exc}")
+                log.error("discord: gateway connection ended (%r); reconnecting in %.0fs", exc, pause,
+                          exc_info=exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 60.0)  # exponential back-off, capped at a minute
+
+    def health(self) -> PlatformHealth:
+        return self.liveness.report()
 
     async def setup(self, client: TandemClient) -> None:
         """After login, before the gateway: find the gateway, register buttons, sync `/tandem`."""
         s = self.settings
         guard_parsers(client)
+        watch_session(client._connection.parsers, self.liveness)
         if s.discord_api_url and not s.discord_gateway_url:
             _, url, _ = await client.http.get_bot_gateway()
             self.urls.gateway = url
@@ -211,6 +214,8 @@ class DiscordAdapter:
                       "scope?): %s", exc)
 
     async def stop(self) -> None:
+        self._stopping = True
+        self.liveness.down("stopped")
         if self.client is not None:
             await self.client.close()
         if self._task is not None:
@@ -257,6 +262,7 @@ class DiscordAdapter:
             if event.address.thread and event.address.thread != event.message_id:
                 self._threads.add(event.address.thread)
             receipt = await self.core.receive(event)
+            self.liveness.event()
             log.info("discord: %s %s from %s in %s recorded (inbox #%s%s)", kind, message.id, event.author.label,
                      event.address.thread or event.address.channel, receipt.inbox_id,
                      ", duplicate" if receipt.duplicate else "")
@@ -279,6 +285,7 @@ class DiscordAdapter:
             log.debug("discord: skipped delete %s: %s", payload.message_id, event.reason)
             return
         await self.core.receive(event)
+        self.liveness.event()
         log.info("discord: deletion of %s recorded", payload.message_id)
 
     def _cached_parent(self, channel_id: int) -> str:

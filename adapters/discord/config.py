@@ -1,7 +1,7 @@
 """Discord settings, read once at start-up and validated so a typo fails with one line naming the variable.
 
 Ids are Discord snowflakes (digits). The two optional base URLs let the adapter talk to a proxy or to the
-test fake instead of discord.com; they are applied per client in one place (`adapter.BaseURLs`).
+test fake instead of discord.com; they are applied per client in one place (`urls.BaseURLs`).
 """
 from __future__ import annotations
 

@@ -30,6 +30,9 @@ EDIT_SUBMIT = re.compile(r"tandem:editsubmit:(?P<id>\d+)")
 TEXT_FIELD = "text"
 NO_PINGS = discord.AllowedMentions.none()
 MODAL_TEXT_LIMIT = 4000
+# Who sees `/tandem` by default: members who can manage messages (moderators, admins). A server admin can
+# grant it to the agent role under Server Settings > Integrations; the role check at run time stays.
+STAFF_PERMISSIONS = discord.Permissions(manage_messages=True)
 
 
 class Host(Protocol):
@@ -189,7 +192,7 @@ def subcommand(cmd: Command) -> app_commands.Command:
 
 def tandem_group() -> app_commands.Group:
     group = app_commands.Group(name="tandem", description="Tandem support desk: review drafts and conversations",
-                               guild_only=True)
+                               guild_only=True, default_permissions=STAFF_PERMISSIONS)
     for cmd in COMMANDS.values():
         group.add_command(subcommand(cmd))
     return group

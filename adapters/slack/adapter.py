@@ -18,12 +18,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import ConfigError
 from bot.ports import CoreAPI
-from vocab import Delivery, PostReport, SendMessage, UpsertCard
+from vocab import Delivery, PlatformHealth, PostReport, SendMessage, UpsertCard
 
 from . import listeners
 from .config import SlackSettings
 from .outbound import Outbound, make_client
-from .server import build_web_app
+from .server import SERVER_LIMITS, build_web_app
 from .translate import PLATFORM, Identity, ids_as_strings
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,20 @@ class SlackAdapter:
         self._runner: web.AppRunner | None = None
         self._socket: Any = None
         self.port: int | None = None
+        self.last_event_at: str | None = None  # set by listeners each time an event is recorded
+
+    @property
+    def serves_health(self) -> bool:
+        """In HTTP mode the one server answers /slack/events and /healthz; runtime starts none of its own."""
+        return not self.settings.socket_mode
+
+    def health(self) -> PlatformHealth:
+        if self.settings.socket_mode:
+            session = getattr(getattr(self._socket, "client", None), "current_session", None)
+            connected = session is not None and not session.closed
+            return PlatformHealth(PLATFORM, connected, self.last_event_at, "" if connected else "Socket Mode down")
+        return PlatformHealth(PLATFORM, self._runner is not None, self.last_event_at,
+                              "" if self._runner is not None else "not listening")
 
     # ---- Adapter protocol ----------------------------------------------------------------------------------
     async def start(self, core: CoreAPI) -> None:
@@ -77,7 +91,9 @@ class SlackAdapter:
             await self._socket.connect_async()
             log.info("slack: Socket Mode connected")
             return
-        self._runner = web.AppRunner(build_web_app(self.app, self.settings), access_log=None)
+        self._runner = web.AppRunner(build_web_app(self.app, self.settings, core), access_log=None,
+                                     keepalive_timeout=self.settings.tandem_http_header_timeout,
+                                     shutdown_timeout=5, **SERVER_LIMITS)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.tandem_http_host, self.settings.tandem_http_port)
         await site.start()

@@ -41,6 +41,11 @@ class SlackSettings(BaseSettings):
     slack_command: str = "/tandem"
     tandem_http_host: str = "127.0.0.1"
     tandem_http_port: int = Field(3000, ge=0, le=65535)
+    # What one unauthenticated client may hold on the HTTP server (see adapters/slack/server.py)
+    tandem_http_header_timeout: float = Field(10.0, gt=0, le=300)
+    tandem_http_body_timeout: float = Field(10.0, gt=0, le=300)
+    tandem_http_max_pending: int = Field(256, ge=1, le=100_000)
+    tandem_http_large_bodies: int = Field(8, ge=1, le=10_000)
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "slack_agent_channel",
                      mode="before")

@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.commands import parse_button_id
 from bot.ports import CoreAPI
 from vocab import EditForm
+from vocab.times import iso, utcnow
 
 from .blocks import EDIT_CALLBACK, edit_modal, escape
 from .config import SlackSettings
@@ -41,6 +42,7 @@ class Host(Protocol):
     identity: Identity
     client: AsyncWebClient
     core: CoreAPI
+    last_event_at: str | None
 
     def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> Any: ...
 
@@ -81,6 +83,7 @@ def register(app: AsyncApp, adapter: Host) -> None:
             return
         try:
             receipt = await adapter.core.receive(result.message)
+            adapter.last_event_at = iso(utcnow())
         except Exception as exc:
             raise RecordError(f"could not record event {body.get('event_id')}: {exc}") from exc
         msg = result.message

@@ -4,13 +4,23 @@ Slack redelivers anything that is not 2xx, so this layer makes sure a forged, st
 request gets a 4xx or a 2xx with a log line, and never a 5xx (the single exception: an event the core could not
 record answers 503 on purpose, so Slack redelivers it). The signature is checked here, once; bolt's own check
 is off behind it.
+
+Before the signature can be checked the client is unknown, so what it may hold is bounded: the headers must
+arrive within TANDEM_HTTP_HEADER_TIMEOUT (aiohttp's keep-alive timer also runs from the connection's start),
+at most 40 header lines of 4 KiB; the body must declare its length, at most MAX_BODY (else 413 at once, before
+any of it is read) and arrive within TANDEM_HTTP_BODY_TIMEOUT (else 408 and the connection is closed); at
+most TANDEM_HTTP_MAX_PENDING bodies are read at once, of which TANDEM_HTTP_LARGE_BODIES may exceed
+SMALL_BODY (else 503, which Slack retries). Worst case about 256 x 64 KiB + 8 x 512 KiB = 20 MiB of bodies,
+released when the connections close (bench/slow_clients.py measures it).
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
 import time
+from dataclasses import dataclass
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -18,12 +28,49 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from adapters.http_health import healthz_route
+from bot.ports import CoreAPI
+
 from .config import SlackSettings
 from .translate import ids_as_strings
 
 log = logging.getLogger(__name__)
-MAX_BODY = 1024 * 1024
+# Slack truncates message text at 40,000 characters (api.slack.com/changelog/2018-04-truncating-really-long-
+# messages); an event carries it twice at most (text and rich_text blocks), 3 bytes a character for most
+# scripts, plus the envelope: well under 512 KiB. Slash commands and button presses are a few KiB.
+MAX_BODY = 512 * 1024
+SMALL_BODY = 64 * 1024  # nearly every Slack request; larger ones share TANDEM_HTTP_LARGE_BODIES slots
 MAX_AGE = 300  # seconds: Slack's own advice for rejecting replays
+# lingering_time 0: a refused body is not drained (aiohttp would otherwise read it for 10 s), the socket closes
+SERVER_LIMITS = {"max_headers": 40, "max_field_size": 4096, "max_line_size": 4096, "lingering_time": 0}
+
+
+@dataclass
+class Admission:
+    """How many unauthenticated bodies are being read now, against the configured caps."""
+
+    max_pending: int
+    max_large: int
+    pending: int = 0
+    large: int = 0
+
+    def refusal(self, length: int | None) -> tuple[int, str] | None:
+        if length is None:
+            return 411, "Content-Length required"
+        if length > MAX_BODY:
+            return 413, f"body over {MAX_BODY} bytes"
+        if self.pending >= self.max_pending or (length > SMALL_BODY and self.large >= self.max_large):
+            return 503, "too many requests in progress"
+        return None
+
+
+def refuse(request: web.Request, status: int, why: str) -> web.Response:
+    """Answer without reading the body and close the connection, so nothing more of it is buffered."""
+    log.warning("slack: %s from %s (Content-Length %s); answered %s", why, request.remote,
+                request.content_length, status)
+    response = web.Response(status=status, text=why, headers={"Retry-After": "1"} if status == 503 else None)
+    response.force_close()
+    return response
 
 
 def signature_problem(verifier: SignatureVerifier, body: str, timestamp: str, signature: str,
@@ -58,13 +105,31 @@ def bolt_request_for(body: str, query: str, headers: dict[str, str]) -> AsyncBol
         return AsyncBoltRequest(body=json.dumps(parsed), query=query, headers=multi)
 
 
-def build_web_app(app: AsyncApp, settings: SlackSettings) -> web.Application:
+def build_web_app(app: AsyncApp, settings: SlackSettings, core: CoreAPI) -> web.Application:
     verifier = SignatureVerifier(settings.slack_signing_secret or "")
-    started = time.monotonic()
+    admission = Admission(settings.tandem_http_max_pending, settings.tandem_http_large_bodies)
+
+    async def read_body(request: web.Request) -> bytes | web.Response:
+        length = request.content_length
+        refusal = admission.refusal(length)
+        if refusal:
+            return refuse(request, *refusal)
+        large = length > SMALL_BODY
+        admission.pending += 1
+        admission.large += large
+        try:
+            return await asyncio.wait_for(request.read(), settings.tandem_http_body_timeout)
+        except asyncio.TimeoutError:
+            return refuse(request, 408, f"body not sent within {settings.tandem_http_body_timeout:g}s")
+        finally:
+            admission.pending -= 1
+            admission.large -= large
 
     async def events(request: web.Request) -> web.Response:
         try:
-            raw = await request.read()
+            raw = await read_body(request)
+            if isinstance(raw, web.Response):
+                return raw
             body = raw.decode("utf-8")
         except (UnicodeDecodeError, web.HTTPException, ConnectionError) as exc:
             log.warning("slack: unreadable request body from %s: %s", request.remote, exc)
@@ -94,10 +159,7 @@ def build_web_app(app: AsyncApp, settings: SlackSettings) -> web.Application:
             return web.Response(status=200, text="")
         return await to_aiohttp_response(response)
 
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "platform": "slack", "uptime_s": round(time.monotonic() - started)})
-
     web_app = web.Application(client_max_size=MAX_BODY)
     web_app.router.add_post("/slack/events", events)
-    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/healthz", healthz_route(core))  # every platform's health, not Slack's alone
     return web_app

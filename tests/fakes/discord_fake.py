@@ -3,7 +3,8 @@
 One aiohttp app serves both halves. REST: every call is recorded (method, path, json) and answered with
 payloads shaped like Discord's (see discord/types/*.py). Gateway: HELLO, IDENTIFY -> READY + GUILD_CREATE,
 heartbeat ACKs, RESUME (replaying missed events, or forcibly the last N to simulate redelivery), RECONNECT,
-and `dispatch()` to push MESSAGE_CREATE, INTERACTION_CREATE and friends. Payload builders live in
+INVALID_SESSION (d=false: identify again; d=true: resumable), raw text frames (`send_raw`, for frames that are
+not a JSON object), and `dispatch()` to push MESSAGE_CREATE, INTERACTION_CREATE and friends. Payload builders live in
 `discord_payloads.py`. Reusable by any test that needs a Discord to post to.
 
 As Discord documents for POST /channels/{id}/messages: a message sent with a `nonce` and `enforce_nonce: true`
@@ -55,6 +56,8 @@ class FakeDiscord:
         self.held: list[Call] = []
         self._hold: tuple[str, re.Pattern] | None = None
         self._released = asyncio.Event()
+        self.refuse_resume = False  # answer the next RESUME with INVALID_SESSION d=false, as for an expired session
+        self.refuse_gateway = False  # answer gateway connections with 503, as during a Discord outage
         self._ws: web.WebSocketResponse | None = None
         self._ready = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -146,8 +149,30 @@ class FakeDiscord:
         if self._ws is not None and not self._ws.closed:
             await self._ws.send_str(json.dumps({"op": 7, "d": None}))
 
+    async def send_raw(self, text: str) -> None:
+        """Send one text frame as is (`{`, `null`, `[]`): what a broken proxy or a gateway bug could deliver."""
+        self._ready.clear()
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.send_str(text)
+
+    async def invalidate_session(self, resumable: bool) -> None:
+        """Op 9 INVALID_SESSION: d=false means the session is gone (the client must IDENTIFY again), d=true
+        means it may RESUME. Discord sends it after a failed RESUME too."""
+        self._ready.clear()
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.send_str(json.dumps({"op": 9, "d": resumable}))
+
+    async def drop_connection(self, code: int = 4000) -> None:
+        """Close the gateway websocket from Discord's side: 4000 as a network failure or a Discord restart
+        does (the client resumes), 4004 'authentication failed' (the client must not retry)."""
+        self._ready.clear()
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close(code=code)
+
     # ---- gateway -----------------------------------------------------------------------------------
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.refuse_gateway:
+            return web.Response(status=503, text="gateway unavailable")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._ws = ws
@@ -164,6 +189,10 @@ class FakeDiscord:
                 await self._identify(ws)
             elif op == 6:
                 self.resumes.append(data)
+                if self.refuse_resume:
+                    self.refuse_resume = False
+                    await ws.send_str(json.dumps({"op": 9, "d": False}))
+                    continue
                 await self._resume(ws, int(data.get("seq") or 0))
         return ws
 
