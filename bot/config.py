@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # where GET /healthz is served (with /slack/events when Slack runs over HTTP; alone otherwise)
     tandem_http_host: str = "127.0.0.1"
     tandem_http_port: int = Field(3000, ge=0, le=65535)
+    # days customers' texts and raw payloads are kept (`tandem db purge`, daily while running); unset: forever
+    tandem_retention_days: int | None = Field(None, ge=1, le=36_500)
 
     @field_validator("tandem_kb", mode="before")
     @classmethod
@@ -81,7 +83,8 @@ class Settings(BaseSettings):
             raise ValueError("must be an existing folder of *.md articles")
         return Path(value).expanduser() if value else None
 
-    @field_validator("tandem_embeddings_url", "tandem_embeddings_key", "tandem_embeddings_model_dir", mode="before")
+    @field_validator("tandem_embeddings_url", "tandem_embeddings_key", "tandem_embeddings_model_dir",
+                     "tandem_retention_days", mode="before")
     @classmethod
     def _blank_unset(cls, value):
         return None if value is None or str(value).strip() == "" else value

@@ -72,9 +72,10 @@ class Analytics:
         )
 
     def edit_shares(self, start: str, end: str) -> list[float]:
-        """edit_distance / length of the draft text, for each edited draft."""
+        """edit_distance / length of the draft text, for each edited draft (a purged text's length is kept)."""
         return [r[0] for r in self._rows(
-            "SELECT CAST(d.edit_distance AS REAL) / max((SELECT length(x.text) FROM drafts x WHERE x.id = d.id), 1) "
+            "SELECT CAST(d.edit_distance AS REAL) / max((SELECT coalesce(x.text_chars, length(x.text)) FROM drafts x "
+            "WHERE x.id = d.id), 1) "
             "FROM drafts d WHERE d.created_at >= ? AND d.created_at < ? AND d.status = 'edited' "
             "AND d.edit_distance IS NOT NULL",
             (start, end),
@@ -82,10 +83,10 @@ class Analytics:
 
     def knowledge_gaps(self, start: str, end: str, low_confidence: float, limit: int = 3000) -> list[str]:
         """The customer messages (latest `limit`) whose draft failed, had low confidence, or was handed off for
-        low confidence: what the knowledge base did not answer."""
+        low confidence: what the knowledge base did not answer. Questions removed by the retention purge are gone."""
         return [r[0] for r in self._rows(
             "SELECT m.text FROM drafts d JOIN messages m ON m.id = d.message_id "
-            "WHERE d.created_at >= ? AND d.created_at < ? "
+            "WHERE d.created_at >= ? AND d.created_at < ? AND m.purged_at IS NULL "
             "AND (d.status = 'failed' OR d.handoff_reason = 'low_confidence' OR d.confidence < ?) "
             "ORDER BY d.created_at DESC LIMIT ?",
             (start, end, low_confidence, limit),

@@ -197,6 +197,17 @@ def m004_delivery_keys(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_deliveries_at ON deliveries(at)")
 
 
+@migrations()
+def m005_retention(db: sqlite_utils.Database) -> None:
+    """What the retention purge (storage/maintenance.py) marks: when a text or payload was removed, and the
+    length a purged draft text had, which the digest's edit share divides by."""
+    db.execute("ALTER TABLE messages ADD COLUMN purged_at TEXT")
+    db.execute("ALTER TABLE inbox ADD COLUMN purged_at TEXT")
+    db.execute("ALTER TABLE drafts ADD COLUMN purged_at TEXT")
+    db.execute("ALTER TABLE drafts ADD COLUMN text_chars INTEGER")
+    db.execute("CREATE INDEX idx_inbox_received ON inbox(received_at)")
+
+
 def _create_private(path: Path) -> None:
     """Create the database file readable by its owner alone, before SQLite opens it. SQLite gives the WAL and
     shared-memory files it creates beside a database the database file's mode, so those are 0600 too."""

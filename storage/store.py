@@ -15,7 +15,7 @@ from storage.analytics import Analytics
 from storage.db import open_db
 from storage.outbox import OutboxStore
 from storage.records import to_conversation, to_draft
-from vocab import Conversation, ConversationChange, Draft
+from vocab import AuditAction, Conversation, ConversationChange, Draft
 
 
 class Store(OutboxStore):
@@ -37,6 +37,24 @@ class Store(OutboxStore):
             yield Analytics(db)
         finally:
             db.close()
+
+    # ---- retention ---------------------------------------------------------------------------------------
+    def purge_before(self, before: str, actor: str = "tandem") -> dict[str, int]:
+        """Purge customer-derived text older than `before` (see storage.maintenance.purge) and log a PURGE audit
+        row with the counts. On a connection of its own (file databases), so it may run in a worker thread."""
+        from storage.maintenance import purge
+
+        if self.path == ":memory:":
+            counts = purge(self.db, before, self.now())
+            self.log_event(actor, AuditAction.PURGE, before=before, **counts)
+            return counts
+        db = open_db(self.path, migrate=False)
+        try:
+            counts = purge(db, before, self.now())
+            Store(db, clock=self.clock).log_event(actor, AuditAction.PURGE, before=before, **counts)
+        finally:
+            db.close()
+        return counts
 
     # ---- inbox -------------------------------------------------------------------------------------------
     def record_inbound(self, platform: str, event_id: str, kind: str, payload: dict) -> tuple[int, bool]:

@@ -1,4 +1,4 @@
-"""The `tandem` command line: run, demo, ask, db migrate, export (and the kb/digest groups).
+"""The `tandem` command line: run, demo, ask, export (and the db, kb and digest groups).
 
 Configuration is read once here, at start-up; a bad setting stops with one line naming it.
 """
@@ -14,6 +14,8 @@ import click
 from bot.config import ConfigError
 from bot.kb import KBError
 from storage import DatabaseUnavailable
+from storage.maintenance import MaintenanceError, RunLock
+from tandem.db_cli import db
 from tandem.digest_cli import digest as digest_command
 from tandem.digest_cli import seed as seed_command
 from tandem.kb_cli import kb
@@ -31,6 +33,8 @@ class _Group(click.Group):
         except DatabaseUnavailable as exc:
             raise click.ClickException(f"TANDEM_DB: {exc}: set TANDEM_DB to a file in a folder Tandem can write "
                                        "(the folder is created if need be)") from None
+        except MaintenanceError as exc:
+            raise click.ClickException(str(exc)) from None
         except KBError as exc:
             raise click.ClickException(f"knowledge base error: {exc} (set TANDEM_KB to a folder of *.md articles)"
                                        ) from None
@@ -64,6 +68,8 @@ def run(ctx: click.Context) -> None:
         setup_logging(settings.tandem_log_level if explicit else "WARNING")
     else:
         setup_logging(settings.tandem_log_level)
+    # held while running, so `tandem db restore` cannot replace the database under us (storage.maintenance)
+    lock = None if settings.tandem_db == ":memory:" else RunLock(settings.tandem_db).acquire()
     core = build_core(settings)
     log.info("database %s, mode %s", settings.tandem_db, core.mode.value)
 
@@ -81,7 +87,11 @@ def run(ctx: click.Context) -> None:
         finally:
             await core.stop()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 @cli.command()
@@ -122,28 +132,6 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
     click.echo(report["answer"] or "(no answer)")
 
 
-@cli.group()
-def db() -> None:
-    """Database maintenance."""
-
-
-@db.command("migrate")
-@click.pass_context
-def db_migrate(ctx: click.Context) -> None:
-    """Create the database or bring it up to date."""
-    from storage.db import applied_migrations, open_db, pending_migrations
-
-    settings = settings_or_exit(ctx.parent.parent.obj["env_file"])
-    database = open_db(settings.tandem_db, migrate=False)
-    pending = pending_migrations(database)
-    from storage.db import migrations
-
-    migrations.apply(database)
-    click.echo(f"{settings.tandem_db}: applied {len(pending)} migration(s)"
-               + (f" ({', '.join(pending)})" if pending else "")
-               + f"; {len(applied_migrations(database))} in total.")
-
-
 @cli.command("export")
 @click.option("--out", type=click.File("w", encoding="utf-8"), default="-", help="Output file (default stdout).")
 @click.pass_context
@@ -160,7 +148,7 @@ def export(ctx: click.Context, out) -> None:
     click.echo(f"exported {count} conversation(s)", err=True)
 
 
-for group in (kb, digest_command, seed_command):
+for group in (db, kb, digest_command, seed_command):
     cli.add_command(group)
 
 

@@ -95,6 +95,7 @@ class AuditAction(str, enum.Enum):
     AUTO_SEND = "auto_send"
     EMPTY_MESSAGE = "empty_message"
     DELIVERY_FAILED = "delivery_failed"
+    PURGE = "purge"  # the retention purge removed old texts (details: the counts)
     # agents
     APPROVE = "approve"
     EDIT = "edit"
