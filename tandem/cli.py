@@ -14,6 +14,7 @@ import click
 from bot.config import ConfigError
 from bot.kb import KBError
 from storage import DatabaseUnavailable
+from tandem.browse import browse as browse_command
 from tandem.digest_cli import digest as digest_command
 from tandem.digest_cli import seed as seed_command
 from tandem.kb_cli import kb
@@ -160,7 +161,7 @@ def export(ctx: click.Context, out) -> None:
     click.echo(f"exported {count} conversation(s)", err=True)
 
 
-for group in (kb, digest_command, seed_command):
+for group in (kb, digest_command, seed_command, browse_command):
     cli.add_command(group)
 
 
