@@ -6,10 +6,15 @@ datasette`), so nothing of it is imported into Tandem. By default the file is op
 database it may not write (SQLite `mode=ro`): it sees what a running Tandem writes, WAL included, and cannot
 change a byte. `--immutable` uses Datasette's immutable mode instead, which is faster but reads only the main
 file: rows a running Tandem still holds in the write-ahead log stay invisible, so keep it for copies and backups.
+
+127.0.0.1 is reachable by every user of the machine, and the log is kept 0600 so that they cannot read it; so
+Datasette admits only its root actor (`--root`, and `allow: {id: root}` in the metadata): it prints a one-use
+sign-in link, and whoever opens it first gets a signed cookie for this run.
 """
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -48,7 +53,7 @@ def metadata(database_name: str) -> dict:
 
 def datasette_args(db_file: Path, port: int, metadata_file: Path, *, immutable: bool) -> list[str]:
     return [sys.executable, "-m", "datasette", "serve", *(["-i"] if immutable else []), str(db_file),
-            "--host", HOST, "--port", str(port), "--metadata", str(metadata_file)]
+            "--host", HOST, "--port", str(port), "--metadata", str(metadata_file), "--root"]
 
 
 def _stop(child: subprocess.Popen) -> int:
@@ -82,8 +87,10 @@ def browse(ctx: click.Context, db_path: str | None, port: int, immutable: bool) 
     with tempfile.TemporaryDirectory(prefix="tandem-browse-") as folder:
         meta_file = Path(folder) / "metadata.json"
         meta_file.write_text(json.dumps(metadata(path.stem), ensure_ascii=False), encoding="utf-8")
-        click.echo(f"Browsing {path} read-only at http://{HOST}:{port}/{path.stem} (Ctrl-C to stop)", err=True)
-        child = subprocess.Popen(datasette_args(path, port, meta_file, immutable=immutable))
+        click.echo(f"Browsing {path} read-only at http://{HOST}:{port}/{path.stem} (Ctrl-C to stop). "
+                   "Sign in with the one-use link below; other users of this machine get 403.", err=True)
+        env = dict(os.environ, PYTHONUNBUFFERED="1")  # the sign-in link shows at once, even through a pipe
+        child = subprocess.Popen(datasette_args(path, port, meta_file, immutable=immutable), env=env)
 
         def on_term(signum, frame):  # a stopped `tandem browse` never leaves Datasette running
             raise SystemExit(128 + signum)

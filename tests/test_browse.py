@@ -1,13 +1,15 @@
 """`tandem browse`: the real command, run as a process on a free port against a seeded database, read over HTTP.
 
-Checks that the canned queries return what the database holds, that every table and column is described, that
+Checks that only the holder of the one-use sign-in link gets in, that the canned queries return what the database holds, that every table and column is described, that
 nothing can be written, that rows a running Tandem writes (still in the WAL) are visible, that stopping the
 command stops Datasette, and that a missing Datasette is one line saying how to install it.
 """
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -39,13 +41,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get(port: int, path: str, **params) -> tuple[int, object]:
+_SIGNED_IN = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+
+def _get(port: int, path: str, opener=_SIGNED_IN, **params) -> tuple[int, object]:
     url = f"http://127.0.0.1:{port}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with opener.open(url, timeout=30) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+        body = exc.read()
+        try:
+            return exc.code, json.loads(body)
+        except ValueError:  # Datasette answers a 403 in HTML
+            return exc.code, body.decode("utf-8", "replace")
 
 
 def _listening(port: int) -> bool:
@@ -75,7 +84,13 @@ def server(tmp_path_factory):
             assert proc.poll() is None, (folder / "browse.log").read_text()
             assert time.monotonic() < deadline, "tandem browse did not start listening"
             time.sleep(0.2)
-        yield {"port": port, "db": db_file, "proc": proc, "log": folder / "browse.log"}
+        while not (link := re.search(r"http://127\.0\.0\.1:\d+/-/auth-token\?token=\w+",
+                                     (folder / "browse.log").read_text())):
+            assert time.monotonic() < deadline, "no sign-in link"
+            time.sleep(0.2)
+        with _SIGNED_IN.open(link.group(0), timeout=30) as response:  # sets the signed ds_actor cookie
+            assert response.status == 200
+        yield {"port": port, "db": db_file, "proc": proc, "log": folder / "browse.log", "link": link.group(0)}
     finally:
         proc.terminate()
         try:
@@ -145,6 +160,15 @@ def test_every_table_and_column_is_described_with_units(server):
         "queue_now", "edited_drafts", "handoffs_this_week", "knowledge_gaps", "conversation_history"}
 
 
+def test_without_the_sign_in_link_other_users_of_the_machine_see_nothing(server):
+    stranger = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    for path in ("/tandem/queue_now.json", "/tandem/conversations.json", "/-/metadata.json", "/tandem.json"):
+        assert _get(server["port"], path, opener=stranger)[0] == 403, path
+    with pytest.raises(urllib.error.HTTPError) as used:  # the link works once
+        stranger.open(server["link"], timeout=30)
+    assert used.value.code == 403
+
+
 def test_writes_are_refused_and_the_file_is_unchanged(server):
     before = _rows(server["db"], "SELECT count(*) FROM conversations")[0][0]
     for sql in ("DELETE FROM conversations", "UPDATE conversations SET state = 'resolved'",
@@ -154,7 +178,7 @@ def test_writes_are_refused_and_the_file_is_unchanged(server):
     request = urllib.request.Request(f"http://127.0.0.1:{server['port']}/tandem/queue_now", method="POST",
                                      data=b"id=1")
     with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=30)
+        _SIGNED_IN.open(request, timeout=30)
     assert refused.value.code >= 400  # Datasette 0.65.5 answers a POST to a read-only query with a 500
     assert _rows(server["db"], "SELECT count(*) FROM conversations")[0][0] == before
 
