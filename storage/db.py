@@ -208,6 +208,34 @@ def m005_retention(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_inbox_received ON inbox(received_at)")
 
 
+# The columns m001 left without a declared reference: (table, column, referenced table).
+_M006_REFERENCES = (
+    ("events", "conversation_id", "conversations"),
+    ("outbox", "conversation_id", "conversations"),
+    ("messages", "draft_id", "drafts"),
+)
+
+
+@migrations()
+def m006_declared_references(db: sqlite_utils.Database) -> None:
+    """Declare the references m001 left implicit, so SQLite enforces them and tools that read the schema
+    (Datasette, `tandem browse`) link an event, an outbox row or a message to its conversation or draft.
+
+    SQLite cannot add a foreign key to an existing column: sqlite-utils' transform rewrites each table,
+    copying every row and recreating every index. A row pointing at nothing would fail the rewrite, so the
+    migration first names any such rows and stops with the database unchanged."""
+    for table, column, other in _M006_REFERENCES:
+        orphans = [r[0] for r in db.execute(
+            f"SELECT t.id FROM {table} t WHERE t.{column} IS NOT NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {other} o WHERE o.id = t.{column}) ORDER BY t.id LIMIT 10")]
+        if orphans:
+            raise sqlite3.IntegrityError(
+                f"m006: {table}.{column} names a missing {other} row in {table} id(s) "
+                f"{', '.join(map(str, orphans))}; fix or clear those values, then start Tandem again")
+    for table, column, other in _M006_REFERENCES:
+        db.table(table).transform(add_foreign_keys=[(column, other, "id")])
+
+
 def _create_private(path: Path) -> None:
     """Create the database file readable by its owner alone, before SQLite opens it. SQLite gives the WAL and
     shared-memory files it creates beside a database the database file's mode, so those are 0600 too."""

@@ -16,6 +16,7 @@ from bot.kb import KBError
 from storage import DatabaseUnavailable
 from storage.maintenance import MaintenanceError, RunLock
 from tandem.db_cli import db
+from tandem.browse import browse as browse_command
 from tandem.digest_cli import digest as digest_command
 from tandem.digest_cli import seed as seed_command
 from tandem.kb_cli import kb
@@ -148,7 +149,7 @@ def export(ctx: click.Context, out) -> None:
     click.echo(f"exported {count} conversation(s)", err=True)
 
 
-for group in (db, kb, digest_command, seed_command):
+for group in (db, kb, digest_command, seed_command, browse_command):
     cli.add_command(group)
 
 

@@ -68,3 +68,67 @@ def test_export_holds_messages_drafts_actions_and_ratings(tmp_path):
     [row] = list(store.export_conversations())
     assert row["messages"][0]["text"] == "hi 🙂" and row["drafts"][0]["id"] == did
     assert row["actions"][0]["details"] == {"via": "command"} and row["ratings"] == [5]
+
+
+def _table_dump(db) -> dict[str, list[tuple]]:
+    tables = [t for t in db.table_names() if not t.startswith("_sqlite")]
+    return {t: db.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
+
+
+def _indexes(db) -> set[tuple[str, str]]:
+    return {(r[0], r[1]) for r in db.execute(
+        "SELECT tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+
+
+def test_m006_declares_the_missing_references_and_keeps_every_row_and_index(tmp_path):
+    """A database written at m005 (rows in every table) migrates to m006 with the same rows and indexes,
+    and SQLite now knows events/outbox -> conversations and messages -> drafts."""
+    from datetime import datetime, timezone
+
+    from bot.digest.seed import seed_database
+
+    path = tmp_path / "old.db"
+    old = open_db(path, migrate=False)
+    migrations.apply(old, stop_before="m006_declared_references")
+    assert applied_migrations(old)[-1] == "m005_retention"
+    seed_database(lambda clock: Store(old, clock=clock), days=2, per_day=10,
+                  now=datetime(2026, 3, 4, 15, tzinfo=timezone.utc))
+    store = Store(old)
+    store.record_inbound("slack", "Ev1", "message", {"text": "hi"})
+    conv = old.execute("SELECT min(id) FROM conversations").fetchone()[0]
+    store.enqueue_action("slack", "send_message", {"text": "x"}, conversation_id=conv)
+    store.enqueue_action("slack", "post_report", {"text": "digest"})  # no conversation: stays NULL
+    store.log_event("lead", "mode", mode="review")  # no conversation: stays NULL
+    store.set_setting("mode", "review")
+    store.record_delivery("trigger-1", "approve")
+    before, indexes = _table_dump(old), _indexes(old)
+    assert all(before[t] for t in before), [t for t in before if not before[t]]
+    assert old.execute("SELECT count(*) FROM messages WHERE draft_id IS NOT NULL").fetchone()[0] > 0
+    assert old.execute("SELECT count(*) FROM events WHERE conversation_id IS NOT NULL").fetchone()[0] > 0
+    old.close()
+
+    db = open_db(path)
+    assert applied_migrations(db)[-1] == "m006_declared_references"
+    assert _table_dump(db) == before
+    assert _indexes(db) == indexes
+    fks = {(t, fk.column, fk.other_table, fk.other_column) for t in ("events", "outbox", "messages")
+           for fk in db.table(t).foreign_keys}
+    assert {("events", "conversation_id", "conversations", "id"), ("outbox", "conversation_id", "conversations", "id"),
+            ("messages", "draft_id", "drafts", "id")} <= fks
+    assert ("messages", "conversation_id", "conversations", "id") in fks  # the ones m001 declared stay
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("INSERT INTO events (at, actor, action, conversation_id) VALUES ('2026-01-01', 'x', 'open', 99999)")
+
+
+def test_m006_names_rows_that_point_at_nothing_and_leaves_the_database_as_it_was(tmp_path):
+    path = tmp_path / "old.db"
+    old = open_db(path, migrate=False)
+    migrations.apply(old, stop_before="m006_declared_references")
+    Store(old).log_event("tandem", "handoff", conversation_id=424242, reason="low_confidence")
+    old.close()
+    with pytest.raises(Exception, match=r"events\.conversation_id names a missing conversations row in events id"):
+        open_db(path)
+    again = open_db(path, migrate=False)
+    assert applied_migrations(again)[-1] == "m005_retention"
+    assert again.execute("SELECT conversation_id FROM events").fetchall() == [(424242,)]
