@@ -24,9 +24,8 @@ def json_formatter() -> logging.Formatter:
     """One JSON object a line; a record's `extra` fields (conversation_id) and any traceback are included."""
     from pythonjsonlogger.json import JsonFormatter
 
-    return JsonFormatter("{asctime}{levelname}{name}{message}", style="{",
-                         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                         json_ensure_ascii=False)
+    return JsonFormatter("{levelname}{name}{message}", style="{", timestamp="time",  # ISO-8601 UTC
+                         rename_fields={"levelname": "level", "name": "logger"}, json_ensure_ascii=False)
 
 
 def settings_or_exit(env_file: str | None, **overrides) -> Settings:

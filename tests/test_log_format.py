@@ -3,6 +3,7 @@ message, and conversation_id on a line about a conversation), for log shippers; 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 from tests.conftest import FIXTURE_KB
 from tests.test_console import tandem
@@ -25,6 +26,7 @@ def test_json_logs_are_one_object_a_line_with_the_conversation(tmp_path):
     for record in records:
         assert {"time", "level", "logger", "message"} <= set(record), record
         assert record["level"] in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+        assert datetime.fromisoformat(record["time"]).utcoffset() == timedelta(0)  # ISO-8601, UTC
     handoff = [r for r in records if "handed off" in r["message"]]
     assert handoff and handoff[0]["conversation_id"] == 2, records
     assert handoff[0]["logger"] == "bot.conversations"
