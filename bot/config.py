@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     tandem_expected_wait_minutes: int = Field(15, ge=1, le=10_080)
     tandem_reopen_hours: float = Field(72.0, ge=0)
     tandem_log_level: str = "INFO"
+    tandem_log_format: Literal["text", "json"] = "text"  # json: one JSON object a line, for log shippers
     # domains (and their subdomains) Tandem may link to, comma-separated; unset or empty: those the KB links to;
     # "none": no links at all
     tandem_link_domains: str | None = None

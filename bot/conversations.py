@@ -159,7 +159,7 @@ class ConversationService:
         )
         self.send(conv, notice, author_kind=AuthorKind.SYSTEM, style=Style.SYSTEM)
         self.refresh_card(conv)
-        log.info("conversation #%s handed off: %s %s", conv.id, reason.value, detail)
+        log.info("conversation #%s handed off: %s %s", conv.id, reason.value, detail, extra={"conversation_id": conv.id})
         return conv
 
     def take_over(self, conv: Conversation, agent: Actor, *, via: str = "command", announce: bool = True

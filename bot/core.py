@@ -22,6 +22,7 @@ from bot import commands
 from bot.config import Settings
 from bot.conversations import ConversationService
 from bot.drafting.base import Drafter, DrafterError, DraftRequest, DraftResult
+from bot.metrics import Metrics
 from bot.outbox import Dispatcher
 from bot.ports import Adapter, Store
 from bot.registry import Context
@@ -57,6 +58,7 @@ class Core:
         self.rules = ConversationRules(self.conversations, store, getattr(drafter, "name", "drafter"))
         self.adapters: dict[str, Adapter] = {}
         self.outbox = Dispatcher(store, self.adapters, self.conversations)
+        self.metrics = Metrics(self)
         self._tasks: list[asyncio.Task] = []
         self._inbox_wake = asyncio.Event()
         self._draft_wake = asyncio.Event()
@@ -198,9 +200,12 @@ class Core:
         except (DrafterError, TimeoutError) as exc:
             error = str(exc) or "the drafter timed out"
         except Exception as exc:  # a drafter bug still becomes a handoff, never a lost message
-            log.exception("drafter %s failed on draft #%s", getattr(self.drafter, "name", "?"), draft_id)
+            log.exception("drafter %s failed on draft #%s", getattr(self.drafter, "name", "?"), draft_id,
+                          extra={"conversation_id": conv.id})
             error = f"{type(exc).__name__}: {exc}"
-        latency_ms = (time.perf_counter() - started) * 1000
+        seconds = time.perf_counter() - started
+        self.metrics.observe_draft(seconds)
+        latency_ms = seconds * 1000
         with self.store.atomic():
             self.rules.apply_draft(draft_id, result, error, latency_ms)
         self.outbox.wake()

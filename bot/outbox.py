@@ -59,6 +59,11 @@ def delivery_key(row: dict) -> str:
     return f"t{row['id']}.{stamp}"
 
 
+def about(row: dict) -> dict:
+    """The log record's `extra` for an outbox row: its conversation, for the JSON log (TANDEM_LOG_FORMAT)."""
+    return {"conversation_id": row["conversation_id"]} if row.get("conversation_id") else {}
+
+
 class Dispatcher:
     def __init__(self, store: Store, adapters: Mapping[str, Adapter], conversations: ConversationService):
         self.store = store
@@ -160,7 +165,7 @@ class Dispatcher:
             return self._retry(row, f"no answer from {row['platform']} within {SEND_TIMEOUT:.0f}s", None,
                                in_flight=True)
         except Exception as exc:
-            log.exception("outbox #%s (%s) raised", row["id"], row["kind"])
+            log.exception("outbox #%s (%s) raised", row["id"], row["kind"], extra=about(row))
             return self._retry(row, f"{type(exc).__name__}: {exc}", None)
         with self.store.atomic():
             self.store.mark_action_sent(row["id"], delivery.ref)
@@ -222,12 +227,13 @@ class Dispatcher:
         next_at = iso(self.store.clock() + timedelta(seconds=wait))
         self.store.mark_action_retry(row["id"], error, next_at, in_flight=in_flight)
         log.warning("outbox #%s (%s to %s) failed, attempt %d, retrying in %.1fs: %s",
-                    row["id"], row["kind"], row["platform"], row["attempts"] + 1, wait, error)
+                    row["id"], row["kind"], row["platform"], row["attempts"] + 1, wait, error, extra=about(row))
         return False
 
     def _give_up(self, row: dict, error: str) -> bool:
         self.store.mark_action_failed(row["id"], error)
         self.store.log_event("tandem", AuditAction.DELIVERY_FAILED, conversation_id=row["conversation_id"],
                              outbox_id=row["id"], kind=row["kind"], error=error)
-        log.error("outbox #%s (%s to %s) cannot be delivered: %s", row["id"], row["kind"], row["platform"], error)
+        log.error("outbox #%s (%s to %s) cannot be delivered: %s", row["id"], row["kind"], row["platform"], error,
+                  extra=about(row))
         return False

@@ -41,6 +41,7 @@ from vocab import (
     SendMessage,
     UpsertCard,
 )
+from vocab.health import WatchSnapshot
 
 Row = dict[str, Any]
 
@@ -139,6 +140,17 @@ class Store(Protocol):
     def undelivered_count(self) -> int: ...
     def outbox_rows(self) -> list[Row]: ...
     def outbox_backlog(self) -> dict[str, int]: ...
+    def watch_snapshot(self) -> WatchSnapshot: ...
+
+
+class Watch(Protocol):
+    """The core's metrics (bot.metrics.Metrics): what adapters observe, and what `GET /metrics` answers."""
+
+    def observe_ack(self, platform: str, seconds: float) -> None:
+        """An inbound event took `seconds` from reaching the adapter to being recorded (then acknowledged)."""
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
 
 
 class CoreAPI(Protocol):
@@ -147,6 +159,7 @@ class CoreAPI(Protocol):
     settings: Settings
     store: Store
     adapters: Mapping[str, "Adapter"]
+    metrics: Watch
 
     async def receive(self, event: InboundMessage) -> Receipt:
         """Record an inbound event; the adapter acknowledges the platform after this returns."""

@@ -15,10 +15,11 @@ from storage.analytics import Analytics
 from storage.db import open_db
 from storage.outbox import OutboxStore
 from storage.records import to_conversation, to_draft
+from storage.watch import WatchStore
 from vocab import AuditAction, Conversation, ConversationChange, Draft
 
 
-class Store(OutboxStore):
+class Store(OutboxStore, WatchStore):
     """The SQLite engine of the `bot.ports.Store` contract."""
 
     # ---- the digest's queries ----------------------------------------------------------------------------

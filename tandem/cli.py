@@ -66,9 +66,9 @@ def run(ctx: click.Context) -> None:
         console = ConsoleAdapter()
         adapters = [console]
         explicit = "tandem_log_level" in settings.model_fields_set  # set in the environment or .env
-        setup_logging(settings.tandem_log_level if explicit else "WARNING")
+        setup_logging(settings.tandem_log_level if explicit else "WARNING", settings.tandem_log_format)
     else:
-        setup_logging(settings.tandem_log_level)
+        setup_logging(settings.tandem_log_level, settings.tandem_log_format)
     # held while running, so `tandem db restore` cannot replace the database under us (storage.maintenance)
     lock = None if settings.tandem_db == ":memory:" else RunLock(settings.tandem_db).acquire()
     core = build_core(settings)
@@ -103,7 +103,7 @@ def demo(ctx: click.Context, db_path: str | None) -> None:
     from tandem.demo import run_demo
 
     settings = settings_or_exit(ctx.obj["env_file"])
-    setup_logging("WARNING")
+    setup_logging("WARNING", settings.tandem_log_format)
     asyncio.run(run_demo(settings, db_path))
 
 
@@ -116,7 +116,7 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
     from tandem.ask import ask_once
 
     settings = settings_or_exit(ctx.obj["env_file"])
-    setup_logging("WARNING")
+    setup_logging("WARNING", settings.tandem_log_format)
     report = asyncio.run(ask_once(settings, question))
     for warning in report.get("warnings", ()):
         click.echo(f"Warning: {warning}", err=True)

@@ -1,4 +1,6 @@
-"""What every `tandem` command does first: read the settings once (one line naming a bad one) and set up logs."""
+"""What every `tandem` command does first: read the settings once (one line naming a bad one) and set up logs:
+human-readable lines by default, or with TANDEM_LOG_FORMAT=json one JSON object a line for log shippers
+(time, level, logger, message, and conversation_id when the line is about one)."""
 from __future__ import annotations
 
 import logging
@@ -9,13 +11,21 @@ import click
 from bot.config import ConfigError, Settings, load_settings
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def setup_logging(level: str, fmt: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(json_formatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler], force=True)
+
+
+def json_formatter() -> logging.Formatter:
+    """One JSON object a line; a record's `extra` fields (conversation_id) and any traceback are included."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    return JsonFormatter("{levelname}{name}{message}", style="{", timestamp="time",  # ISO-8601 UTC
+                         rename_fields={"levelname": "level", "name": "logger"}, json_ensure_ascii=False)
 
 
 def settings_or_exit(env_file: str | None, **overrides) -> Settings:

@@ -21,6 +21,8 @@ async def test_socket_mode_event_is_recorded_and_acknowledged(tmp_path, monkeypa
         await slack.settle()
         assert slack.core.store._one("select count(*) n from inbox")["n"] == 1
         assert len(slack.cards()) == 1
+        # the acknowledgement was timed from the listener (no HTTP request to stamp it)
+        assert 'tandem_ack_seconds_count{platform="slack"} 1.0' in slack.core.metrics.render().decode()
 
 
 async def test_socket_mode_event_with_a_numeric_user_id_is_recorded(tmp_path):

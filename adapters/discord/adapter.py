@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 from typing import Any
 
 import discord
@@ -234,6 +235,7 @@ class DiscordAdapter:
     async def on_message(self, message: discord.Message, kind: str) -> None:
         if self.core is None or self.client is None:
             return
+        started = time.perf_counter()
         try:
             if getattr(message, "author", None) is None:  # discord.py could not build it even leniently
                 log.warning("discord: skipped %s %s: no author (a user object without an id)", kind, message.id)
@@ -252,6 +254,7 @@ class DiscordAdapter:
             if event.address.thread and event.address.thread != event.message_id:
                 self._threads.add(event.address.thread)
             receipt = await self.core.receive(event)
+            self.core.metrics.observe_ack("discord", time.perf_counter() - started)
             self.liveness.event()
             log.info("discord: %s %s from %s in %s recorded (inbox #%s%s)", kind, message.id, event.author.label,
                      event.address.thread or event.address.channel, receipt.inbox_id,

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
@@ -29,6 +30,7 @@ from .config import SlackSettings
 from .translate import Identity, actor_for, translate_event
 
 log = logging.getLogger(__name__)
+RECEIVED = "tandem_received"  # bolt context key: time.perf_counter() when the HTTP request arrived
 
 
 class RecordError(Exception):
@@ -74,7 +76,9 @@ def register(app: AsyncApp, adapter: Host) -> None:
             await adapter.client.chat_postEphemeral(channel=channel, user=user, text=text)
 
     @app.event(re.compile(".*"))
-    async def on_event(body: dict[str, Any], request) -> None:
+    async def on_event(body: dict[str, Any], request, context) -> None:
+        # over HTTP the server stamped when the request arrived; over Socket Mode, timing starts here
+        started = (context.get(RECEIVED) if context else None) or time.perf_counter()
         retry = request.headers.get("x-slack-retry-num", [None])[0] if request else None
         result = translate_event(body, settings, adapter.identity)
         if result.message is None:
@@ -83,6 +87,7 @@ def register(app: AsyncApp, adapter: Host) -> None:
             return
         try:
             receipt = await adapter.core.receive(result.message)
+            adapter.core.metrics.observe_ack("slack", time.perf_counter() - started)
             adapter.last_event_at = iso(utcnow())
         except Exception as exc:
             raise RecordError(f"could not record event {body.get('event_id')}: {exc}") from exc

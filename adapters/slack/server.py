@@ -1,4 +1,4 @@
-"""The HTTP boundary: POST /slack/events and GET /healthz on aiohttp, in front of bolt.
+"""The HTTP boundary: POST /slack/events, GET /healthz and GET /metrics on aiohttp, in front of bolt.
 
 Slack redelivers anything that is not 2xx, so this layer makes sure a forged, stale, truncated or unexpected
 request gets a 4xx or a 2xx with a log line, and never a 5xx (the single exception: an event the core could not
@@ -28,10 +28,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.http_health import healthz_route
+from adapters.http_health import add_routes
 from bot.ports import CoreAPI
 
 from .config import SlackSettings
+from .listeners import RECEIVED
 from .translate import ids_as_strings
 
 log = logging.getLogger(__name__)
@@ -91,18 +92,19 @@ def signature_problem(verifier: SignatureVerifier, body: str, timestamp: str, si
     return None
 
 
-def bolt_request_for(body: str, query: str, headers: dict[str, str]) -> AsyncBoltRequest:
+def bolt_request_for(body: str, query: str, headers: dict[str, str],
+                     context: dict | None = None) -> AsyncBoltRequest:
     """The bolt request for a verified body. bolt fails on an event whose user (or team, channel) id is a
     number; such an event is a customer's message all the same, so its ids are spelled as strings and the
     request is built again (the signature was checked on the body as received)."""
     multi = {k: [v] for k, v in headers.items()}
     try:
-        return AsyncBoltRequest(body=body, query=query, headers=multi)
+        return AsyncBoltRequest(body=body, query=query, headers=multi, context=context)
     except (TypeError, AttributeError):
         parsed = json.loads(body) if body.lstrip().startswith("{") else None
         if not isinstance(parsed, dict) or not ids_as_strings(parsed):
             raise
-        return AsyncBoltRequest(body=json.dumps(parsed), query=query, headers=multi)
+        return AsyncBoltRequest(body=json.dumps(parsed), query=query, headers=multi, context=context)
 
 
 def build_web_app(app: AsyncApp, settings: SlackSettings, core: CoreAPI) -> web.Application:
@@ -126,6 +128,7 @@ def build_web_app(app: AsyncApp, settings: SlackSettings, core: CoreAPI) -> web.
             admission.large -= large
 
     async def events(request: web.Request) -> web.Response:
+        received = time.perf_counter()  # the acknowledgement latency (tandem_ack_seconds) runs from here
         try:
             raw = await read_body(request)
             if isinstance(raw, web.Response):
@@ -141,7 +144,7 @@ def build_web_app(app: AsyncApp, settings: SlackSettings, core: CoreAPI) -> web.
             log.warning("slack: rejected request from %s: %s", request.remote, problem)
             return web.Response(status=401, text="invalid signature")
         try:
-            bolt_request = bolt_request_for(body, request.query_string, headers)
+            bolt_request = bolt_request_for(body, request.query_string, headers, {RECEIVED: received})
         except Exception as exc:  # noqa: BLE001 - malformed JSON/form bodies end here
             log.warning("slack: malformed request body (%s): %.200r", exc, body)
             return web.Response(status=400, text="malformed body")
@@ -161,5 +164,5 @@ def build_web_app(app: AsyncApp, settings: SlackSettings, core: CoreAPI) -> web.
 
     web_app = web.Application(client_max_size=MAX_BODY)
     web_app.router.add_post("/slack/events", events)
-    web_app.router.add_get("/healthz", healthz_route(core))  # every platform's health, not Slack's alone
+    add_routes(web_app.router, core)  # /healthz and /metrics: every platform's, not Slack's alone
     return web_app
