@@ -8,6 +8,9 @@ import asyncio
 import json
 import logging
 import os
+import sys
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 
 import click
 
@@ -20,12 +23,32 @@ from tandem.kb_cli import kb
 from tandem.settings import settings_or_exit, setup_logging
 
 log = logging.getLogger("tandem")
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def _version() -> str:
+    try:
+        return package_version("tandem-support")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+def db_option(help_text: str = "Database file (default TANDEM_DB).", default=None):
+    return click.option("--db", "db_path", default=default, help=help_text)
+
+
+def _settings(ctx: click.Context, db_path: str | None):
+    """Settings from the environment and --env-file, with --db (when given) in place of TANDEM_DB."""
+    return settings_or_exit(ctx.find_root().obj["env_file"], **({"tandem_db": db_path} if db_path else {}))
 
 
 class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:  # Ctrl-C: stop quietly on a fresh line (no "Aborted!", no traceback)
+            click.echo("")
+            sys.exit(130)
         except ConfigError as exc:  # from adapter settings loaded later
             raise click.ClickException(f"configuration error: {exc}") from None
         except DatabaseUnavailable as exc:
@@ -36,7 +59,8 @@ class _Group(click.Group):
                                        ) from None
 
 
-@click.group(cls=_Group)
+@click.group(cls=_Group, context_settings=CONTEXT)
+@click.version_option(_version(), "--version", prog_name="tandem", message="%(prog)s %(version)s")
 @click.option("--env-file", default=".env", show_default=True, help="Settings file read after the environment.")
 @click.pass_context
 def cli(ctx: click.Context, env_file: str) -> None:
@@ -45,13 +69,14 @@ def cli(ctx: click.Context, env_file: str) -> None:
 
 
 @cli.command()
+@db_option()
 @click.pass_context
-def run(ctx: click.Context) -> None:
+def run(ctx: click.Context, db_path: str | None) -> None:
     """Run Tandem on every platform whose credentials are set (the console when none is)."""
     from tandem.runtime import build_core, check_services, platform_adapters, serve
 
     env_file = ctx.obj["env_file"]
-    settings = settings_or_exit(env_file)
+    settings = _settings(ctx, db_path)
     check_services(env_file)
     adapters = platform_adapters(env_file)
     console = None
@@ -99,12 +124,13 @@ def demo(ctx: click.Context, db_path: str | None) -> None:
 @cli.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@db_option("Database file (default TANDEM_DB); accepted like every command's, the answer does not depend on it.")
 @click.pass_context
-def ask(ctx: click.Context, question: str, as_json: bool) -> None:
+def ask(ctx: click.Context, question: str, as_json: bool, db_path: str | None) -> None:
     """Ask the drafter one question: answer, sources, confidence and what Tandem would do with it."""
     from tandem.ask import ask_once
 
-    settings = settings_or_exit(ctx.obj["env_file"])
+    settings = _settings(ctx, db_path)
     setup_logging("WARNING")
     report = asyncio.run(ask_once(settings, question))
     for warning in report.get("warnings", ()):
@@ -122,18 +148,19 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
     click.echo(report["answer"] or "(no answer)")
 
 
-@cli.group()
+@cli.group(context_settings=CONTEXT)
 def db() -> None:
     """Database maintenance."""
 
 
 @db.command("migrate")
+@db_option()
 @click.pass_context
-def db_migrate(ctx: click.Context) -> None:
+def db_migrate(ctx: click.Context, db_path: str | None) -> None:
     """Create the database or bring it up to date."""
     from storage.db import applied_migrations, open_db, pending_migrations
 
-    settings = settings_or_exit(ctx.parent.parent.obj["env_file"])
+    settings = _settings(ctx, db_path)
     database = open_db(settings.tandem_db, migrate=False)
     pending = pending_migrations(database)
     from storage.db import migrations
@@ -145,13 +172,17 @@ def db_migrate(ctx: click.Context) -> None:
 
 
 @cli.command("export")
-@click.option("--out", type=click.File("w", encoding="utf-8"), default="-", help="Output file (default stdout).")
+@click.option("--out", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+              help="Output file (default stdout).")
+@db_option()
 @click.pass_context
-def export(ctx: click.Context, out) -> None:
+def export(ctx: click.Context, out, db_path: str | None) -> None:
     """Export every conversation with its messages, drafts and actions as JSON lines."""
     from tandem.runtime import open_store
 
-    settings = settings_or_exit(ctx.obj["env_file"])
+    settings = _settings(ctx, db_path)
+    if not os.path.isfile(settings.tandem_db):  # exporting must never create an empty database
+        raise click.ClickException(f"no database at {settings.tandem_db} (set TANDEM_DB or pass --db)")
     store = open_store(settings.tandem_db)
     count = 0
     for conversation in store.export_conversations():
