@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/tandem run
+	@trap : INT; $(BIN)/tandem run || [ $$? -eq 130 ]  # Ctrl-C (130) is how people quit: not a make error
 
 demo: setup
 	$(BIN)/tandem demo

@@ -4,17 +4,31 @@ Plain lines are customer messages (`alice> text` speaks as another customer, eac
 conversation); lines starting with `/` are agent commands run as a lead (`/approve 3`). Review cards
 are printed with their buttons degraded to the commands that do the same. When stdin is not a terminal
 the lines are processed in order, each one to completion, and the adapter exits at end of input.
+
+Cards are rich panels, so a multi-line draft stays inside its frame and the draft's Markdown is rendered
+(bold, lists); off a terminal rich drops the styling and the transcript is plain, stable text at a fixed
+width. Input is read from the raw file descriptor in a daemon thread, so Ctrl-C at the prompt ends the
+run at once (no thread left blocked in a buffered read to wait for or to hold a lock at exit). Echoed
+input shows control characters escaped (`\\x1b`), as the core already strips them from what cards show.
 """
 from __future__ import annotations
 
 import asyncio
+import codecs
 import itertools
+import os
 import re
 import sys
+import threading
+import unicodedata
 import uuid
 from typing import TextIO
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.text import Text
 
 from bot.commands import card_buttons
 from vocab import Actor, Address, CommandResult, Delivery, InboundMessage, PostReport, Role, SendMessage, UpsertCard
@@ -23,7 +37,20 @@ _SPEAKER = re.compile(r"^([\w.-]{1,32})>\s?(.*)$", re.DOTALL)
 _STYLE = {"reply": "🤖 Tandem", "automated": "🤖 Tandem (automated)", "system": "ℹ️  Tandem", "agent": "👤 Agent"}
 
 BANNER = """Tandem console. Type as a customer; `name> text` speaks as another customer.
-Agent commands start with `/` (try /help, /queue). Ctrl-D quits."""
+Agent commands start with `/` (try /help, /queue). Ctrl-D or Ctrl-C quits."""
+PIPED_WIDTH = 100  # transcripts off a terminal are laid out at this width, whatever COLUMNS says
+CARD_WIDTH = 100  # cards never grow wider than this on a wide terminal
+
+
+def visible(text: str) -> str:
+    """`text` with control characters (other than tab) shown as escapes, e.g. ESC as `\\x1b`."""
+    return "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" and c != "\t" else c for c in text)
+
+
+def default_console() -> Console:
+    piped = not sys.stdout.isatty()
+    return Console(highlight=False, markup=False, soft_wrap=True, emoji=False,
+                   width=PIPED_WIDTH if piped else None)
 
 
 class ConsoleAdapter:
@@ -31,7 +58,7 @@ class ConsoleAdapter:
 
     def __init__(self, stdin: TextIO | None = None, out: Console | None = None, agent_name: str = "agent"):
         self.stdin = stdin or sys.stdin
-        self.out = out or Console(highlight=False, markup=False, soft_wrap=True, emoji=False)
+        self.out = out or default_console()
         self.agent = Actor("console", "console-agent", agent_name, Role.LEAD)
         self.core = None
         self._refs = itertools.count(1)
@@ -50,14 +77,55 @@ class ConsoleAdapter:
         self.echo = not interactive
         if interactive:
             self.out.print(BANNER)
-        loop = asyncio.get_running_loop()
+        lines = self._reader()
         while True:
             if interactive:
                 self.out.print("> ", end="")
-            line = await loop.run_in_executor(None, self.stdin.readline)
-            if not line:
+            line = await lines.get()
+            if line is None:
                 break
-            await self.handle_line(line.rstrip("\n"))
+            await self.handle_line(line.rstrip("\r\n"))
+
+    def _reader(self) -> asyncio.Queue:
+        """A queue of input lines, None at end of input, filled by a daemon thread.
+
+        The thread reads the descriptor with os.read (no buffered reader, so no lock held at interpreter exit);
+        a stream without a descriptor (a StringIO in tests) is read with readline."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        try:
+            fd = self.stdin.fileno()
+        except (AttributeError, OSError, ValueError):
+            fd = None
+
+        def put(item) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def read() -> None:
+            try:
+                if fd is None:
+                    for line in iter(self.stdin.readline, ""):
+                        put(line)
+                    return
+                decoder, pending = codecs.getincrementaldecoder("utf-8")(errors="replace"), ""
+                while chunk := os.read(fd, 65536):
+                    pending += decoder.decode(chunk)
+                    *complete, pending = pending.split("\n")
+                    for line in complete:
+                        put(line)
+                pending += decoder.decode(b"", final=True)
+                if pending:
+                    put(pending)
+            except (OSError, RuntimeError):  # descriptor closed, or the loop is gone (we are exiting)
+                pass
+            finally:
+                try:
+                    put(None)
+                except RuntimeError:
+                    pass
+
+        threading.Thread(target=read, name="console-input", daemon=True).start()
+        return queue
 
     async def handle_line(self, line: str) -> CommandResult | None:
         stripped = line.strip()
@@ -65,7 +133,7 @@ class ConsoleAdapter:
             return None  # blank lines and comments in scripts
         if stripped.startswith("/"):
             if self.echo:
-                self.out.print(f"[agent {self.agent.name}] {stripped}")
+                self.out.print(f"[agent {self.agent.name}] {visible(stripped)}")
             result = await self.core.execute(self.agent, stripped[1:])
             self._print_result(result)
             await self.core.wait_idle(timeout=120)
@@ -75,12 +143,12 @@ class ConsoleAdapter:
         customer = Actor("console", name, name, Role.CUSTOMER)
         if text.strip().startswith("/"):  # a customer trying an agent command
             if self.echo:
-                self.out.print(f"[{name}] {text.strip()}")
+                self.out.print(f"[{name}] {visible(text.strip())}")
             result = await self.core.execute(customer, text.strip()[1:])
             self._print_result(result)
             return result
         if self.echo:
-            self.out.print(f"[{name}] {text}")
+            self.out.print(f"[{name}] {visible(text)}")
         event = InboundMessage(
             event_id=f"console-{uuid.uuid4()}",
             address=Address("console", channel=name, is_dm=True),
@@ -117,15 +185,23 @@ class ConsoleAdapter:
     def _print_card(self, action: UpsertCard) -> None:
         card = action.card
         verb = "updated" if action.ref else "new"
-        lines = [f"  ┌ card #{card.conversation_id} ({verb}) · {card.customer} · {card.state_label}"]
+        parts: list = []
         if card.latest_message:
-            lines.append(f"  │ {card.customer}: {card.latest_message}")
+            parts.append(Text(f"{card.customer}: {card.latest_message}"))
         if card.draft_id:
-            lines.append(f"  │ draft #{card.draft_id} ({(card.confidence or 0):.0%}): {card.draft_text}")
+            parts.append(Text(f"draft #{card.draft_id} ({(card.confidence or 0):.0%}):"))
+            parts.append(Markdown(card.draft_text or ""))
             if card.sources:
-                lines.append("  │ sources: " + ", ".join(s.title for s in card.sources[:3]))
+                parts.append(Text("sources: " + ", ".join(s.title for s in card.sources[:3]), style="dim"))
         if card.assignee:
-            lines.append(f"  │ assigned to {card.assignee}")
+            parts.append(Text(f"assigned to {card.assignee}"))
         buttons = [button.typed for button in card_buttons(card)]
-        lines.append("  └ " + (" · ".join(buttons) if buttons else "no actions"))
-        self.out.print("\n".join(lines))
+        self.out.print(Panel(
+            Group(*parts) if parts else Text(""),
+            title=Text(f"card #{card.conversation_id} ({verb}) · {card.customer} · {card.state_label}"),
+            title_align="left",
+            subtitle=Text(" · ".join(buttons) if buttons else "no actions"),
+            subtitle_align="left",
+            box=box.ROUNDED,
+            width=min(self.out.width, CARD_WIDTH),
+        ), soft_wrap=False)  # wrap inside the frame

@@ -62,6 +62,14 @@ class Analytics:
             (start, end),
         ))
 
+    def draft_status_by_bucket(self, start: str, end: str) -> list[tuple[str, str, int]]:
+        """(15-minute bucket of created_at, status, drafts) for the drafts created in the period."""
+        return self._rows(
+            f"SELECT {bucket_sql('created_at')} AS bucket, status, count(*) FROM drafts "
+            "WHERE created_at >= ? AND created_at < ? GROUP BY bucket, status",
+            (start, end),
+        )
+
     def draft_waits(self, start: str, end: str) -> list[tuple[str | None, float]]:
         """(decided_by, seconds) for each approved/edited/rejected draft: decided_at - drafted_at."""
         return self._rows(

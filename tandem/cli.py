@@ -8,6 +8,9 @@ import asyncio
 import json
 import logging
 import os
+import sys
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 
 import click
 
@@ -20,15 +23,25 @@ from tandem.browse import browse as browse_command
 from tandem.digest_cli import digest as digest_command
 from tandem.digest_cli import seed as seed_command
 from tandem.kb_cli import kb
-from tandem.settings import settings_or_exit, setup_logging
+from tandem.settings import CONTEXT, command_settings as _settings, db_option, settings_or_exit, setup_logging
 
 log = logging.getLogger("tandem")
+
+
+def _version() -> str:
+    try:
+        return package_version("tandem-support")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
 class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:  # Ctrl-C: stop quietly on a fresh line (no "Aborted!", no traceback)
+            click.echo("")
+            sys.exit(130)
         except ConfigError as exc:  # from adapter settings loaded later
             raise click.ClickException(f"configuration error: {exc}") from None
         except DatabaseUnavailable as exc:
@@ -41,7 +54,8 @@ class _Group(click.Group):
                                        ) from None
 
 
-@click.group(cls=_Group)
+@click.group(cls=_Group, context_settings=CONTEXT)
+@click.version_option(_version(), "--version", prog_name="tandem", message="%(prog)s %(version)s")
 @click.option("--env-file", default=".env", show_default=True, help="Settings file read after the environment.")
 @click.pass_context
 def cli(ctx: click.Context, env_file: str) -> None:
@@ -50,13 +64,14 @@ def cli(ctx: click.Context, env_file: str) -> None:
 
 
 @cli.command()
+@db_option()
 @click.pass_context
-def run(ctx: click.Context) -> None:
+def run(ctx: click.Context, db_path: str | None) -> None:
     """Run Tandem on every platform whose credentials are set (the console when none is)."""
     from tandem.runtime import build_core, check_services, platform_adapters, serve
 
     env_file = ctx.obj["env_file"]
-    settings = settings_or_exit(env_file)
+    settings = _settings(ctx, db_path)
     check_services(env_file)
     adapters = platform_adapters(env_file)
     console = None
@@ -110,12 +125,13 @@ def demo(ctx: click.Context, db_path: str | None) -> None:
 @cli.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@db_option("Database file (default TANDEM_DB); accepted like every command's, the answer does not depend on it.")
 @click.pass_context
-def ask(ctx: click.Context, question: str, as_json: bool) -> None:
+def ask(ctx: click.Context, question: str, as_json: bool, db_path: str | None) -> None:
     """Ask the drafter one question: answer, sources, confidence and what Tandem would do with it."""
     from tandem.ask import ask_once
 
-    settings = settings_or_exit(ctx.obj["env_file"])
+    settings = _settings(ctx, db_path)
     setup_logging("WARNING", settings.tandem_log_format)
     report = asyncio.run(ask_once(settings, question))
     for warning in report.get("warnings", ()):
@@ -134,13 +150,17 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
 
 
 @cli.command("export")
-@click.option("--out", type=click.File("w", encoding="utf-8"), default="-", help="Output file (default stdout).")
+@click.option("--out", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+              help="Output file (default stdout).")
+@db_option()
 @click.pass_context
-def export(ctx: click.Context, out) -> None:
+def export(ctx: click.Context, out, db_path: str | None) -> None:
     """Export every conversation with its messages, drafts and actions as JSON lines."""
     from tandem.runtime import open_store
 
-    settings = settings_or_exit(ctx.obj["env_file"])
+    settings = _settings(ctx, db_path)
+    if not os.path.isfile(settings.tandem_db):  # exporting must never create an empty database
+        raise click.ClickException(f"no database at {settings.tandem_db} (set TANDEM_DB or pass --db)")
     store = open_store(settings.tandem_db)
     count = 0
     for conversation in store.export_conversations():

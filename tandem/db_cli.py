@@ -10,11 +10,8 @@ from pathlib import Path
 
 import click
 
-from tandem.settings import settings_or_exit
-
-
-def _settings(ctx: click.Context):
-    return settings_or_exit(ctx.find_root().obj["env_file"])
+from tandem.settings import CONTEXT, db_option
+from tandem.settings import command_settings as _settings
 
 
 class _Bar:
@@ -41,18 +38,19 @@ class _Bar:
         self.progress.update(self.task, completed=done, total=total)
 
 
-@click.group()
+@click.group(context_settings=CONTEXT)
 def db() -> None:
     """Database maintenance: migrate, backup, restore, purge."""
 
 
 @db.command("migrate")
+@db_option()
 @click.pass_context
-def db_migrate(ctx: click.Context) -> None:
+def db_migrate(ctx: click.Context, db_path: str | None) -> None:
     """Create the database or bring it up to date."""
     from storage.db import applied_migrations, migrations, open_db, pending_migrations
 
-    settings = _settings(ctx)
+    settings = _settings(ctx, db_path)
     database = open_db(settings.tandem_db, migrate=False)
     pending = pending_migrations(database)
     migrations.apply(database)
@@ -63,12 +61,13 @@ def db_migrate(ctx: click.Context) -> None:
 
 @db.command("backup")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@db_option()
 @click.pass_context
-def db_backup(ctx: click.Context, file: Path) -> None:
+def db_backup(ctx: click.Context, file: Path, db_path: str | None) -> None:
     """Copy the database to FILE (a new file, readable by you alone), also while Tandem runs."""
     from storage.maintenance import backup
 
-    settings = _settings(ctx)
+    settings = _settings(ctx, db_path)
     with _Bar("backing up") as bar:
         backup(settings.tandem_db, file, progress=bar)
     click.echo(f"{settings.tandem_db} backed up to {file} ({file.stat().st_size:,} bytes)")
@@ -76,15 +75,16 @@ def db_backup(ctx: click.Context, file: Path) -> None:
 
 @db.command("restore")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@db_option()
 @click.pass_context
-def db_restore(ctx: click.Context, file: Path) -> None:
+def db_restore(ctx: click.Context, file: Path, db_path: str | None) -> None:
     """Replace the database with the backup FILE (refused while Tandem runs on it).
 
     The database as it was is kept beside it first (<database>.before-restore-<time>)."""
     from storage.maintenance import restore
     from vocab.times import utcnow
 
-    settings = _settings(ctx)
+    settings = _settings(ctx, db_path)
     database = Path(settings.tandem_db).expanduser()
     keep = Path(f"{database}.before-restore-{utcnow():%Y%m%dT%H%M%S}")
     with _Bar("restoring") as bar:
@@ -97,13 +97,14 @@ def db_restore(ctx: click.Context, file: Path) -> None:
 @db.command("purge")
 @click.option("--days", type=click.IntRange(min=1), default=None,
               help="Keep this many days (default: TANDEM_RETENTION_DAYS).")
+@db_option()
 @click.pass_context
-def db_purge(ctx: click.Context, days: int | None) -> None:
+def db_purge(ctx: click.Context, days: int | None, db_path: str | None) -> None:
     """Remove customers' texts and raw payloads older than the retention period (the digest's figures stay)."""
     from tandem.runtime import open_store
     from vocab.times import iso
 
-    settings = _settings(ctx)
+    settings = _settings(ctx, db_path)
     days = days or settings.tandem_retention_days
     if not days:
         raise click.UsageError("set TANDEM_RETENTION_DAYS or pass --days N (nothing was purged)")

@@ -12,7 +12,7 @@ import click
 from bot.kb import KBError, load_kb
 
 
-@click.group("kb")
+@click.group("kb", context_settings={"help_option_names": ["-h", "--help"]})
 def kb() -> None:
     """Knowledge-base tools: import labelled questions, evaluate answer and handoff quality."""
 

@@ -33,3 +33,15 @@ def settings_or_exit(env_file: str | None, **overrides) -> Settings:
         return load_settings(Settings, env_file=env_file, **overrides)
     except ConfigError as exc:
         raise click.ClickException(f"configuration error: {exc}") from None
+
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}  # every command and group answers -h as well as --help
+
+
+def db_option(help_text: str = "Database file (default TANDEM_DB).", default=None):
+    return click.option("--db", "db_path", default=default, help=help_text)
+
+
+def command_settings(ctx: click.Context, db_path: str | None = None) -> Settings:
+    """Settings from the environment and --env-file, with --db (when given) in place of TANDEM_DB."""
+    return settings_or_exit(ctx.find_root().obj["env_file"], **({"tandem_db": db_path} if db_path else {}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import struct
 
+from bot.digest.chart import HEIGHT, WIDTH
 from tests.test_console import tandem
 
 
@@ -20,7 +21,7 @@ def test_seed_then_digest_as_text_json_and_png(tmp_path):
     header = png.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", header[16:24])
-    assert (width, height) == (1200, 800)
+    assert (width, height) == (WIDTH, HEIGHT)
 
     report = json.loads(tandem("digest", "--db", db, "--json", "--days", "7", cwd=tmp_path).stdout)
     current = report["current"]

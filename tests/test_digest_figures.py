@@ -222,3 +222,56 @@ def test_chart_is_png_of_expected_size(db, tmp_path):
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
     assert struct.unpack(">II", data[16:24]) == (WIDTH, HEIGHT)
+
+
+def test_days_carry_the_drafts_by_decision_and_the_previous_period_has_days_too(db):
+    digest = build_digest(Analytics(db), days=7, tz="UTC", now=NOW)
+    cur = digest.current
+    for status in ("approved", "edited", "rejected", "auto_sent"):
+        assert sum(d.decisions[status] for d in cur.days) == cur.drafts[status], status
+    decided = [d for d in cur.days if d.acceptance is not None]
+    assert decided and all(0 <= d.acceptance <= 1 for d in decided)
+    assert [d.date.day for d in digest.previous.days] == [3, 4, 5, 6, 7, 8, 9]
+
+
+def test_chart_figure_has_three_panels_with_totals_the_period_before_and_the_acceptance_line(db):
+    from matplotlib.container import BarContainer
+
+    from bot.digest.chart import TITLES, build_figure
+
+    digest = build_digest(Analytics(db), days=7, tz="UTC", now=NOW)
+    fig = build_figure(digest)
+    assert tuple(round(v) for v in fig.get_size_inches() * fig.dpi) == (WIDTH, HEIGHT)
+    top, middle, bottom, rate = fig.axes  # three panels and the acceptance rate's secondary axis
+    assert [ax.get_title() for ax in (top, middle, bottom)] == [f"{TITLES[0]} (UTC)", TITLES[1], TITLES[2]]
+    assert rate.bbox.bounds == bottom.bbox.bounds  # twinned on the drafts panel
+    bars = [c for c in top.containers if isinstance(c, BarContainer)]
+    assert len(bars) == 4 and all(len(c) == 7 for c in bars)
+    totals = [a.get_text() for a in top.texts]
+    per_day = [str(d.conversations) for d in digest.current.days if d.conversations]
+    assert totals == per_day  # the day's total on each non-empty bar, no "0" on empty days
+    previous = [line for line in top.get_lines() if line.get_linestyle() == "--"]
+    assert len(previous) == 1 and previous[0].get_label() == "previous week"
+    assert [line.get_linestyle() for line in middle.get_lines()] == ["-", "--"]
+    drafts = [c for c in bottom.containers if isinstance(c, BarContainer)]
+    assert [c.get_label() for c in drafts] == ["Approved unchanged", "Edited, then sent", "Rejected",
+                                               "Sent automatically"]
+    assert [a.get_text() for a in bottom.texts] == [str(sum(d.decisions.values())) for d in digest.current.days
+                                                    if sum(d.decisions.values())]
+    (acceptance,) = rate.get_lines()
+    assert acceptance.get_label().startswith("Acceptance rate") and rate.get_ylim()[1] <= 1.05
+    labels = [t.get_text() for t in bottom.get_xticklabels()]
+    assert labels[0] == "Mon 10 Mar" and labels[-1] == "Sun 16 Mar" and not any("so far" in t for t in labels)
+
+
+def test_chart_labels_today_so_far_or_leaves_it_out_when_empty(db):
+    from bot.digest.chart import build_figure
+
+    def labels(now):
+        fig = build_figure(build_digest(Analytics(db), days=7, tz="UTC", now=now))
+        return [t.get_text() for t in fig.axes[2].get_xticklabels()]
+
+    busy = labels(datetime(2025, 3, 13, 23, 0, tzinfo=UTC))  # Thursday under way, with conversations
+    assert busy[-1] == "Thu 13 Mar\n(so far)" and len(busy) == 7
+    quiet = labels(datetime(2025, 3, 14, 12, 0, tzinfo=UTC))  # Friday under way, nothing yet
+    assert quiet[-1] == "Thu 13 Mar" and len(quiet) == 6

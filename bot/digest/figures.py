@@ -28,6 +28,9 @@ OUTCOME_LABELS = {
     "with_agent": "Handed to an agent",
     "open": "Open with the bot",
 }
+DECISIONS = ("approved", "edited", "rejected", "auto_sent")  # what became of a day's drafts, as the chart shows it
+DECISION_LABELS = {"approved": "Approved unchanged", "edited": "Edited, then sent", "rejected": "Rejected",
+                   "auto_sent": "Sent automatically"}
 DRAFT_STATUSES = ("approved", "edited", "rejected", "superseded", "auto_sent", "failed", "pending", "drafting")
 
 
@@ -62,6 +65,17 @@ class Day:
     date: date
     outcomes: dict[str, int]
     first_response_median: float | None
+    decisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DECISIONS, 0))
+
+    @property
+    def conversations(self) -> int:
+        return sum(self.outcomes.values())
+
+    @property
+    def acceptance(self) -> float | None:
+        """Approved unchanged / drafts a person decided on (approved, edited, rejected) that day."""
+        decided = self.decisions["approved"] + self.decisions["edited"] + self.decisions["rejected"]
+        return self.decisions["approved"] / decided if decided else None
 
 
 @dataclass
@@ -154,7 +168,7 @@ def compute_figures(
     low_confidence: float = 0.45, full: bool = True,
 ) -> Figures:
     """Figures for [start, end). `full=False` skips what is only shown for the current period
-    (agents, KB gaps, busiest hours, days)."""
+    (agents, KB gaps, busiest hours); the days are computed for both, the chart compares them."""
     a, b = iso(start), iso(end)
     f = Figures(start, end)
     buckets = _Buckets(tz)
@@ -171,13 +185,13 @@ def compute_figures(
             resolutions.append(resolution_s)
         if frt_s is not None:
             responses.append(frt_s)
+        local = buckets.local(bucket)
+        per_day[local.date()][_outcome(state, human)] += 1
+        if frt_s is not None and frt_s >= 0:
+            frt_by_day[local.date()].append(frt_s)
         if full:
-            local = buckets.local(bucket)
             f.hours[local.hour] += 1
             f.weekdays[local.weekday()] += 1
-            per_day[local.date()][_outcome(state, human)] += 1
-            if frt_s is not None and frt_s >= 0:
-                frt_by_day[local.date()].append(frt_s)
     f.by_platform = dict(sorted(platforms.items()))
     f.opened = sum(p["opened"] for p in platforms.values())
     f.resolved = sum(p["resolved"] for p in platforms.values())
@@ -200,6 +214,15 @@ def compute_figures(
 
     avg, n, rated = q.csat(a, b)
     f.csat_average, f.csat_ratings, f.csat_response_rate = avg, n, _rate(rated, f.resolved)
+    decisions: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(DECISIONS, 0))
+    for bucket, status, n in q.draft_status_by_bucket(a, b):
+        if status in DECISIONS:
+            decisions[buckets.local(bucket).date()][status] += n
+    day, last = start.astimezone(tz).date(), (end.astimezone(tz) - timedelta(microseconds=1)).date()
+    while day <= last:
+        frt = frt_by_day.get(day)
+        f.days.append(Day(day, dict(per_day[day]), statistics.median(frt) if frt else None, dict(decisions[day])))
+        day += timedelta(days=1)
     if not full:
         return f
 
@@ -209,11 +232,6 @@ def compute_figures(
             agent_waits[agent].append(seconds)
     f.agents = _agents(q.agent_activity(a, b), agent_waits)
     f.kb_gaps = group_questions(q.knowledge_gaps(a, b, low_confidence))
-    day, last = start.astimezone(tz).date(), (end.astimezone(tz) - timedelta(microseconds=1)).date()
-    while day <= last:
-        frt = frt_by_day.get(day)
-        f.days.append(Day(day, dict(per_day[day]), statistics.median(frt) if frt else None))
-        day += timedelta(days=1)
     return f
 
 
