@@ -83,3 +83,15 @@ class Desk:
     async def idle(self) -> None:
         await asyncio.sleep(0.05)
         await self.core.wait_idle()
+
+
+def card_of(fake: FakeDiscord) -> dict:
+    """The latest review card the bot posted in the staff channel, as the fake holds it (edits applied)."""
+    cards = [m for m in fake.messages.values() if m["channel_id"] == fake.world.agent_channel and m["embeds"]]
+    assert cards, "no review card posted"
+    return cards[-1]
+
+
+def buttons(card: dict) -> dict[str, str]:
+    """A posted card's buttons: label -> custom id."""
+    return {c["label"]: c["custom_id"] for row in card["components"] for c in row["components"]}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from vocab import Actor, Address
-from tests.discord_harness import Desk, until
+from tests.discord_harness import Desk, buttons, card_of, until
 from tests.fakes import discord_payloads as P
 from tests.fakes.discord_fake import FakeDiscord
 
@@ -30,15 +30,6 @@ async def desk(fake, tmp_path):
     await d.stop()
 
 
-def card_of(fake: FakeDiscord) -> dict:
-    """The latest review card the bot posted in the staff channel, as the fake holds it (edits applied)."""
-    cards = [m for m in fake.messages.values() if m["channel_id"] == fake.world.agent_channel and m["embeds"]]
-    assert cards, "no review card posted"
-    return cards[-1]
-
-
-def buttons(card: dict) -> dict[str, str]:
-    return {c["label"]: c["custom_id"] for row in card["components"] for c in row["components"]}
 
 
 def conv_address(w: P.World, msg: dict) -> Address:

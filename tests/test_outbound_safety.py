@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.discord_harness import Desk, until
+from tests.discord_harness import Desk, buttons, card_of, until
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_client import SlackHarness
@@ -67,14 +67,6 @@ def test_discord_rendering_shows_link_addresses_and_breaks_group_mentions():
         "@\u200beveryone @\u200bhere <@\u200b&123456789012345678> <@42>"  # a person's mention is kept
 
 
-def card_of(fake: FakeDiscord) -> dict:
-    cards = [m for m in fake.messages.values() if m["channel_id"] == fake.world.agent_channel and m["embeds"]]
-    assert cards, "no review card posted"
-    return cards[-1]
-
-
-def buttons(card: dict) -> dict[str, str]:
-    return {c["label"]: c["custom_id"] for row in card["components"] for c in row["components"]}
 
 
 async def test_discord_posts_no_ping_and_no_masked_link_with_mentions_disabled(tmp_path, model):
