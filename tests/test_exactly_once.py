@@ -42,16 +42,26 @@ async def api():
     await fake.stop()
 
 
-async def test_slack_reply_in_flight_when_the_core_died_is_found_not_resent(tmp_path, api):
+async def die_while_slack_holds_the_reply(tmp_path, api, *, lookup_error: str | None = None):
+    """A customer asks, an agent replies, and the core stops while Slack holds chat.postMessage's answer:
+    Slack has posted the reply, Tandem never heard back. `lookup_error`: the first conversations.replies after
+    the restart fails with it. Returns the customer's ts, the held call and the stopped harness."""
     async with SlackHarness(tmp_path, api=api) as slack:
         ts = await slack.say(QUESTION)
         await slack.settle()
+        if lookup_error:
+            api.fail_next(1, status=200, error=lookup_error, method="conversations.replies")
         api.hold("chat.postMessage", lambda c: c.params.get("channel") == SUPPORT)
         await slack.command(f"reply 1 {REPLY}")
         held = await api.wait_held()
-        assert held.params["metadata"]["event_type"] == "tandem_outbox"
-        await slack.core.stop()  # the process dies: Slack posted it, Tandem never heard back
-        assert reply_rows(slack.core.store)[0]["status"] == "sending"
+        await slack.core.stop()
+    return ts, held, slack
+
+
+async def test_slack_reply_in_flight_when_the_core_died_is_found_not_resent(tmp_path, api):
+    ts, held, slack = await die_while_slack_holds_the_reply(tmp_path, api)
+    assert held.params["metadata"]["event_type"] == "tandem_outbox"
+    assert reply_rows(slack.core.store)[0]["status"] == "sending"
     api.release()
     async with SlackHarness(tmp_path, api=api) as again:  # a new process on the same database
         await again.settle()
@@ -62,14 +72,7 @@ async def test_slack_reply_in_flight_when_the_core_died_is_found_not_resent(tmp_
 
 
 async def test_slack_reply_not_posted_before_the_crash_is_sent_after_it(tmp_path, api):
-    async with SlackHarness(tmp_path, api=api) as slack:
-        ts = await slack.say(QUESTION)
-        await slack.settle()
-        api.fail_next(1, status=200, error="fatal_error", method="conversations.replies")
-        api.hold("chat.postMessage", lambda c: c.params.get("channel") == SUPPORT)
-        await slack.command(f"reply 1 {REPLY}")
-        await api.wait_held()
-        await slack.core.stop()
+    ts, _, _ = await die_while_slack_holds_the_reply(tmp_path, api, lookup_error="fatal_error")
     api.messages[SUPPORT].clear()  # as if Slack never kept it
     api.release()
     async with SlackHarness(tmp_path, api=api) as again:
@@ -223,14 +226,7 @@ async def test_slack_first_card_in_flight_when_the_core_died_is_not_posted_twice
 
 
 async def test_slack_lookup_refused_for_good_sends_rather_than_holds_the_reply_forever(tmp_path, api):
-    async with SlackHarness(tmp_path, api=api) as slack:
-        ts = await slack.say(QUESTION)
-        await slack.settle()
-        api.fail_next(1, status=200, error="missing_scope", method="conversations.replies")
-        api.hold("chat.postMessage", lambda c: c.params.get("channel") == SUPPORT)
-        await slack.command(f"reply 1 {REPLY}")
-        await api.wait_held()
-        await slack.core.stop()
+    ts, _, _ = await die_while_slack_holds_the_reply(tmp_path, api, lookup_error="missing_scope")
     api.messages[SUPPORT].clear()  # Slack did not keep it
     api.release()
     async with SlackHarness(tmp_path, api=api) as again:
