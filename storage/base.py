@@ -10,6 +10,20 @@ import sqlite_utils
 from vocab.times import iso, utcnow  # noqa: F401  (re-exported for storage modules)
 
 
+# The agents' queue: handed-off and owned conversations, and those with a draft awaiting review, each with the
+# moment it started waiting. `queue` lists it, `/metrics` counts it: one definition for both.
+QUEUE_SQL = """
+    SELECT c.*, d.id AS draft_id, d.confidence AS draft_confidence,
+           COALESCE(CASE WHEN c.state = 'waiting_human' THEN c.handoff_at END, d.drafted_at, c.updated_at)
+               AS waiting_since
+    FROM conversations c
+    LEFT JOIN drafts d ON d.conversation_id = c.id AND d.status = 'pending'
+    WHERE c.state IN ('waiting_human', 'human') OR d.id IS NOT NULL
+"""
+# Outbox rows still to be delivered: queued, or in flight when the process stopped.
+UNDELIVERED = "status IN ('pending', 'sending')"
+
+
 class StoreBase:
     def __init__(self, db: sqlite_utils.Database, clock: Callable[[], datetime] = utcnow):
         self.db = db

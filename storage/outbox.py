@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from storage.base import StoreBase
+from storage.base import UNDELIVERED, StoreBase
 from vocab import OutboxKind
 
 
@@ -94,8 +94,8 @@ class OutboxStore(StoreBase):
         return self._one("SELECT count(*) AS n FROM outbox WHERE status != 'sent' AND attempts > 0")["n"]
 
     def outbox_backlog(self) -> dict[str, int]:
-        """Rows still waiting to be delivered, by platform (for /healthz)."""
-        rows = self._all("SELECT platform, count(*) AS n FROM outbox WHERE status = 'pending' GROUP BY platform")
+        """Rows still to be delivered (queued or in flight), by platform: /healthz and /metrics."""
+        rows = self._all(f"SELECT platform, count(*) AS n FROM outbox WHERE {UNDELIVERED} GROUP BY platform")
         return {r["platform"]: r["n"] for r in rows}
 
     def outbox_rows(self) -> list[dict[str, Any]]:

@@ -10,16 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from vocab import Address
 from storage.analytics import Analytics
+from storage.base import QUEUE_SQL
 from storage.db import open_db
-from storage.outbox import OutboxStore
 from storage.records import to_conversation, to_draft
 from storage.watch import WatchStore
-from vocab import AuditAction, Conversation, ConversationChange, Draft
+from vocab import Address, AuditAction, Conversation, ConversationChange, Draft
 
 
-class Store(OutboxStore, WatchStore):
+class Store(WatchStore):
     """The SQLite engine of the `bot.ports.Store` contract."""
 
     # ---- the digest's queries ----------------------------------------------------------------------------
@@ -140,17 +139,7 @@ class Store(OutboxStore, WatchStore):
 
     def conversations_needing_agent(self) -> list[dict[str, Any]]:
         """Handed-off conversations and conversations with a draft awaiting review, oldest wait first."""
-        return self._all(
-            """
-            SELECT c.*, d.id AS draft_id, d.confidence AS draft_confidence,
-                   COALESCE(CASE WHEN c.state = 'waiting_human' THEN c.handoff_at END, d.drafted_at, c.updated_at)
-                       AS waiting_since
-            FROM conversations c
-            LEFT JOIN drafts d ON d.conversation_id = c.id AND d.status = 'pending'
-            WHERE c.state IN ('waiting_human', 'human') OR d.id IS NOT NULL
-            ORDER BY waiting_since, c.id
-            """
-        )
+        return self._all(QUEUE_SQL + " ORDER BY waiting_since, c.id")
 
     # ---- messages ----------------------------------------------------------------------------------------
     def append_message(

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from storage.base import StoreBase
+from storage.base import QUEUE_SQL
+from storage.outbox import OutboxStore
 from vocab.health import WatchSnapshot
 
 
-class WatchStore(StoreBase):
+class WatchStore(OutboxStore):
     def watch_snapshot(self) -> WatchSnapshot:
         """Everything `/metrics` reports from the database, read in one transaction."""
         with self.atomic():
             return WatchSnapshot(
                 inbox_pending=self._one("SELECT count(*) AS n FROM inbox WHERE status = 'pending'")["n"],
-                outbox_pending=self._by("SELECT platform AS k, count(*) AS n FROM outbox "
-                                        "WHERE status IN ('pending', 'sending') GROUP BY platform"),
+                outbox_pending=self.outbox_backlog(),
                 outbox_failed=self._by("SELECT platform AS k, count(*) AS n FROM outbox "
                                        "WHERE status = 'failed' GROUP BY platform"),
                 drafts=self._by("SELECT status AS k, count(*) AS n FROM drafts GROUP BY status"),
@@ -31,18 +31,8 @@ class WatchStore(StoreBase):
         return {str(r["k"]): r["n"] for r in self._all(sql)}
 
     def _queue(self) -> dict:
-        # the same queue as Store.conversations_needing_agent (what /tandem queue lists), counted
-        row = self._one(
-            """
-            SELECT count(*) AS n, min(waiting_since) AS oldest FROM (
-                SELECT COALESCE(CASE WHEN c.state = 'waiting_human' THEN c.handoff_at END, d.drafted_at,
-                                c.updated_at) AS waiting_since
-                FROM conversations c
-                LEFT JOIN drafts d ON d.conversation_id = c.id AND d.status = 'pending'
-                WHERE c.state IN ('waiting_human', 'human') OR d.id IS NOT NULL
-            )
-            """
-        )
+        # the queue `/tandem queue` lists (Store.conversations_needing_agent), counted
+        row = self._one(f"SELECT count(*) AS n, min(waiting_since) AS oldest FROM ({QUEUE_SQL})")
         oldest = 0.0
         if row["oldest"]:
             since = datetime.fromisoformat(row["oldest"])
