@@ -2,6 +2,9 @@
 
 Each `*.md` file is an article: front matter `title`, `questions` (example phrasings), optional `tags`
 and `handoff: true` (sensitive: always a person), and the answer as its body. The file name is its id.
+`language` (default `en`) is the body's language; `answers` maps other language codes to the same answer
+written in that language. `status: draft` marks an article taught by an agent and not yet approved by a
+lead: drafts resting on it always wait for a person's review.
 An answer that is still the import placeholder (see bot/kb_import.py) is "not written": drafts resting on
 it always wait for a person's review.
 """
@@ -33,6 +36,24 @@ class Article:
     handoff: bool = False
     path: str = ""
     extra: dict = field(default_factory=dict, compare=False)
+    language: str = "en"  # the body's language
+    translations: tuple[tuple[str, str], ...] = ()  # (language, answer) for the other languages
+    status: str = "published"  # or "draft": taught and not yet approved by a lead
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == "draft"
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return (self.language, *(lang for lang, _ in self.translations))
+
+    def answer_in(self, language: str | None) -> tuple[str, str]:
+        """The answer in `language` when the article has it, else in the body's language: (language, text)."""
+        for lang, text in self.translations:
+            if lang == language:
+                return lang, text
+        return self.language, self.answer
 
     @property
     def written(self) -> bool:
@@ -59,6 +80,14 @@ def _as_list(value, name: str, path: Path) -> tuple[str, ...]:
     raise KBError(f"{path}: '{name}' must be a list of strings")
 
 
+def _translations(value, path: Path) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise KBError(f"{path}: 'answers' must map language codes to answer texts, e.g. answers: {{id: ...}}")
+    return tuple((k.strip().lower(), v.strip()) for k, v in value.items() if v.strip())
+
+
 def load_article(path: Path) -> Article:
     try:
         post = frontmatter.load(path)
@@ -79,6 +108,9 @@ def load_article(path: Path) -> Article:
         tags=_as_list(meta.pop("tags", None), "tags", path),
         handoff=bool(meta.pop("handoff", False)),
         path=str(path),
+        language=str(meta.pop("language", "en") or "en").strip().lower(),
+        translations=_translations(meta.pop("answers", None), path),
+        status="draft" if str(meta.pop("status", "") or "").strip().lower() == "draft" else "published",
         extra=meta,
     )
 

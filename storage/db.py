@@ -236,6 +236,39 @@ def m006_declared_references(db: sqlite_utils.Database) -> None:
         db.table(table).transform(add_foreign_keys=[(column, other, "id")])
 
 
+@migrations()
+def m007_lessons(db: sqlite_utils.Database) -> None:
+    """What agents taught the knowledge base (bot/teach.py): one row per taught pair, question -> article.
+
+    `kind` says what the lesson did: `question` (the customer's question added to an article's examples),
+    `article` (a new article written from an agent's answer), `version` (an edited answer offered as a new
+    version of an article). `status` follows the article's review: `draft` until a lead approves it, then
+    `approved`, or `discarded`. Every row is also a regression test: `tandem kb eval --taught` replays them.
+    Rows are kept by the retention purge (a lesson is knowledge, not a customer's transcript) but their
+    conversation link may be cleared."""
+    db.execute(
+        """
+        CREATE TABLE lessons (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            conversation_id INTEGER REFERENCES conversations(id) ON DELETE SET NULL,
+            platform TEXT NOT NULL DEFAULT '',
+            workspace TEXT NOT NULL DEFAULT '',
+            question TEXT NOT NULL,
+            answer TEXT NOT NULL DEFAULT '',
+            language TEXT NOT NULL DEFAULT 'en',
+            article_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            taught_by TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'draft',
+            decided_by TEXT,
+            decided_at TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX idx_lessons_article ON lessons(article_id, status)")
+    db.execute("CREATE INDEX idx_lessons_created ON lessons(created_at)")
+
+
 def _create_private(path: Path) -> None:
     """Create the database file readable by its owner alone, before SQLite opens it. SQLite gives the WAL and
     shared-memory files it creates beside a database the database file's mode, so those are 0600 too."""

@@ -107,7 +107,8 @@ def test_m006_declares_the_missing_references_and_keeps_every_row_and_index(tmp_
     assert old.execute("SELECT count(*) FROM events WHERE conversation_id IS NOT NULL").fetchone()[0] > 0
     old.close()
 
-    db = open_db(path)
+    db = open_db(path, migrate=False)
+    migrations.apply(db, stop_before="m007_lessons")  # m006 alone, whatever later migrations add
     assert applied_migrations(db)[-1] == "m006_declared_references"
     assert _table_dump(db) == before
     assert _indexes(db) == indexes
@@ -132,3 +133,16 @@ def test_m006_names_rows_that_point_at_nothing_and_leaves_the_database_as_it_was
     again = open_db(path, migrate=False)
     assert applied_migrations(again)[-1] == "m005_retention"
     assert again.execute("SELECT conversation_id FROM events").fetchall() == [(424242,)]
+
+
+def test_m007_adds_the_lessons_table_that_survives_its_conversation(tmp_path):
+    """Lessons (what agents taught) outlive the conversation they came from: its link is cleared, the row kept."""
+    db = open_db(tmp_path / "t.db")
+    assert "m007_lessons" in applied_migrations(db)
+    db.execute("INSERT INTO conversations (platform, channel, customer_id, created_at, updated_at) "
+               "VALUES ('console', 'c', 'u', '2026-01-01', '2026-01-01')")
+    db.execute("INSERT INTO lessons (created_at, conversation_id, question, article_id, kind, taught_by) "
+               "VALUES ('2026-01-01', 1, 'where is my refund', 'refunds-and-returns', 'question', 'ana')")
+    db.execute("DELETE FROM conversations WHERE id = 1")
+    row = db.execute("SELECT conversation_id, status, language FROM lessons").fetchone()
+    assert row == (None, "draft", "en")
