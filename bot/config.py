@@ -40,6 +40,8 @@ class Settings(BaseSettings):
 
     tandem_db: str = Field("tandem.db", description="SQLite file")
     tandem_kb: Path | None = Field(None, description="knowledge base folder (default: bundled sample KB)")
+    # seconds between looks at TANDEM_KB for files added, edited or removed by hand (0: never; restart instead)
+    tandem_kb_poll: float = Field(2.0, ge=0.0, le=3600.0)
     tandem_mode: Mode = Mode.REVIEW
     tandem_auto_threshold: float = Field(0.85, ge=0.0, le=1.0)
     tandem_handoff_threshold: float = Field(0.45, ge=0.0, le=1.0)

@@ -22,6 +22,7 @@ from bot import commands
 from bot.config import Settings
 from bot.conversations import ConversationService
 from bot.drafting.base import Drafter, DrafterError, DraftRequest, DraftResult
+from bot.kb_live import LiveKB
 from bot.metrics import Metrics
 from bot.outbox import Dispatcher
 from bot.ports import Adapter, Store
@@ -49,10 +50,11 @@ def decode(payload: str) -> InboundMessage:
 
 
 class Core:
-    def __init__(self, settings: Settings, store: Store, drafter: Drafter):
+    def __init__(self, settings: Settings, store: Store, drafter: Drafter, kb: LiveKB | None = None):
         self.settings = settings
         self.store = store
         self.drafter = drafter
+        self.kb = kb  # the knowledge base that follows TANDEM_KB (teaching writes through it), if any
         self.policy = policy_for(settings.link_domains, getattr(drafter, "kb_articles", ()))
         self.conversations = ConversationService(settings, store, self.policy)
         self.rules = ConversationRules(self.conversations, store, getattr(drafter, "name", "drafter"))
@@ -90,6 +92,8 @@ class Core:
         for i in range(self.settings.tandem_workers):
             self._tasks.append(asyncio.create_task(self._draft_worker(), name=f"tandem-drafter-{i}"))
         self._tasks.append(asyncio.create_task(self.outbox.run(), name="tandem-outbox"))
+        if self.kb is not None and self.kb.writable and self.settings.tandem_kb_poll > 0:
+            self._tasks.append(asyncio.create_task(self.kb.watch(self.settings.tandem_kb_poll), name="tandem-kb"))
         self._inbox_wake.set()
         self._draft_wake.set()
 
@@ -212,7 +216,7 @@ class Core:
 
     # ---- commands ----------------------------------------------------------------------------------------
     def _context(self, actor: Actor) -> Context:
-        return Context(actor, self.store, self.conversations)
+        return Context(actor, self.store, self.conversations, self.kb)
 
     def _after_command(self) -> None:
         self.outbox.wake()

@@ -77,11 +77,13 @@ def command(name: str, *args: Arg, role: Role = Role.AGENT, help: str = "", butt
 
 @dataclass
 class Context:
-    """What a handler works with: who asked, the store to read from, the service that changes conversations."""
+    """What a handler works with: who asked, the store to read from, the service that changes conversations, and the
+    live knowledge base."""
 
     actor: Actor
     store: Store
     conversations: ConversationService
+    kb: Any = None  # bot.kb_live.LiveKB when the drafter ranks knowledge-base articles (teaching needs it)
 
     @property
     def who(self) -> str:

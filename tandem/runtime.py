@@ -21,6 +21,7 @@ from bot.config import ConfigError, Settings
 from bot.core import Core
 from bot.drafting.retrieval import KBDrafter
 from bot.kb import load_kb, unwritten
+from bot.kb_live import LiveKB
 from bot.ports import Adapter
 from storage import Store, open_db
 from storage.db import exposed_files
@@ -45,7 +46,7 @@ def build_drafter(settings: Settings):
     from bot.drafting.llm import LLMDrafter
 
     log.info("drafting with %s at %s", settings.tandem_llm_model, settings.openai_base_url or "api.openai.com")
-    return LLMDrafter(kb, articles, api_key=settings.openai_api_key, base_url=settings.openai_base_url,
+    return LLMDrafter(kb, api_key=settings.openai_api_key, base_url=settings.openai_base_url,
                       model=settings.tandem_llm_model, timeout=settings.tandem_llm_timeout)
 
 
@@ -122,7 +123,16 @@ def open_store(path: str, clock: Callable[[], datetime] = utcnow) -> Store:
 
 
 def build_core(settings: Settings, clock: Callable[[], datetime] | None = None, drafter=None) -> Core:
-    return Core(settings, open_store(settings.tandem_db, clock or utcnow), drafter or build_drafter(settings))
+    drafter = drafter or build_drafter(settings)
+    return Core(settings, open_store(settings.tandem_db, clock or utcnow), drafter, kb=live_kb(settings, drafter))
+
+
+def live_kb(settings: Settings, drafter) -> LiveKB | None:
+    """The knowledge base that follows its folder, when the drafter ranks articles (the KB or LLM drafter)."""
+    retriever = getattr(drafter, "retriever", drafter)
+    if not hasattr(retriever, "apply"):
+        return None
+    return LiveKB(retriever, settings.tandem_kb)
 
 
 def _load(group: str) -> list[tuple[str, Callable]]:

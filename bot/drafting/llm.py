@@ -86,20 +86,27 @@ def parse_reply(content: str | None) -> dict:
 class LLMDrafter:
     name = "llm"
 
-    def __init__(self, retriever, articles: list[Article], *, api_key: str | None, base_url: str | None,
+    def __init__(self, retriever, *, api_key: str | None, base_url: str | None,
                  model: str, timeout: float):
-        self.retriever = retriever  # the KB drafter: finds the articles to ground on
-        self.articles = {a.id: a for a in articles}
-        self.kb_articles = list(articles)
+        self.retriever = retriever  # the KB drafter: finds the articles to ground on (and follows the KB folder)
         self.model = model
         self.timeout = timeout
         self.client = openai.AsyncOpenAI(api_key=api_key or "not-needed", base_url=base_url, timeout=timeout,
                                          max_retries=0)
 
+    @property
+    def kb_articles(self) -> list[Article]:
+        return self.retriever.kb_articles
+
+    @property
+    def articles(self) -> dict[str, Article]:
+        return {a.id: a for a in self.retriever.kb_articles}
+
     async def draft(self, request: DraftRequest) -> DraftResult:
         # TF-IDF retrieval is CPU work: keep it off the event loop so acknowledgements never wait for it.
         grounding = await asyncio.to_thread(self.retriever.answer, request.question)
-        top = [self.articles[s.id] for s in grounding.sources if s.id in self.articles]
+        by_id = self.articles
+        top = [by_id[s.id] for s in grounding.sources if s.id in by_id]
         articles = "\n\n".join(f"[{a.id}] {a.title}\n{a.answer}" for a in top) or "(no relevant article)"
         messages = [{"role": "system", "content": SYSTEM_PROMPT.format(
             language_hint=_LANG.get(request.language, "the customer's language"), articles=articles)}]

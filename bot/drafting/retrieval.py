@@ -212,6 +212,17 @@ class KBDrafter:
     def kb_articles(self) -> list[Article]:
         return self.index.articles
 
+    def apply(self, changed: list[Article], removed: list[str]) -> None:
+        """Bring the index in step with changed (new or edited) and removed articles.
+
+        The new index is built beside the old one and swapped in with one assignment, so a draft in another
+        thread always scores against one whole index."""
+        gone = set(removed) | {a.id for a in changed}
+        articles = sorted([a for a in self.index.articles if a.id not in gone] + list(changed), key=lambda a: a.id)
+        if not articles:
+            raise ValueError("the knowledge base would have no articles")
+        self.index = KBIndex(articles, encoder=self.index.encoder)
+
     def rank(self, questions: list[str], k: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Batch form for evaluation: top-k article indexes, confidences, and the raw scores."""
         order, feats, total = self.index.features(questions)

@@ -1,0 +1,128 @@
+"""The knowledge base while Tandem runs: its folder, its articles now, and the drafter's index kept in step.
+
+Teaching writes articles into `TANDEM_KB` and people edit the same files by hand; both must reach the next
+draft without a restart. This module is the one place that knows the folder: it writes an article atomically
+(a temporary file renamed over the old one, so a reader never sees half a file), notices files changed on
+disk (by modification time and size, polled), re-reads just those, and hands the changed and removed
+articles to the KB drafter's index (`KBDrafter.apply`). A file that no longer parses is logged and its last
+good version kept, so a typo in an editor never takes the bot down.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from bot.kb import Article, KBError, bundled_kb_path, load_article
+
+log = logging.getLogger(__name__)
+
+
+class KBReadOnly(KBError):
+    """The knowledge base in use cannot be written (the bundled sample): teaching needs TANDEM_KB."""
+
+
+class LiveKB:
+    def __init__(self, drafter, root: str | Path | None):
+        self.drafter = drafter  # the KBDrafter whose index follows the folder
+        self.writable = root is not None
+        self.root = Path(root) if root is not None else bundled_kb_path()
+        self._seen: dict[str, tuple[int, int]] = self._stat_all()
+        self.changes = 0  # files applied since start (for logs and tests)
+
+    # ---- reading -----------------------------------------------------------------------------------------
+    @property
+    def articles(self) -> list[Article]:
+        return list(self.drafter.index.articles)
+
+    def article(self, article_id: str) -> Article | None:
+        return next((a for a in self.drafter.index.articles if a.id == article_id), None)
+
+    def path_for(self, article_id: str) -> Path:
+        return self.root / f"{article_id}.md"
+
+    # ---- writing -----------------------------------------------------------------------------------------
+    def write(self, article_id: str, text: str) -> Article:
+        """Write an article file atomically and apply it to the index now; returns the article as loaded."""
+        if not self.writable:
+            raise KBReadOnly("the bundled sample knowledge base cannot be changed: set TANDEM_KB to a folder "
+                             "of your own (`tandem kb init DIR` copies the sample there)")
+        path = self.path_for(article_id)
+        fd, tmp = tempfile.mkstemp(prefix=f".{article_id}.", suffix=".tmp", dir=self.root)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text if text.endswith("\n") else text + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            article = load_article(Path(tmp))  # refuse to install a file that would not load
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.refresh([path])
+        return self.article(article.id) or article
+
+    def remove(self, article_id: str) -> None:
+        if not self.writable:
+            raise KBReadOnly("the bundled sample knowledge base cannot be changed: set TANDEM_KB")
+        path = self.path_for(article_id)
+        path.unlink(missing_ok=True)
+        self.refresh([path])
+
+    # ---- following the folder ----------------------------------------------------------------------------
+    def _stat_all(self) -> dict[str, tuple[int, int]]:
+        seen = {}
+        for path in self.root.glob("*.md"):
+            if path.name.lower() == "readme.md":
+                continue
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            seen[path.name] = (st.st_mtime_ns, st.st_size)
+        return seen
+
+    def scan(self) -> list[str]:
+        """Apply every article file added, changed or removed since the last look; returns their ids."""
+        now = self._stat_all()
+        changed = [self.root / name for name in set(now) | set(self._seen) if now.get(name) != self._seen.get(name)]
+        if changed:
+            self.refresh(changed)
+        return sorted(p.stem for p in changed)
+
+    def refresh(self, paths: list[Path]) -> None:
+        """Re-read these files (a missing one is a removed article) and update the index with them."""
+        changed: list[Article] = []
+        removed: list[str] = []
+        for path in paths:
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                removed.append(path.stem)
+                self._seen.pop(path.name, None)
+                continue
+            self._seen[path.name] = (st.st_mtime_ns, st.st_size)
+            try:
+                changed.append(load_article(path))
+            except KBError as exc:
+                log.warning("knowledge base: %s; the last good version of %s stays in use", exc, path.stem)
+        if removed and len(removed) >= len(self.drafter.index.articles) and not changed:
+            log.warning("knowledge base: every article file is gone from %s; keeping the index as it was", self.root)
+            return
+        if changed or removed:
+            self.drafter.apply(changed, removed)
+            self.changes += len(changed) + len(removed)
+            log.info("knowledge base: applied %s%s", ", ".join(a.id for a in changed) or "",
+                     (" removed " + ", ".join(removed)) if removed else "")
+
+    async def watch(self, interval: float) -> None:
+        """Poll the folder every `interval` seconds for as long as Tandem runs (a file's scan runs in a thread:
+        re-indexing is CPU work that must not hold up acknowledgements)."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.scan)
+            except Exception:  # a watcher that dies would silently freeze the KB: log and keep watching
+                log.exception("knowledge base: scanning %s failed; trying again in %gs", self.root, interval)
