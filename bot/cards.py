@@ -5,7 +5,10 @@ exist or what the state means; that is what this module is for.
 """
 from __future__ import annotations
 
+import json
+
 from bot.ports import Store
+from bot.teach import card_offer
 from bot.texts import clip
 from vocab import CardView, Conversation, State
 
@@ -48,12 +51,19 @@ def button_id(command: str, target_id: int) -> str:
     return f"tandem:{command}:{target_id}"
 
 
+def _held(store: Store, conversation_id: int, draft_id: int) -> list[str]:
+    """Why the pending draft waits for review although auto mode could have sent it (its draft_ready audit row)."""
+    for event in reversed(store.events_for(conversation_id)):
+        if event["action"] == "draft_ready" and event["draft_id"] == draft_id:
+            return json.loads(event["details"] or "{}").get("held", [])
+    return []
+
+
 def build_card(store: Store, conv: Conversation) -> CardView:
     draft = store.pending_draft(conv.id)
     drafting = store.has_draft_in_progress(conv.id)
-    latest = next(
-        (m for m in reversed(store.recent_messages(conv.id, limit=10)) if m["author_kind"] == "customer"), None
-    )
+    messages = store.recent_messages(conv.id, limit=40)
+    latest = next((m for m in reversed(messages) if m["author_kind"] == "customer"), None)
     latest_text = latest["text"] if latest else ""
     if latest and latest["attachments"]:
         latest_text = (latest_text + f" [{latest['attachments']} file(s)]").strip()
@@ -78,6 +88,11 @@ def build_card(store: Store, conv: Conversation) -> CardView:
     else:
         label = "🤖 Bot is handling it"
         buttons = ("takeover", "resolve")
+    if draft and (held := _held(store, conv.id, draft.id)):
+        label += " · not sent automatically: " + "; ".join(held)
+    taught, note = card_offer(store, conv, messages)
+    buttons = (*buttons, *taught)
+    label += f" · {note}" if note else ""
     where = "DM" if conv.is_dm else f"#{conv.channel}" + (f" thread {conv.thread}" if conv.thread else "")
     return CardView(
         conversation_id=conv.id,

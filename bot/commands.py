@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bot import desk  # noqa: F401  (registers the handlers)
+from bot import desk, desk_kb  # noqa: F401  (registers the handlers)
 from bot.cards import button_args, button_id, button_targets
 from bot.registry import COMMANDS, Arg, Button, Command, CommandError, Context, OutOfScope, convert, parse_line
 from bot.texts import clean_text

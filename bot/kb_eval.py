@@ -108,3 +108,30 @@ def evaluate(articles: list[Article], rows: list[tuple[str, str]], threshold: fl
     drafter = KBDrafter(articles, encoder=encoder)
     outcomes = run(drafter, rows, oos_label, progress)
     return report(outcomes, drafter, threshold, {label_of(a) for a in articles if a.handoff})
+
+
+def evaluate_taught(articles: list[Article], lessons: list[dict], threshold: float, encoder=None,
+                    progress: bool = True) -> dict:
+    """Replay every taught question (each lesson question -> article) against the knowledge base as it is now.
+
+    The report is `report`'s, plus "taught" (how many lessons were asked) and "broken": each lesson whose question
+    no longer ranks its article first (the article edited by hand, moved or removed), by id and question."""
+    drafter = KBDrafter(articles, encoder=encoder)
+    by_id = {a.id: a for a in articles}
+    seen, asked = set(), []
+    for lesson in lessons:
+        if lesson["kind"] in ("question", "article") and (lesson["question"], lesson["article_id"]) not in seen:
+            seen.add((lesson["question"], lesson["article_id"]))
+            asked.append(lesson)
+    rows = [(lesson["question"], label_of(by_id[lesson["article_id"]]) if lesson["article_id"] in by_id
+             else lesson["article_id"]) for lesson in asked]
+    outcomes = run(drafter, rows, progress=progress)
+    result = report(outcomes, drafter, threshold, {label_of(a) for a in articles if a.handoff})
+    result["taught"] = len(asked)
+    result["broken"] = [
+        {"lesson": lesson["id"], "article": lesson["article_id"], "question": lesson["question"],
+         "reached": outcome.ranked[0] if outcome.ranked else None}
+        for lesson, (_, label), outcome in zip(asked, rows, outcomes)
+        if not outcome.ranked or outcome.ranked[0] != label or lesson["article_id"] not in by_id
+    ]
+    return result

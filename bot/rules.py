@@ -58,6 +58,9 @@ def hold_reasons(result: DraftResult, question: str, auto_threshold: float,
     why = []
     if result.unwritten:
         why.append("rests on an article with no written answer yet: " + ", ".join(result.unwritten))
+    if result.unreviewed:
+        why.append("rests on a taught article a lead has not approved yet (`kb approve "
+                   + ", ".join(result.unreviewed) + "`)")
     if result.grounding_confidence < auto_threshold:
         why.append(f"the retrieval's confidence in its best article is {result.grounding_confidence:.2f}, "
                    f"under TANDEM_AUTO_THRESHOLD {auto_threshold:.2f}")

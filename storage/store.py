@@ -13,12 +13,13 @@ from typing import Any
 from storage.analytics import Analytics
 from storage.base import QUEUE_SQL
 from storage.db import open_db
+from storage.lessons import LessonStore
 from storage.records import to_conversation, to_draft
 from storage.watch import WatchStore
 from vocab import Address, AuditAction, Conversation, ConversationChange, Draft
 
 
-class Store(WatchStore):
+class Store(LessonStore, WatchStore):
     """The SQLite engine of the `bot.ports.Store` contract."""
 
     # ---- the digest's queries ----------------------------------------------------------------------------

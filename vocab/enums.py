@@ -107,6 +107,10 @@ class AuditAction(str, enum.Enum):
     ASSIGN = "assign"
     RESOLVE = "resolve"
     MODE = "mode"
+    TEACH = "teach"  # an agent taught the knowledge base from a conversation (details: article, lessons)
+    KB_WRITE = "kb_write"  # Tandem wrote an article file into TANDEM_KB (details: article, path, why)
+    KB_APPROVE = "kb_approve"  # a lead approved what was taught to an article
+    KB_DISCARD = "kb_discard"  # a lead discarded it
     # commands that did not run
     COMMAND_UNKNOWN = "command_unknown"
     COMMAND_REFUSED = "command_refused"

@@ -33,6 +33,7 @@ class DraftResult:
     grounding_confidence: float = 0.0  # the retrieval's calibrated confidence in its top article
     grounding: str = ""  # the text of the articles the draft rests on (what it may promise)
     unwritten: tuple[str, ...] = ()  # ids of those articles whose answer is not written yet (import placeholder)
+    unreviewed: tuple[str, ...] = ()  # ids of those articles taught and not yet approved by a lead (status: draft)
 
 
 class DrafterError(Exception):

@@ -147,6 +147,7 @@ class LLMDrafter:
             grounding_confidence=grounding.grounding_confidence,
             grounding="\n\n".join(a.answer for a in top),
             unwritten=grounding.unwritten,
+            unreviewed=grounding.unreviewed,
         )
 
     async def aclose(self) -> None:

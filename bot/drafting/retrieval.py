@@ -249,6 +249,7 @@ class KBDrafter:
             grounding_confidence=round(confidence, 4),
             grounding=top.answer,
             unwritten=() if top.written else (top.id,),
+            unreviewed=(top.id,) if top.is_draft else (),
         )
 
     async def aclose(self) -> None:

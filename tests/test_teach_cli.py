@@ -1,0 +1,77 @@
+"""The lead's side of teaching on the command line: `tandem kb pending|approve|discard` and `tandem kb eval --taught`,
+run as a user would (the real CLI in a subprocess) against a knowledge base and database taught by a running core."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import frontmatter
+
+from tests.conftest import AGENT, FIXTURE_KB, make_settings, start_core
+from tests.test_console import tandem
+from tests.test_teach import GIFT, agent_answers, run
+
+
+async def taught(tmp_path):
+    """A KB copy and a database where an agent taught a new article and a question for pay-in-4."""
+    kb_dir = tmp_path / "kb"
+    shutil.copytree(FIXTURE_KB, kb_dir)
+    settings = make_settings(tmp_path, tandem_kb=kb_dir, tandem_kb_poll=0)
+    core = await start_core(settings)
+    try:
+        conv = await agent_answers(core, "Can I pay with a gift card?", GIFT)
+        new = (await run(core, AGENT, f"teach {conv.id}")).data["article"]
+        other = await agent_answers(core, "could I split the bill into four parts", "Yes: choose Pay in 4.", "dan")
+        assert (await run(core, AGENT, f"teach {other.id} pay-in-4")).ok
+    finally:
+        await core.stop()
+    env = {"TANDEM_DB": settings.tandem_db, "TANDEM_KB": str(kb_dir)}
+    return kb_dir, env, new
+
+
+async def test_a_lead_reviews_on_the_command_line(tmp_path):
+    kb_dir, env, new = await taught(tmp_path)
+    listed = tandem("kb", "pending", env=env, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert new in listed.stdout and "pay-in-4" in listed.stdout and "could I split the bill" in listed.stdout
+    approved = tandem("kb", "approve", new, env=env, cwd=tmp_path)
+    assert approved.returncode == 0 and "approved" in approved.stdout, approved.stderr
+    assert "status" not in frontmatter.load(kb_dir / f"{new}.md").metadata
+    discarded = tandem("kb", "discard", "pay-in-4", env=env, cwd=tmp_path)
+    assert discarded.returncode == 0, discarded.stderr
+    assert "could I split the bill into four parts" not in (kb_dir / "pay-in-4.md").read_text()
+    assert tandem("kb", "pending", env=env, cwd=tmp_path).stdout.startswith("Nothing waits")
+    missing = tandem("kb", "approve", "no-such-article", env=env, cwd=tmp_path)
+    assert missing.returncode == 1 and "There is no article `no-such-article`" in missing.stdout
+
+
+async def test_eval_taught_names_a_lesson_that_no_longer_reaches_its_article(tmp_path):
+    kb_dir, env, new = await taught(tmp_path)
+    good = tandem("kb", "eval", "--taught", "--quiet", env=env, cwd=tmp_path)
+    assert good.returncode == 0, good.stderr
+    report = json.loads(good.stdout)
+    assert report["taught"] == 2 and report["broken"] == [] and report["top1_accuracy"] == 1.0
+    assert {"questions", "top3_accuracy", "handoff_recall", "latency_ms_p50"} <= set(report)
+
+    post = frontmatter.load(kb_dir / f"{new}.md")  # someone edits the file by hand and drops the question
+    post.metadata.update(title="Where to shop", questions=["Which shops take your card?"])
+    post.content = "Most online shops that show our logo at checkout."
+    (kb_dir / f"{new}.md").write_text(frontmatter.dumps(post) + "\n")
+    broken = tandem("kb", "eval", "--taught", "--quiet", env=env, cwd=tmp_path)
+    assert broken.returncode == 1
+    report = json.loads(broken.stdout)
+    assert [(b["article"], b["question"]) for b in report["broken"]] == [(new, "Can I pay with a gift card?")]
+    assert f"no longer reaches {new}" in broken.stderr
+
+    (kb_dir / f"{new}.md").unlink()  # or moved away: still named
+    gone = json.loads(tandem("kb", "eval", "--taught", "--quiet", env=env, cwd=tmp_path).stdout)
+    assert [b["article"] for b in gone["broken"]] == [new]
+
+
+def test_kb_init_copies_the_sample_and_eval_needs_a_file_or_taught(tmp_path):
+    made = tandem("kb", "init", str(tmp_path / "mykb"), cwd=tmp_path)
+    assert made.returncode == 0 and "TANDEM_KB=" in made.stdout
+    assert len(list((tmp_path / "mykb").glob("*.md"))) >= 10
+    assert tandem("kb", "init", str(tmp_path / "mykb"), cwd=tmp_path).returncode != 0
+    usage = tandem("kb", "eval", cwd=tmp_path)
+    assert usage.returncode == 2 and "--taught" in usage.stderr
