@@ -2,7 +2,7 @@
 
 Declared here with the same `@command` registry as bot/desk.py (imported beside it, so every adapter offers
 them); the logic is bot/teach.py (teaching) and bot/kb_review.py (a lead's review). `teach` is also the card's
-**Save to knowledge base** button; `approve-taught` / `discard-taught` are the card's one-click review of what
+**Save to knowledge base** button; `approve_taught` / `discard_taught` are the card's one-click review of what
 was taught from that conversation.
 """
 from __future__ import annotations
@@ -41,13 +41,13 @@ def _review_taught(ctx: Context, conversation: int, decide) -> CommandResult:
     return CommandResult(" ".join(decide(ctx, a) for a in articles), data={"articles": articles})
 
 
-@command("approve-taught", CONV, role=Role.LEAD, button=Button("Approve for the KB", Tone.GOOD),
+@command("approve_taught", CONV, role=Role.LEAD, button=Button("Approve for the KB", Tone.GOOD),
          help="Approve the articles taught from a conversation (the card's button)")
 def approve_taught(ctx: Context, conversation: int) -> CommandResult:
     return _review_taught(ctx, conversation, kb_review.approve)
 
 
-@command("discard-taught", CONV, role=Role.LEAD, button=Button("Discard lesson", Tone.DANGER),
+@command("discard_taught", CONV, role=Role.LEAD, button=Button("Discard lesson", Tone.DANGER),
          help="Discard what was taught from a conversation (the card's button)")
 def discard_taught(ctx: Context, conversation: int) -> CommandResult:
     return _review_taught(ctx, conversation, kb_review.discard)

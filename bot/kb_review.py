@@ -13,7 +13,7 @@ from __future__ import annotations
 from bot import kb_edit
 from bot.ports import Row
 from bot.registry import CommandError, Context
-from bot.teach import article_text, write_article, writable_kb
+from bot.teach import article_text, stamp, write_article, writable_kb
 from bot.texts import clip
 from vocab import AuditAction, CommandResult
 
@@ -71,7 +71,7 @@ def approve(ctx: Context, article_id: str) -> str:
     versions = [r for r in rows if r["kind"] == "version"]
     for version in versions:  # oldest first: the latest version is the one that stays
         text = kb_edit.set_answer(text, version["language"], version["answer"])
-    write_article(ctx, None, article_id, kb_edit.publish(text, ctx.who, ctx.store.now()), "approved")
+    write_article(ctx, None, article_id, kb_edit.publish(text, ctx.who, stamp(ctx.store.now())), "approved")
     ctx.store.decide_lessons([r["id"] for r in rows], "approved", ctx.who)
     ctx.conversations.audit(ctx.actor, AuditAction.KB_APPROVE, article=article_id, lessons=[r["id"] for r in rows],
                             versions=len(versions))

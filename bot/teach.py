@@ -104,7 +104,7 @@ def card_offer(store: Store, conv: Conversation, messages: list[Row]) -> tuple[t
     answer went out (on a resolved card, when an agent wrote or reworked it), Approve/Discard while a lesson taught
     from it waits for a lead."""
     if any(lesson["status"] == "draft" for lesson in store.lessons(conversation_id=conv.id)):
-        return ("approve-taught", "discard-taught"), "📚 taught: waits for a lead's approval"
+        return ("approve_taught", "discard_taught"), "📚 taught: waits for a lead's approval"
     got = untaught(store, conv, messages)
     if got is None:
         return (), ""
@@ -113,6 +113,11 @@ def card_offer(store: Store, conv: Conversation, messages: list[Row]) -> tuple[t
             return (), ""
         return ("teach",), "💡 an agent wrote this answer: save it to the knowledge base?"
     return ("teach",), ""
+
+
+def stamp(iso_time: str) -> str:
+    """A time as people read it in front matter: to the second, UTC."""
+    return iso_time[:19] + "Z"
 
 
 def writable_kb(ctx: Context):
@@ -161,7 +166,7 @@ def _new_id(ctx: Context, title: str, conv: Conversation) -> str:
 def _new_article(ctx: Context, conv: Conversation, got: Received, answer: str) -> tuple[str, list[str]]:
     title = kb_edit.propose_title(got.question)
     article_id = _new_id(ctx, title, conv)
-    taught = {"taught_by": ctx.who, "taught_at": ctx.store.now(),
+    taught = {"taught_by": ctx.who, "taught_at": stamp(ctx.store.now()),
               "taught_from": f"{conv.platform} conversation #{conv.id}"}
     write_article(ctx, conv, article_id, kb_edit.new_article(title, got.question, answer, conv.language or "en", taught),
            "new article")
@@ -211,5 +216,5 @@ def teach(ctx: Context, conv: Conversation, target: str | None) -> CommandResult
     ctx.conversations.refresh_card(conv)
     if pending:
         lines.append(f"`{article.id}` is a draft until a lead approves it (`kb approve {article.id}`, or the "
-                     "card's Approve button): its drafts wait for review, never sent automatically.")
+                     "card's Approve for the KB button): its drafts wait for review, never sent automatically.")
     return CommandResult(" ".join(lines), data={"article": article.id, "lessons": pending})

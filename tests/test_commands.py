@@ -10,11 +10,11 @@ CUSTOMER = Actor("test", "U-cara", "cara", Role.CUSTOMER)
 
 async def test_every_command_is_declared_once_with_usage_and_help():
     expected = {"help", "queue", "show", "approve", "edit", "reject", "takeover", "handback", "reply", "note",
-                "assign", "resolve", "mode", "digest", "teach", "kb", "approve-taught", "discard-taught"}
+                "assign", "resolve", "mode", "digest", "teach", "kb", "approve_taught", "discard_taught"}
     assert set(COMMANDS) == expected
     assert all(c.help and c.usage.startswith(c.name) for c in COMMANDS.values())
     assert COMMANDS["mode"].role == Role.LEAD
-    assert {COMMANDS[name].role for name in ("kb", "approve-taught", "discard-taught")} == {Role.LEAD}
+    assert {COMMANDS[name].role for name in ("kb", "approve_taught", "discard_taught")} == {Role.LEAD}
 
 
 async def test_a_leads_mode_survives_a_restart_and_mode_alone_says_who_set_it(settings, clock, caplog):

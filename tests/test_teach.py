@@ -64,7 +64,7 @@ async def test_an_agent_written_answer_becomes_a_draft_article_that_drafts_at_on
     lesson = desk.store.lessons(conversation_id=conv.id)[0]
     assert (lesson["kind"], lesson["status"], lesson["article_id"]) == ("article", "draft", article_id)
     assert [e["action"] for e in desk.store.events_for(conv.id)][-2:] == [AuditAction.KB_WRITE, AuditAction.TEACH]
-    assert last_card(desk, conv.id).buttons[-2:] == ("approve-taught", "discard-taught")
+    assert last_card(desk, conv.id).buttons[-2:] == ("approve_taught", "discard_taught")
 
     await run(desk, LEAD, "mode auto")
     await say(desk, "can i pay using a gift card", "dan")
@@ -138,7 +138,7 @@ async def test_a_customer_cannot_teach_and_an_agent_cannot_review(desk, kb_dir):
     result = await run(desk, CUSTOMER, f"teach {conv.id}")
     assert not result.ok and "only for the support team" in result.text
     assert sorted(p.name for p in kb_dir.iterdir()) == before and not desk.store.lessons()
-    for line in ("kb pending", "kb approve pay-in-4", f"approve-taught {conv.id}"):
+    for line in ("kb pending", "kb approve pay-in-4", f"approve_taught {conv.id}"):
         assert not (await run(desk, AGENT, line)).ok
 
 

@@ -75,3 +75,26 @@ def test_kb_init_copies_the_sample_and_eval_needs_a_file_or_taught(tmp_path):
     assert tandem("kb", "init", str(tmp_path / "mykb"), cwd=tmp_path).returncode != 0
     usage = tandem("kb", "eval", cwd=tmp_path)
     assert usage.returncode == 2 and "--taught" in usage.stderr
+
+
+def test_the_console_teaches_reviews_and_drafts_from_the_taught_article(tmp_path):
+    kb_dir = tmp_path / "kb"
+    shutil.copytree(FIXTURE_KB, kb_dir)
+    scenario = "\n".join([
+        "Can I pay with a gift card?",
+        "/takeover 1",
+        f"/reply 1 {GIFT}",
+        "/teach 1",
+        "/kb pending",
+        "/kb approve can-i-pay-with-a-gift-card",
+        "dan> Can I pay with a gift card please?",
+        "",
+    ])
+    env = {"TANDEM_DB": str(tmp_path / "c.db"), "TANDEM_KB": str(kb_dir), "TANDEM_SUPPORT_HOURS": "24/7"}
+    result = tandem("run", stdin=scenario, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "New article `can-i-pay-with-a-gift-card`" in out
+    assert "1 article(s) wait for a lead" in out and "`can-i-pay-with-a-gift-card` approved" in out
+    assert out.rindex("Gift cards cannot be used") > out.index("[dan] Can I pay with a gift card please?")
+    assert "approved_by" in (kb_dir / "can-i-pay-with-a-gift-card.md").read_text()
