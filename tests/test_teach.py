@@ -151,3 +151,49 @@ async def test_teaching_with_the_bundled_knowledge_base_says_how_to_set_tandem_k
         assert not core.store.lessons()
     finally:
         await core.stop()
+
+
+async def test_resolving_after_an_agent_wrote_the_answer_suggests_saving_it(desk):
+    conv = await agent_answers(desk, "Can I pay with a gift card?", GIFT)
+    await run(desk, AGENT, f"resolve {conv.id}")
+    card = last_card(desk, conv.id)
+    assert card.buttons == ("teach",) and "save it to the knowledge base" in card.state_label
+    await say(desk, "What happens if I pay late?", "dan")  # a draft approved as it was: nothing to suggest
+    dan = conv_of(desk, "dan")
+    await run(desk, AGENT, f"approve {desk.store.pending_draft(dan.id).id}")
+    assert "teach" in last_card(desk, dan.id).buttons  # still offered while the conversation is open
+    await run(desk, AGENT, f"resolve {dan.id}")
+    assert last_card(desk, dan.id).buttons == ()
+
+
+async def test_an_answer_typed_in_the_thread_is_sanitised_before_it_becomes_an_article(desk, kb_dir):
+    await say(desk, "Can I pay with a gift card?")
+    conv = conv_of(desk)
+    typed = "@everyone gift cards are not accepted, see https://evil.example.net/win for details"
+    await say(desk, typed, role=Role.AGENT, user="U-AGENT", who="cara")  # straight into the customer's channel
+    assert desk.store.recent_messages(conv.id)[-1]["author_kind"] == "agent"
+    result = await run(desk, AGENT, f"teach {conv.id}")
+    body = load_article(kb_dir / f"{result.data['article']}.md").answer
+    assert "@everyone" not in body and "evil.example.net/win" not in body and "gift cards are not accepted" in body
+
+
+async def test_a_taught_answer_keeps_the_language_it_was_written_in(desk, kb_dir):
+    conv = await agent_answers(desk, "Apakah saya bisa bayar pakai kartu hadiah untuk pesanan saya?",
+                               "Kartu hadiah tidak bisa dipakai untuk pesanan Pay in 4.")
+    assert conv.language == "id"
+    result = await run(desk, AGENT, f"teach {conv.id}")
+    article = load_article(kb_dir / f"{result.data['article']}.md")
+    assert article.language == "id" and article.answer.startswith("Kartu hadiah")
+    assert desk.store.lessons(conversation_id=conv.id)[0]["language"] == "id"
+
+
+async def test_naming_an_article_files_the_question_there_and_new_forces_an_article(desk, kb_dir):
+    conv = await agent_answers(desk, "my instalment date clashes with payday", "Move it under Payments > Change date.")
+    result = await run(desk, AGENT, f"teach {conv.id} change-date")
+    assert result.ok and "my instalment date clashes with payday" in load_article(kb_dir / "change-date.md").questions
+    assert not (await run(desk, AGENT, f"teach {conv.id} no-such-article")).ok
+    other = await agent_answers(desk, "How does pay in 4 work?", "Four payments, two weeks apart.", "dan")
+    forced = await run(desk, AGENT, f"teach {other.id} new")
+    assert forced.data["article"] != "pay-in-4" and (kb_dir / f"{forced.data['article']}.md").exists()
+    await run(desk, LEAD, f"kb discard {forced.data['article']}")
+    assert not (kb_dir / f"{forced.data['article']}.md").exists() and desk.kb.article(forced.data["article"]) is None
