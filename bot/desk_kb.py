@@ -14,15 +14,15 @@ from vocab import CommandResult, Role, Tone
 
 
 @command("teach", CONV, Arg("article", "text", required=False, help="an article id, or new"),
-         help="Save the customer's question and the answer they got to the knowledge base (into an article, "
-              "or `new`)", button=Button("Save to knowledge base", Tone.PRIMARY))
+         help="Save the customer's question and the answer they got to the knowledge base",
+         button=Button("Save to knowledge base", Tone.PRIMARY))
 def teach(ctx: Context, conversation: int, article: str | None) -> CommandResult:
     return teaching.teach(ctx, _conversation(ctx, conversation, open_only=False), article)
 
 
 @command("kb", Arg("action", "choice", choices=("pending", "approve", "discard")),
          Arg("article", "text", required=False), role=Role.LEAD,
-         help="Review what was taught: list it, approve an article (it may then auto-send), or discard it")
+         help="Review what was taught: list it, approve an article (then it may auto-send), or discard it")
 def kb(ctx: Context, action: str, article: str | None) -> CommandResult:
     if action == "pending":
         return kb_review.pending(ctx)

@@ -168,8 +168,8 @@ def _new_article(ctx: Context, conv: Conversation, got: Received, answer: str) -
     article_id = _new_id(ctx, title, conv)
     taught = {"taught_by": ctx.who, "taught_at": stamp(ctx.store.now()),
               "taught_from": f"{conv.platform} conversation #{conv.id}"}
-    write_article(ctx, conv, article_id, kb_edit.new_article(title, got.question, answer, conv.language or "en", taught),
-           "new article")
+    text = kb_edit.new_article(title, got.question, answer, conv.language or "en", taught)
+    write_article(ctx, conv, article_id, text, "new article")
     _lesson(ctx, conv, got, article_id, "article", answer=answer)
     return article_id, [f"New article `{article_id}` (“{title}”) written from your answer, with the question "
                         "as its first example."]
@@ -180,8 +180,8 @@ def _file_question(ctx: Context, conv: Conversation, got: Received, article) -> 
     if known is not None:
         _lesson(ctx, conv, got, article.id, "question", status="approved")
         return [f"`{article.id}` already has that question (“{clip(known, 80)}”), so it was not added again."]
-    write_article(ctx, conv, article.id, kb_edit.add_question(article_text(ctx, article.id), got.question, draft=True),
-           "question added")
+    text = kb_edit.add_question(article_text(ctx, article.id), got.question, draft=True)
+    write_article(ctx, conv, article.id, text, "question added")
     _lesson(ctx, conv, got, article.id, "question")
     return [f"The question was added to `{article.id}` (“{article.title}”)."]
 

@@ -39,7 +39,6 @@ class LessonStore(StoreBase):
         """A lead approved or discarded these lessons."""
         if not lesson_ids:
             return
-        self.db.execute(
-            f"UPDATE lessons SET status = ?, decided_by = ?, decided_at = ? WHERE id IN ({','.join('?' * len(lesson_ids))})",
-            [status, decided_by, self.now(), *lesson_ids],
-        )
+        marks = ",".join("?" * len(lesson_ids))
+        self.db.execute(f"UPDATE lessons SET status = ?, decided_by = ?, decided_at = ? WHERE id IN ({marks})",
+                        [status, decided_by, self.now(), *lesson_ids])

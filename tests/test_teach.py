@@ -197,3 +197,21 @@ async def test_naming_an_article_files_the_question_there_and_new_forces_an_arti
     assert forced.data["article"] != "pay-in-4" and (kb_dir / f"{forced.data['article']}.md").exists()
     await run(desk, LEAD, f"kb discard {forced.data['article']}")
     assert not (kb_dir / f"{forced.data['article']}.md").exists() and desk.kb.article(forced.data["article"]) is None
+
+
+def test_editing_a_file_keeps_its_front_matter_order_and_body():
+    from bot import kb_edit
+
+    text = (FIXTURE_KB / "pay-in-4.md").read_text()
+    added = kb_edit.add_question(text, "can I pay in four parts?", draft=True)
+    assert [line.split(":")[0] for line in added.splitlines()[1:] if line and not line.startswith(" ")][:3] == \
+        ["title", "questions", "tags"]
+    assert added.rstrip().endswith(frontmatter.loads(text).content)
+    assert "  - can I pay in four parts?" in added and "status: draft" in added
+    assert kb_edit.near_duplicate("what is Pay-in-4", ["What is pay in 4?"]) == "What is pay in 4?"
+    assert kb_edit.near_duplicate("can I pay in four parts", ["What is pay in 4?"]) is None
+    version = kb_edit.set_answer(text, "id", "Bayar dalam 4 kali cicilan.")
+    assert frontmatter.loads(version)["answers"] == {"id": "Bayar dalam 4 kali cicilan."}
+    assert frontmatter.loads(version).content == frontmatter.loads(text).content
+    back = kb_edit.unpublish_marks(kb_edit.remove_questions(added, {"can I pay in four parts?"}))
+    assert frontmatter.loads(back).metadata == frontmatter.loads(text).metadata
