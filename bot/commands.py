@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import desk  # noqa: F401  (registers the handlers)
-from bot.cards import button_args, button_id, button_targets
+from bot.cards import DRAFT_COMMANDS, button_args, button_id, button_targets
 from bot.registry import COMMANDS, Arg, Button, Command, CommandError, Context, OutOfScope, convert, parse_line
 from bot.texts import clean_text
 from vocab import AuditAction, CardView, CommandResult, DraftStatus, EditForm, Role, Tone
@@ -101,7 +101,7 @@ def press(ctx: Context, command: str, target_id: int) -> CommandResult | EditFor
             return refused
         draft = ctx.store.draft(target_id)
         if draft is None or draft.status != DraftStatus.PENDING:
-            return CommandResult(f"Draft #{target_id} is no longer waiting for review.", ok=False)
+            return CommandResult(f"Draft d{target_id} is no longer waiting for review.", ok=False)
         return EditForm(draft.id, draft.text or "")
     return invoke(ctx, command, args)
 
@@ -140,7 +140,8 @@ def card_buttons(card: CardView) -> list[CardButton]:
         spec = COMMANDS.get(command)
         if spec is None or spec.button is None:
             continue
-        typed = " ".join(["/" + spec.name, str(target), *(a.shown for a in spec.args[1:])])
+        shown = f"d{target}" if command in DRAFT_COMMANDS else str(target)
+        typed = " ".join(["/" + spec.name, shown, *(a.shown for a in spec.args[1:])])
         buttons.append(CardButton(command, target, spec.button.label, spec.button.tone, typed))
     return buttons
 

@@ -200,7 +200,7 @@ class Core:
         except (DrafterError, TimeoutError) as exc:
             error = str(exc) or "the drafter timed out"
         except Exception as exc:  # a drafter bug still becomes a handoff, never a lost message
-            log.exception("drafter %s failed on draft #%s", getattr(self.drafter, "name", "?"), draft_id,
+            log.exception("drafter %s failed on draft d%s", getattr(self.drafter, "name", "?"), draft_id,
                           extra={"conversation_id": conv.id})
             error = f"{type(exc).__name__}: {exc}"
         seconds = time.perf_counter() - started

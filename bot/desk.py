@@ -36,11 +36,11 @@ def _conversation(ctx: Context, conversation_id: int, *, open_only: bool = True)
 def _pending_draft(ctx: Context, draft_id: int) -> tuple[Draft, Conversation]:
     draft = ctx.store.draft(draft_id)
     if draft is None:
-        raise CommandError(f"There is no draft #{draft_id}. Try `queue` to see drafts waiting for review.")
+        raise CommandError(f"There is no draft d{draft_id}. Try `queue` to see drafts waiting for review.")
     conv = _conversation(ctx, draft.conversation_id)
     if draft.status != DraftStatus.PENDING:
         by = f" by {draft.decided_by}" if draft.decided_by else ""
-        raise CommandError(f"Draft #{draft.id} is already {draft.status}{by}; nothing was sent.")
+        raise CommandError(f"Draft d{draft.id} is already {draft.status}{by}; nothing was sent.")
     return draft, conv
 
 
@@ -68,7 +68,7 @@ def queue(ctx: Context) -> CommandResult:
             what = REASONS.get(r["handoff_reason"] or "", r["handoff_reason"] or "waiting")
         else:
             what = "draft to review"
-        draft = f" · draft #{r['draft_id']} ({r['draft_confidence']:.0%})" if r["draft_id"] else ""
+        draft = f" · draft d{r['draft_id']} ({r['draft_confidence']:.0%})" if r["draft_id"] else ""
         lines.append(f"#{r['id']} · {r['platform']} · {r['customer_name'] or r['customer_id']} · "
                      f"waiting {_ago(r['waiting_since'], now)} · {what}{draft}")
     undelivered = ctx.store.undelivered_count()
@@ -84,14 +84,14 @@ def queue(ctx: Context) -> CommandResult:
 def show(ctx: Context, conversation: int) -> CommandResult:
     conv = _conversation(ctx, conversation, open_only=False)
     card = build_card(ctx.store, conv)
-    lines = [f"#{conv.id} · {conv.platform} {card.where} · {conv.customer} · {card.state_label}"]
+    lines = [f"Conversation #{conv.id} · {conv.platform} {card.where} · {conv.customer} · {card.state_label}"]
     for m in ctx.store.recent_messages(conv.id, limit=15):
         who = {"customer": conv.customer, "note": f"note by {m['author_name']}"}.get(
             m["author_kind"], m["author_name"] or m["author_kind"])
         flag = " (deleted)" if m["deleted_at"] else " (edited)" if m["edited_at"] else ""
         lines.append(f"[{m['author_kind']}] {who}: {clip(m['text'], 500)}{flag}")
     if card.draft_id:
-        lines.append(f"Draft #{card.draft_id} ({card.confidence:.0%}): {card.draft_text}")
+        lines.append(f"Draft d{card.draft_id} ({card.confidence:.0%}): {card.draft_text}")
     return CommandResult("\n".join(lines), data={"conversation": conv.id, "draft": card.draft_id})
 
 
@@ -99,7 +99,7 @@ def show(ctx: Context, conversation: int) -> CommandResult:
 def approve(ctx: Context, draft: int) -> CommandResult:
     d, conv = _pending_draft(ctx, draft)
     ctx.conversations.send_draft(conv, d, d.text or "", ctx.actor)
-    return CommandResult(f"Draft #{d.id} approved and sent to {conv.customer} (#{conv.id}).")
+    return CommandResult(f"Draft d{d.id} approved and sent to {conv.customer} (conversation #{conv.id}).")
 
 
 @command("edit", DRAFT, Arg("text", "text", rest=True), help="Send your edited version of a draft",
@@ -107,8 +107,8 @@ def approve(ctx: Context, draft: int) -> CommandResult:
 def edit(ctx: Context, draft: int, text: str) -> CommandResult:
     d, conv = _pending_draft(ctx, draft)
     status = ctx.conversations.send_draft(conv, d, text, ctx.actor)
-    return CommandResult(f"Draft #{d.id} {'approved' if status == DraftStatus.APPROVED else 'edited'} "
-                         f"and sent to {conv.customer} (#{conv.id}).")
+    return CommandResult(f"Draft d{d.id} {'approved' if status == DraftStatus.APPROVED else 'edited'} "
+                         f"and sent to {conv.customer} (conversation #{conv.id}).")
 
 
 @command("reject", DRAFT, Arg("reason", "text", required=False, rest=True),
@@ -116,7 +116,7 @@ def edit(ctx: Context, draft: int, text: str) -> CommandResult:
 def reject(ctx: Context, draft: int, reason: str | None) -> CommandResult:
     d, conv = _pending_draft(ctx, draft)
     ctx.conversations.reject_draft(conv, d, ctx.actor, reason)
-    return CommandResult(f"Draft #{d.id} rejected. #{conv.id} waits for a person: `takeover {conv.id}` or "
+    return CommandResult(f"Draft d{d.id} rejected. Conversation #{conv.id} waits for a person: `takeover {conv.id}` or "
                          f"`reply {conv.id} <text>`.")
 
 
@@ -142,7 +142,7 @@ def handback(ctx: Context, conversation: int) -> CommandResult:
 @command("reply", CONV, Arg("text", "text", rest=True), help="Write to the customer yourself (you own it after)")
 def reply(ctx: Context, conversation: int, text: str) -> CommandResult:
     conv = ctx.conversations.reply(_conversation(ctx, conversation), ctx.actor, text)
-    return CommandResult(f"Sent to {conv.customer} (#{conv.id}).")
+    return CommandResult(f"Sent to {conv.customer} (conversation #{conv.id}).")
 
 
 @command("note", CONV, Arg("text", "text", rest=True), help="Add an internal note (never shown to the customer)")

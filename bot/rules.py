@@ -191,7 +191,7 @@ class ConversationRules:
             store.complete_draft(draft_id, status=DraftStatus.FAILED, text=None, sources=[], confidence=None,
                                  drafter=self.drafter_name, model=None, latency_ms=latency_ms,
                                  handoff_reason=Handoff.DRAFTER_ERROR)
-            log.warning("draft #%s failed: %s", draft_id, error, extra={"conversation_id": conv.id})
+            log.warning("draft d%s failed: %s", draft_id, error, extra={"conversation_id": conv.id})
             if conv.state == State.BOT:
                 service.hand_off(conv, Handoff.DRAFTER_ERROR, error[:300])
             return
@@ -220,6 +220,6 @@ class ConversationRules:
             service.audit(TANDEM, AuditAction.DRAFT_READY, conversation_id=conv.id, draft_id=draft_id,
                           confidence=result.confidence, **extra)
             if held:
-                log.warning("draft #%s for conversation #%s waits for review instead of the automatic send: %s",
+                log.warning("draft d%s for conversation #%s waits for review instead of the automatic send: %s",
                             draft_id, conv.id, "; ".join(held), extra={"conversation_id": conv.id})
         service.refresh_card(conv)

@@ -124,7 +124,7 @@ class EditModal(discord.ui.Modal):
     """The Edit form, prefilled with the draft. Its submit is handled by `on_modal_submit`, not in memory."""
 
     def __init__(self, draft_id: int, text: str) -> None:
-        super().__init__(title=f"Edit draft #{draft_id}"[:45], custom_id=f"tandem:editsubmit:{draft_id}", timeout=900)
+        super().__init__(title=f"Edit draft d{draft_id}"[:45], custom_id=f"tandem:editsubmit:{draft_id}", timeout=900)
         self.add_item(discord.ui.TextInput(label="Reply to the customer", custom_id=TEXT_FIELD,
                                            style=discord.TextStyle.paragraph, default=text[:MODAL_TEXT_LIMIT],
                                            max_length=MODAL_TEXT_LIMIT, required=True))

@@ -79,7 +79,7 @@ def card_blocks(card: CardView, people: frozenset[str] = frozenset()) -> tuple[s
         blocks.append(_section(f":raising_hand: *Handed to a human:* {escape(card.handoff_reason)}"))
     if card.draft_text is not None:
         confidence = f" · confidence {card.confidence:.0%}" if card.confidence is not None else ""
-        blocks.append(_section(f"*Draft #{card.draft_id}*{confidence}\n"
+        blocks.append(_section(f"*Draft d{card.draft_id}*{confidence}\n"
                                + quote(to_mrkdwn(escape(clip(card.draft_text, SECTION_LIMIT - 100))))))
         if card.sources:
             names = ", ".join(f"{escape(s.title)} ({s.score:.2f})" for s in card.sources)
@@ -118,7 +118,7 @@ def edit_modal(draft_id: int, text: str, *, channel: str = "") -> dict[str, Any]
         "type": "modal",
         "callback_id": EDIT_CALLBACK,
         "private_metadata": json.dumps({"draft": draft_id, "channel": channel}),
-        "title": {"type": "plain_text", "text": f"Edit draft #{draft_id}"[:24]},
+        "title": {"type": "plain_text", "text": f"Edit draft d{draft_id}"[:24]},
         "submit": {"type": "plain_text", "text": "Send"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [{
