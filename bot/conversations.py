@@ -124,6 +124,13 @@ class ConversationService:
         self.refresh_card(conv)
         return conv
 
+    def rating_retry(self, conv: Conversation, text: str, customer: Actor, message_id: int) -> None:
+        """The customer tried to rate (`7`, `10/10`, `5 stars`) but not with 1-5: logged, and told how; the
+        conversation stays resolved and still waits for the rating."""
+        self.store.log_event(customer.user_id, AuditAction.RATING_ATTEMPT, actor_role="customer",
+                             conversation_id=conv.id, message_id=message_id, text=text[:40])
+        self.notify(conv, "rating.how")
+
     def reopen_window(self) -> timedelta:
         return timedelta(hours=self.settings.tandem_reopen_hours)
 
@@ -214,10 +221,10 @@ class ConversationService:
         return conv
 
     def resolve(self, conv: Conversation, agent: Actor) -> Conversation:
-        self.supersede(conv, by=agent)
+        discarded = self.supersede(conv, by=agent)
         conv = self._change(conv, state=State.RESOLVED, resolved_at=self.store.now(), awaiting_rating=True,
                             handoff_reason=None)
-        self.audit(agent, AuditAction.RESOLVE, conversation_id=conv.id)
+        self.audit(agent, AuditAction.RESOLVE, conversation_id=conv.id, discarded_drafts=discarded)
         self.notify(conv, "resolved")
         self.refresh_card(conv)
         return conv

@@ -158,11 +158,22 @@ def assign(ctx: Context, conversation: int, agent: str) -> CommandResult:
     return CommandResult(f"#{conv.id} assigned to {agent}.")
 
 
-@command("resolve", CONV, help="Close the conversation and ask the customer for a 1-5 rating",
+@command("resolve", CONV, Arg("confirm", "choice", required=False, choices=("confirm",)),
+         help="Close the conversation and ask the customer for a 1-5 rating; `confirm` discards a waiting draft",
          button=Button("Resolve", Tone.GOOD))
-def resolve(ctx: Context, conversation: int) -> CommandResult:
-    conv = ctx.conversations.resolve(_conversation(ctx, conversation), ctx.actor)
-    return CommandResult(f"#{conv.id} resolved; the customer was asked for a rating.")
+def resolve(ctx: Context, conversation: int, confirm: str | None) -> CommandResult:
+    conv = _conversation(ctx, conversation)
+    draft = ctx.store.pending_draft(conv.id)
+    drafting = ctx.store.has_draft_in_progress(conv.id)
+    if (draft or drafting) and not confirm:
+        what = f"draft d{draft.id} waits for review" if draft else "a draft is still being written"
+        raise CommandError(
+            f"Conversation #{conv.id} was not resolved: {what}, so the customer's last message has no answer yet. "
+            f"Send or reject it first, or discard it and resolve with `resolve {conv.id} confirm`.")
+    conv = ctx.conversations.resolve(conv, ctx.actor)
+    discarded = f" Draft d{draft.id} was discarded unsent, as you confirmed." if draft else (
+        " The draft being written was discarded, as you confirmed." if drafting else "")
+    return CommandResult(f"Conversation #{conv.id} resolved; the customer was asked for a rating.{discarded}")
 
 
 @command("mode", Arg("mode", "choice", required=False, choices=tuple(m.value for m in Mode)), role=Role.LEAD,

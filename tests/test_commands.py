@@ -146,7 +146,7 @@ async def test_queue_lists_what_needs_a_person_oldest_first(core, clock):
 async def test_commands_on_resolved_conversations_change_nothing(core):
     await say(core, "How does pay in 4 work?")
     conv = conv_of(core)
-    await core.execute(AGENT, f"resolve {conv.id}")
+    await core.execute(AGENT, f"resolve {conv.id} confirm")
     for line in (f"takeover {conv.id}", f"reply {conv.id} hi", f"resolve {conv.id}", f"handback {conv.id}"):
         result = await core.execute(AGENT, line)
         assert not result.ok and "is resolved" in result.text
