@@ -196,6 +196,8 @@ class ConsoleAdapter:
         if card.assignee:
             parts.append(Text(f"assigned to {card.assignee}"))
         buttons = [button.typed for button in card_buttons(card)]
+        if card.snippets:  # the saved-reply picker, as the console types it
+            buttons.append(f"/snippet <name> {card.conversation_id}")
         self.out.print(Panel(
             Group(*parts) if parts else Text(""),
             title=Text(f"conversation #{card.conversation_id} ({verb}) · {card.customer} · {card.state_label}"),

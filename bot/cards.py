@@ -48,7 +48,27 @@ def button_id(command: str, target_id: int) -> str:
     return f"tandem:{command}:{target_id}"
 
 
-def build_card(store: Store, conv: Conversation) -> CardView:
+PICKER = "tandem:snippet-to:"  # the saved-reply picker's id (the '-' keeps it apart from the buttons' ids)
+
+
+def picker_id(conversation_id: int) -> str:
+    """The id the card's saved-reply picker carries: 'tandem:snippet-to:3' (it sends to conversation #3)."""
+    return f"{PICKER}{conversation_id}"
+
+
+def parse_picker_id(value: str) -> int | None:
+    """'tandem:snippet-to:3' -> 3; anything else -> None."""
+    rest = value[len(PICKER):] if value.startswith(PICKER) else ""
+    return int(rest) if rest.isdigit() and len(rest) <= 12 else None
+
+
+def snippet_choices(snippets) -> tuple[tuple[str, str], ...]:
+    """The saved-reply picker's options, (name, title), in name order."""
+    return tuple((s.name, s.title) for s in snippets)
+
+
+def build_card(store: Store, conv: Conversation, snippets=()) -> CardView:
+    """The card for `conv`; `snippets` (the saved replies) fill the picker of a conversation still open."""
     draft = store.pending_draft(conv.id)
     drafting = store.has_draft_in_progress(conv.id)
     latest = next(
@@ -94,4 +114,5 @@ def build_card(store: Store, conv: Conversation) -> CardView:
         assignee=conv.assignee,
         buttons=buttons,
         where=where,
+        snippets=snippet_choices(snippets) if state != State.RESOLVED else (),
     )

@@ -13,6 +13,7 @@ from bot import texts
 from bot.cards import REASONS, build_card
 from bot.conversations import in_scope
 from bot.registry import COMMANDS, Arg, Button, CommandError, Context, OutOfScope, command
+from bot.snippets import Snippet
 from bot.texts import clip
 from vocab import CommandResult, Conversation, Draft, DraftStatus, Mode, Role, State, Tone
 
@@ -20,7 +21,8 @@ CONV = Arg("conversation", "conversation")
 DRAFT = Arg("draft", "draft")
 
 
-def _conversation(ctx: Context, conversation_id: int, *, open_only: bool = True) -> Conversation:
+def conversation_in_scope(ctx: Context, conversation_id: int, *, open_only: bool = True) -> Conversation:
+    """The conversation the agent names, if it exists, is theirs to act on and (`open_only`) is not resolved."""
     conv = ctx.store.conversation(conversation_id)
     if conv is None:
         raise CommandError(f"There is no conversation #{conversation_id}. Try `queue` to see open ones.")
@@ -42,6 +44,25 @@ def _pending_draft(ctx: Context, draft_id: int) -> tuple[Draft, Conversation]:
         by = f" by {draft.decided_by}" if draft.decided_by else ""
         raise CommandError(f"Draft d{draft.id} is already {draft.status}{by}; nothing was sent.")
     return draft, conv
+
+
+_conversation = conversation_in_scope
+
+
+def find_snippet(ctx: Context, name: str) -> Snippet:
+    """The saved reply called `name`; otherwise an answer that names the closest ones."""
+    book = ctx.conversations.snippets
+    found = book.get(name)
+    if found is not None:
+        return found
+    close = book.closest(name)
+    hint = f" Closest: {', '.join(f'`{n}`' for n in close)}." if close else ""
+    raise CommandError(f"There is no saved reply `{clip(name, 40)}`.{hint} `snippets` lists them all.")
+
+
+def fill_snippet(ctx: Context, snippet: Snippet, conv: Conversation) -> str:
+    """The saved reply for this conversation: in the customer's language, with the placeholders filled."""
+    return snippet.fill(conv.language, customer=conv.customer, agent=ctx.who, conversation=conv.id)
 
 
 def _ago(iso_time: str | None, now: datetime) -> str:
@@ -143,6 +164,30 @@ def handback(ctx: Context, conversation: int) -> CommandResult:
 def reply(ctx: Context, conversation: int, text: str) -> CommandResult:
     conv = ctx.conversations.reply(_conversation(ctx, conversation), ctx.actor, text)
     return CommandResult(f"Sent to {conv.customer} (conversation #{conv.id}).")
+
+
+@command("snippet", Arg("name", "snippet", help="The saved reply's name"), CONV,
+         help="Send a saved reply as your reply (you own the conversation after, as with reply)")
+def snippet(ctx: Context, name: str, conversation: int) -> CommandResult:
+    saved = find_snippet(ctx, name)
+    conv = _conversation(ctx, conversation)
+    conv = ctx.conversations.reply(conv, ctx.actor, fill_snippet(ctx, saved, conv), snippet=saved.name)
+    return CommandResult(f"Saved reply `{saved.name}` sent to {conv.customer} (conversation #{conv.id}).",
+                         data={"snippet": saved.name, "conversation": conv.id})
+
+
+@command("snippets", Arg("search", "text", required=False, rest=True, help="Words to look for (optional)"),
+         help="List the saved replies (name, title, first line), or those matching your words")
+def snippets(ctx: Context, search: str | None) -> CommandResult:
+    book = ctx.conversations.snippets
+    found = book.search(search)
+    if not found:
+        return CommandResult(f"No saved reply matches {clip(search or '', 40)!r}; `snippets` lists all {len(book)}.",
+                             data={"snippets": []})
+    head = f"{len(found)} saved repl{'y' if len(found) == 1 else 'ies'}" + (f" matching {search!r}" if search else "")
+    lines = [f"`{s.name}` · {s.title} · {clip(s.first_line, 80)}" for s in found]
+    return CommandResult(head + " (send one with `snippet <name> <conversation>`):\n" + "\n".join(lines),
+                         data={"snippets": [s.name for s in found]})
 
 
 @command("note", CONV, Arg("text", "text", rest=True), help="Add an internal note (never shown to the customer)")

@@ -21,6 +21,7 @@ from bot.config import ConfigError, Settings
 from bot.core import Core
 from bot.drafting.retrieval import KBDrafter
 from bot.kb import load_kb, unwritten
+from bot.snippets import load_snippets
 from bot.ports import Adapter
 from storage import Store, open_db
 from storage.db import exposed_files
@@ -122,7 +123,9 @@ def open_store(path: str, clock: Callable[[], datetime] = utcnow) -> Store:
 
 
 def build_core(settings: Settings, clock: Callable[[], datetime] | None = None, drafter=None) -> Core:
-    return Core(settings, open_store(settings.tandem_db, clock or utcnow), drafter or build_drafter(settings))
+    snippets = load_snippets(settings.tandem_snippets)  # a bad saved reply stops start-up before anything opens
+    return Core(settings, open_store(settings.tandem_db, clock or utcnow), drafter or build_drafter(settings),
+                snippets)
 
 
 def _load(group: str) -> list[tuple[str, Callable]]:
