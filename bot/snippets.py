@@ -3,12 +3,14 @@
 A folder of `*.md` files (`TANDEM_SNIPPETS`; default: the bundled sample set in `bot/sample_snippets/`). The file
 name is the snippet's name; front matter `title`, optional `language` (the body's, default `en`) and
 `translations` (other language codes to the same reply in that language); the body is the reply. A body may
-say `{customer}`, `{agent}` and `{conversation}`; `{{` and `}}` are literal braces. Anything else in braces is
+say `{customer}`, `{agent}` and `{conversation}`; `{{` and `}}` are literal braces; lines wrapped in the file
+join into one (see `unwrap`). Anything else in braces is
 a load error naming the file, so a typo never reaches a customer. `snippet <name> <conversation>` sends the
 version in the conversation's language (bot/desk.py).
 """
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 from importlib import resources
@@ -67,6 +69,22 @@ def _check(text: str, path: Path, where: str) -> str:
     return text
 
 
+_BLOCK_START = re.compile(r"^\s*(?:[-*+>#|]|\d+[.)])\s")
+
+
+def unwrap(text: str) -> str:
+    """Markdown's paragraphs as chat messages: lines wrapped in the file join with a space (chat apps show every
+    newline), while blank lines, list items, quotes and headings keep their breaks."""
+    lines = text.strip().splitlines()
+    out: list[str] = []
+    for line in lines:
+        if out and out[-1].strip() and line.strip() and not _BLOCK_START.match(line):
+            out[-1] = out[-1].rstrip() + " " + line.strip()
+        else:
+            out.append(line.rstrip())
+    return "\n".join(out)
+
+
 def load_snippet(path: Path) -> Snippet:
     try:
         post = frontmatter.load(path)
@@ -75,13 +93,13 @@ def load_snippet(path: Path) -> Snippet:
     title = str(post.metadata.get("title", "") or "").strip()
     if not title:
         raise SnippetError(f"{path}: front matter needs a 'title'")
-    body = post.content.strip()
+    body = unwrap(post.content)
     if not body:
         raise SnippetError(f"{path}: the saved reply is empty")
     raw = post.metadata.get("translations") or {}
     if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
         raise SnippetError(f"{path}: 'translations' must map language codes to texts, e.g. translations: {{id: ...}}")
-    translations = tuple((k.strip().lower(), _check(v.strip(), path, f"translation {k!r}"))
+    translations = tuple((k.strip().lower(), _check(unwrap(v), path, f"translation {k!r}"))
                          for k, v in raw.items() if v.strip())
     return Snippet(name=path.stem.lower(), title=title, body=_check(body, path, "body"),
                    language=str(post.metadata.get("language", "en") or "en").strip().lower(),

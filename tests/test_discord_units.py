@@ -103,7 +103,9 @@ def test_tandem_group_mirrors_the_registry():
             if arg.choices:
                 assert [c.value for c in params[arg.name].choices] == list(arg.choices)
     edit = {p.name: p.type.name for p in group.get_command("edit").parameters}
-    assert edit == {"draft": "integer", "text": "string"}
+    assert edit == {"draft": "string", "text": "string"}  # so an agent can type d4 (or #d4, or 4)
+    snippet = {p.name: p for p in group.get_command("snippet").parameters}
+    assert snippet["name"].autocomplete and not snippet["conversation"].autocomplete
 
 
 def test_modal_field_value_in_either_shape():

@@ -30,6 +30,12 @@ def test_the_bundled_set_loads_in_english_and_indonesian():
     assert greeting.startswith("Halo Dewi, saya Sari")
 
 
+def test_wrapped_lines_join_and_lists_keep_their_breaks(tmp_path):
+    folder = write(tmp_path / "w", "steps", "---\ntitle: Steps\n---\nFirst line\nwraps here.\n\n"
+                   "- one\n- two\n  continued\n")
+    assert load_snippets(folder).get("steps").body == "First line wraps here.\n\n- one\n- two continued"
+
+
 @pytest.mark.parametrize("body, says", [
     ("Hi {name}!", "unknown placeholder {name}"),
     ("Hi {customer.upper}!", "unknown placeholder {customer.upper}"),
