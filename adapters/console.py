@@ -189,16 +189,18 @@ class ConsoleAdapter:
         if card.latest_message:
             parts.append(Text(f"{card.customer}: {card.latest_message}"))
         if card.draft_id:
-            parts.append(Text(f"draft #{card.draft_id} ({(card.confidence or 0):.0%}):"))
+            parts.append(Text(f"draft d{card.draft_id} ({(card.confidence or 0):.0%}):"))
             parts.append(Markdown(card.draft_text or ""))
             if card.sources:
                 parts.append(Text("sources: " + ", ".join(s.title for s in card.sources[:3]), style="dim"))
         if card.assignee:
             parts.append(Text(f"assigned to {card.assignee}"))
         buttons = [button.typed for button in card_buttons(card)]
+        if card.snippets:  # the saved-reply picker, as the console types it
+            buttons.append(f"/snippet <name> {card.conversation_id}")
         self.out.print(Panel(
             Group(*parts) if parts else Text(""),
-            title=Text(f"card #{card.conversation_id} ({verb}) · {card.customer} · {card.state_label}"),
+            title=Text(f"conversation #{card.conversation_id} ({verb}) · {card.customer} · {card.state_label}"),
             title_align="left",
             subtitle=Text(" · ".join(buttons) if buttons else "no actions"),
             subtitle_align="left",

@@ -59,7 +59,27 @@ def _held(store: Store, conversation_id: int, draft_id: int) -> list[str]:
     return []
 
 
-def build_card(store: Store, conv: Conversation) -> CardView:
+PICKER = "tandem:snippet-to:"  # the saved-reply picker's id (the '-' keeps it apart from the buttons' ids)
+
+
+def picker_id(conversation_id: int) -> str:
+    """The id the card's saved-reply picker carries: 'tandem:snippet-to:3' (it sends to conversation #3)."""
+    return f"{PICKER}{conversation_id}"
+
+
+def parse_picker_id(value: str) -> int | None:
+    """'tandem:snippet-to:3' -> 3; anything else -> None."""
+    rest = value[len(PICKER):] if value.startswith(PICKER) else ""
+    return int(rest) if rest.isdigit() and len(rest) <= 12 else None
+
+
+def snippet_choices(snippets) -> tuple[tuple[str, str], ...]:
+    """The saved-reply picker's options, (name, title), in name order."""
+    return tuple((s.name, s.title) for s in snippets)
+
+
+def build_card(store: Store, conv: Conversation, snippets=()) -> CardView:
+    """The card for `conv`; `snippets` (the saved replies) fill the picker of a conversation still open."""
     draft = store.pending_draft(conv.id)
     drafting = store.has_draft_in_progress(conv.id)
     messages = store.recent_messages(conv.id, limit=40)
@@ -109,4 +129,5 @@ def build_card(store: Store, conv: Conversation) -> CardView:
         assignee=conv.assignee,
         buttons=buttons,
         where=where,
+        snippets=snippet_choices(snippets) if state != State.RESOLVED else (),
     )

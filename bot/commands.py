@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import desk, desk_kb  # noqa: F401  (registers the handlers)
-from bot.cards import button_args, button_id, button_targets
+from bot.cards import DRAFT_COMMANDS, button_args, button_id, button_targets, parse_picker_id, picker_id, snippet_choices
 from bot.registry import COMMANDS, Arg, Button, Command, CommandError, Context, OutOfScope, convert, parse_line
 from bot.texts import clean_text
 from vocab import AuditAction, CardView, CommandResult, DraftStatus, EditForm, Role, Tone
@@ -91,9 +91,10 @@ def execute_line(ctx: Context, line: str) -> CommandResult:
     return invoke(ctx, name, args)
 
 
-def press(ctx: Context, command: str, target_id: int) -> CommandResult | EditForm:
+def press(ctx: Context, command: str, target_id: int, *, snippet: str | None = None) -> CommandResult | EditForm:
     """A card button: Edit opens a form prefilled with the draft (when the draft still waits and the person may
-    edit); every other button runs its command on the draft or conversation the button carries."""
+    edit), or with a saved reply chosen in that form (`snippet`, filled for the draft's conversation); every other
+    button runs its command on the draft or conversation the button carries."""
     args = button_args(command, target_id)
     if command == "edit":
         refused = _refusal(ctx, "edit", args)
@@ -101,8 +102,17 @@ def press(ctx: Context, command: str, target_id: int) -> CommandResult | EditFor
             return refused
         draft = ctx.store.draft(target_id)
         if draft is None or draft.status != DraftStatus.PENDING:
-            return CommandResult(f"Draft #{target_id} is no longer waiting for review.", ok=False)
-        return EditForm(draft.id, draft.text or "")
+            return CommandResult(f"Draft d{target_id} is no longer waiting for review.", ok=False)
+        choices = snippet_choices(ctx.conversations.snippets)
+        if snippet is None:
+            return EditForm(draft.id, draft.text or "", snippets=choices)
+        try:
+            conv = desk.conversation_in_scope(ctx, draft.conversation_id)
+            saved = desk.find_snippet(ctx, snippet)
+        except CommandError as exc:
+            return CommandResult(str(exc), ok=False)
+        log.info("%s filled the edit form of draft d%s with saved reply %s", ctx.who, draft.id, saved.name)
+        return EditForm(draft.id, desk.fill_snippet(ctx, saved, conv), snippets=choices, snippet=saved.name)
     return invoke(ctx, command, args)
 
 
@@ -140,10 +150,11 @@ def card_buttons(card: CardView) -> list[CardButton]:
         spec = COMMANDS.get(command)
         if spec is None or spec.button is None:
             continue
-        typed = " ".join(["/" + spec.name, str(target), *(a.shown for a in spec.args[1:])])
+        shown = f"d{target}" if command in DRAFT_COMMANDS else str(target)
+        typed = " ".join(["/" + spec.name, shown, *(a.shown for a in spec.args[1:])])
         buttons.append(CardButton(command, target, spec.button.label, spec.button.tone, typed))
     return buttons
 
 
-__all__ = ["Arg", "Button", "CardButton", "COMMANDS", "Command", "CommandError", "Context", "CUSTOMER_REFUSAL",
+__all__ = ["parse_picker_id", "picker_id", "Arg", "Button", "CardButton", "COMMANDS", "Command", "CommandError", "Context", "CUSTOMER_REFUSAL",
            "card_buttons", "execute_line", "invoke", "parse_button_id", "press"]

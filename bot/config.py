@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.hours import SupportHours
@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     tandem_kb: Path | None = Field(None, description="knowledge base folder (default: bundled sample KB)")
     # seconds between looks at TANDEM_KB for files added, edited or removed by hand (0: never; restart instead)
     tandem_kb_poll: float = Field(2.0, ge=0.0, le=3600.0)
+    tandem_snippets: Path | None = Field(None, description="saved replies folder (default: bundled sample set)")
     tandem_mode: Mode = Mode.REVIEW
     tandem_auto_threshold: float = Field(0.85, ge=0.0, le=1.0)
     tandem_handoff_threshold: float = Field(0.45, ge=0.0, le=1.0)
@@ -74,16 +75,17 @@ class Settings(BaseSettings):
     # days customers' texts and raw payloads are kept (`tandem db purge`, daily while running); unset: forever
     tandem_retention_days: int | None = Field(None, ge=1, le=36_500)
 
-    @field_validator("tandem_kb", mode="before")
+    @field_validator("tandem_kb", "tandem_snippets", mode="before")
     @classmethod
-    def _kb_blank(cls, value):
+    def _folder_blank(cls, value):
         return None if value is None or str(value).strip() == "" else value
 
-    @field_validator("tandem_kb")
+    @field_validator("tandem_kb", "tandem_snippets")
     @classmethod
-    def _kb_exists(cls, value: Path | None) -> Path | None:
+    def _folder_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        what = "saved replies" if info.field_name == "tandem_snippets" else "articles"
         if value is not None and not Path(value).expanduser().is_dir():
-            raise ValueError("must be an existing folder of *.md articles")
+            raise ValueError(f"must be an existing folder of *.md {what}")
         return Path(value).expanduser() if value else None
 
     @field_validator("tandem_embeddings_url", "tandem_embeddings_key", "tandem_embeddings_model_dir",

@@ -20,6 +20,7 @@ from bot import texts
 from bot.config import Settings
 from bot.ports import Store
 from bot.safety import OutboundPolicy, policy_for
+from bot.snippets import SnippetBook
 from vocab import (
     TANDEM,
     Actor,
@@ -55,9 +56,11 @@ def in_scope(actor: Actor, platform: str, workspace: str) -> bool:
 
 
 class ConversationService:
-    def __init__(self, settings: Settings, store: Store, policy: OutboundPolicy | None = None):
+    def __init__(self, settings: Settings, store: Store, policy: OutboundPolicy | None = None,
+                 snippets: SnippetBook | None = None):
         self.settings = settings
         self.store = store
+        self.snippets = snippets or SnippetBook()  # the saved replies agents send by name (bot/snippets.py)
         self.policy = policy or policy_for(settings.link_domains)  # what may go out (bot/safety.py)
         stored = store.setting("mode")
         self.mode = Mode(stored) if stored in Mode._value2member_map_ else Mode(settings.tandem_mode)
@@ -123,6 +126,13 @@ class ConversationService:
         self.notify(conv, "rating.thanks", rating=rating)
         self.refresh_card(conv)
         return conv
+
+    def rating_retry(self, conv: Conversation, text: str, customer: Actor, message_id: int) -> None:
+        """The customer tried to rate (`7`, `10/10`, `5 stars`) but not with 1-5: logged, and told how; the
+        conversation stays resolved and still waits for the rating."""
+        self.store.log_event(customer.user_id, AuditAction.RATING_ATTEMPT, actor_role="customer",
+                             conversation_id=conv.id, message_id=message_id, text=text[:40])
+        self.notify(conv, "rating.how")
 
     def reopen_window(self) -> timedelta:
         return timedelta(hours=self.settings.tandem_reopen_hours)
@@ -191,14 +201,16 @@ class ConversationService:
         self.refresh_card(conv)
         return conv
 
-    def reply(self, conv: Conversation, agent: Actor, text: str) -> Conversation:
-        """The agent writes to the customer through Tandem; they own the conversation after."""
+    def reply(self, conv: Conversation, agent: Actor, text: str, *, snippet: str | None = None) -> Conversation:
+        """The agent writes to the customer through Tandem; they own the conversation after. `snippet`: the
+        saved reply the text was filled from (named in the audit row)."""
         if conv.state != State.HUMAN:
             conv = self.take_over(conv, agent, via="reply", announce=False)
         else:
             conv = self._change(conv, human_involved=True)
         self.send(conv, text, author_kind=AuthorKind.AGENT, style=Style.AGENT, author=agent)
-        self.audit(agent, AuditAction.REPLY, conversation_id=conv.id, chars=len(text))
+        self.audit(agent, AuditAction.REPLY, conversation_id=conv.id, chars=len(text),
+                   **({"snippet": snippet} if snippet else {}))
         self.refresh_card(conv)
         return conv
 
@@ -214,10 +226,10 @@ class ConversationService:
         return conv
 
     def resolve(self, conv: Conversation, agent: Actor) -> Conversation:
-        self.supersede(conv, by=agent)
+        discarded = self.supersede(conv, by=agent)
         conv = self._change(conv, state=State.RESOLVED, resolved_at=self.store.now(), awaiting_rating=True,
                             handoff_reason=None)
-        self.audit(agent, AuditAction.RESOLVE, conversation_id=conv.id)
+        self.audit(agent, AuditAction.RESOLVE, conversation_id=conv.id, discarded_drafts=discarded)
         self.notify(conv, "resolved")
         self.refresh_card(conv)
         return conv

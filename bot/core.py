@@ -29,6 +29,7 @@ from bot.ports import Adapter, Store
 from bot.registry import Context
 from bot.rules import ConversationRules
 from bot.safety import policy_for
+from bot.snippets import SnippetBook, load_snippets
 from bot.texts import as_text, storable
 from vocab import Actor, AuthorKind, CommandResult, DraftStatus, EditForm, InboundMessage, Receipt
 from vocab.times import iso
@@ -50,13 +51,16 @@ def decode(payload: str) -> InboundMessage:
 
 
 class Core:
-    def __init__(self, settings: Settings, store: Store, drafter: Drafter, kb: LiveKB | None = None):
+    def __init__(self, settings: Settings, store: Store, drafter: Drafter, snippets: SnippetBook | None = None,
+                 kb: LiveKB | None = None):
         self.settings = settings
         self.store = store
         self.drafter = drafter
         self.kb = kb  # the knowledge base that follows TANDEM_KB (teaching writes through it), if any
         self.policy = policy_for(settings.link_domains, getattr(drafter, "kb_articles", ()))
-        self.conversations = ConversationService(settings, store, self.policy)
+        # the saved replies, loaded at start-up like the KB: a bad file stops start-up with its name
+        self.snippets = snippets if snippets is not None else load_snippets(settings.tandem_snippets)
+        self.conversations = ConversationService(settings, store, self.policy, self.snippets)
         self.rules = ConversationRules(self.conversations, store, getattr(drafter, "name", "drafter"))
         self.adapters: dict[str, Adapter] = {}
         self.outbox = Dispatcher(store, self.adapters, self.conversations)
@@ -84,6 +88,8 @@ class Core:
         self._queue = asyncio.Queue(maxsize=self.settings.tandem_queue_size)
         self._claimed, self._fed_up_to = set(), 0
         log.info("mode %s (%s)", self.mode.value, self.conversations.mode_origin())
+        log.info("%d saved replies from %s", len(self.snippets),
+                 self.settings.tandem_snippets or "the bundled sample set (TANDEM_SNIPPETS unset)")
         pending, drafting = self.store.count_inbox("pending"), self.store.count_drafts_in_progress()
         if pending or drafting:
             log.info("resuming after restart: %d inbox events, %d drafts in progress", pending, drafting)
@@ -204,7 +210,7 @@ class Core:
         except (DrafterError, TimeoutError) as exc:
             error = str(exc) or "the drafter timed out"
         except Exception as exc:  # a drafter bug still becomes a handoff, never a lost message
-            log.exception("drafter %s failed on draft #%s", getattr(self.drafter, "name", "?"), draft_id,
+            log.exception("drafter %s failed on draft d%s", getattr(self.drafter, "name", "?"), draft_id,
                           extra={"conversation_id": conv.id})
             error = f"{type(exc).__name__}: {exc}"
         seconds = time.perf_counter() - started
@@ -256,12 +262,17 @@ class Core:
         return self.policy.answer(result)
 
     async def press(self, actor: Actor, command: str, target_id: int, *,
-                    delivery: str | None = None) -> CommandResult | EditForm:
-        """A review-card button: the answer to show, or the Edit form to open."""
+                    delivery: str | None = None, snippet: str | None = None) -> CommandResult | EditForm:
+        """A review-card button: the answer to show, or the Edit form to open (`snippet`: Edit's form again,
+        its text filled from that saved reply)."""
         result = self._once(delivery, f"button {command}",
-                            lambda: commands.press(self._context(actor), command, target_id))
+                            lambda: commands.press(self._context(actor), command, target_id, snippet=snippet))
         self._after_command()
         return self.policy.answer(result)
+
+    def snippet_choices(self, query: str = "", limit: int = 25) -> list[tuple[str, str]]:
+        """Saved replies matching what an agent typed so far, (name, title), for a platform's autocomplete."""
+        return [(s.name, s.title) for s in self.snippets.search(query, limit=limit)]
 
     @property
     def mode(self):

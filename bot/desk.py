@@ -13,6 +13,7 @@ from bot import texts
 from bot.cards import REASONS, build_card
 from bot.conversations import in_scope
 from bot.registry import COMMANDS, Arg, Button, CommandError, Context, OutOfScope, command
+from bot.snippets import Snippet
 from bot.texts import clip
 from vocab import CommandResult, Conversation, Draft, DraftStatus, Mode, Role, State, Tone
 
@@ -20,7 +21,8 @@ CONV = Arg("conversation", "conversation")
 DRAFT = Arg("draft", "draft")
 
 
-def _conversation(ctx: Context, conversation_id: int, *, open_only: bool = True) -> Conversation:
+def conversation_in_scope(ctx: Context, conversation_id: int, *, open_only: bool = True) -> Conversation:
+    """The conversation the agent names, if it exists, is theirs to act on and (`open_only`) is not resolved."""
     conv = ctx.store.conversation(conversation_id)
     if conv is None:
         raise CommandError(f"There is no conversation #{conversation_id}. Try `queue` to see open ones.")
@@ -36,12 +38,31 @@ def _conversation(ctx: Context, conversation_id: int, *, open_only: bool = True)
 def _pending_draft(ctx: Context, draft_id: int) -> tuple[Draft, Conversation]:
     draft = ctx.store.draft(draft_id)
     if draft is None:
-        raise CommandError(f"There is no draft #{draft_id}. Try `queue` to see drafts waiting for review.")
+        raise CommandError(f"There is no draft d{draft_id}. Try `queue` to see drafts waiting for review.")
     conv = _conversation(ctx, draft.conversation_id)
     if draft.status != DraftStatus.PENDING:
         by = f" by {draft.decided_by}" if draft.decided_by else ""
-        raise CommandError(f"Draft #{draft.id} is already {draft.status}{by}; nothing was sent.")
+        raise CommandError(f"Draft d{draft.id} is already {draft.status}{by}; nothing was sent.")
     return draft, conv
+
+
+_conversation = conversation_in_scope
+
+
+def find_snippet(ctx: Context, name: str) -> Snippet:
+    """The saved reply called `name`; otherwise an answer that names the closest ones."""
+    book = ctx.conversations.snippets
+    found = book.get(name)
+    if found is not None:
+        return found
+    close = book.closest(name)
+    hint = f" Closest: {', '.join(f'`{n}`' for n in close)}." if close else ""
+    raise CommandError(f"There is no saved reply `{clip(name, 40)}`.{hint} `snippets` lists them all.")
+
+
+def fill_snippet(ctx: Context, snippet: Snippet, conv: Conversation) -> str:
+    """The saved reply for this conversation: in the customer's language, with the placeholders filled."""
+    return snippet.fill(conv.language, customer=conv.customer, agent=ctx.who, conversation=conv.id)
 
 
 def _ago(iso_time: str | None, now: datetime) -> str:
@@ -68,7 +89,7 @@ def queue(ctx: Context) -> CommandResult:
             what = REASONS.get(r["handoff_reason"] or "", r["handoff_reason"] or "waiting")
         else:
             what = "draft to review"
-        draft = f" · draft #{r['draft_id']} ({r['draft_confidence']:.0%})" if r["draft_id"] else ""
+        draft = f" · draft d{r['draft_id']} ({r['draft_confidence']:.0%})" if r["draft_id"] else ""
         lines.append(f"#{r['id']} · {r['platform']} · {r['customer_name'] or r['customer_id']} · "
                      f"waiting {_ago(r['waiting_since'], now)} · {what}{draft}")
     undelivered = ctx.store.undelivered_count()
@@ -84,14 +105,14 @@ def queue(ctx: Context) -> CommandResult:
 def show(ctx: Context, conversation: int) -> CommandResult:
     conv = _conversation(ctx, conversation, open_only=False)
     card = build_card(ctx.store, conv)
-    lines = [f"#{conv.id} · {conv.platform} {card.where} · {conv.customer} · {card.state_label}"]
+    lines = [f"Conversation #{conv.id} · {conv.platform} {card.where} · {conv.customer} · {card.state_label}"]
     for m in ctx.store.recent_messages(conv.id, limit=15):
         who = {"customer": conv.customer, "note": f"note by {m['author_name']}"}.get(
             m["author_kind"], m["author_name"] or m["author_kind"])
         flag = " (deleted)" if m["deleted_at"] else " (edited)" if m["edited_at"] else ""
         lines.append(f"[{m['author_kind']}] {who}: {clip(m['text'], 500)}{flag}")
     if card.draft_id:
-        lines.append(f"Draft #{card.draft_id} ({card.confidence:.0%}): {card.draft_text}")
+        lines.append(f"Draft d{card.draft_id} ({card.confidence:.0%}): {card.draft_text}")
     return CommandResult("\n".join(lines), data={"conversation": conv.id, "draft": card.draft_id})
 
 
@@ -99,7 +120,7 @@ def show(ctx: Context, conversation: int) -> CommandResult:
 def approve(ctx: Context, draft: int) -> CommandResult:
     d, conv = _pending_draft(ctx, draft)
     ctx.conversations.send_draft(conv, d, d.text or "", ctx.actor)
-    return CommandResult(f"Draft #{d.id} approved and sent to {conv.customer} (#{conv.id}).")
+    return CommandResult(f"Draft d{d.id} approved and sent to {conv.customer} (conversation #{conv.id}).")
 
 
 @command("edit", DRAFT, Arg("text", "text", rest=True), help="Send your edited version of a draft",
@@ -107,8 +128,8 @@ def approve(ctx: Context, draft: int) -> CommandResult:
 def edit(ctx: Context, draft: int, text: str) -> CommandResult:
     d, conv = _pending_draft(ctx, draft)
     status = ctx.conversations.send_draft(conv, d, text, ctx.actor)
-    return CommandResult(f"Draft #{d.id} {'approved' if status == DraftStatus.APPROVED else 'edited'} "
-                         f"and sent to {conv.customer} (#{conv.id}).")
+    return CommandResult(f"Draft d{d.id} {'approved' if status == DraftStatus.APPROVED else 'edited'} "
+                         f"and sent to {conv.customer} (conversation #{conv.id}).")
 
 
 @command("reject", DRAFT, Arg("reason", "text", required=False, rest=True),
@@ -116,7 +137,7 @@ def edit(ctx: Context, draft: int, text: str) -> CommandResult:
 def reject(ctx: Context, draft: int, reason: str | None) -> CommandResult:
     d, conv = _pending_draft(ctx, draft)
     ctx.conversations.reject_draft(conv, d, ctx.actor, reason)
-    return CommandResult(f"Draft #{d.id} rejected. #{conv.id} waits for a person: `takeover {conv.id}` or "
+    return CommandResult(f"Draft d{d.id} rejected. Conversation #{conv.id} waits for a person: `takeover {conv.id}` or "
                          f"`reply {conv.id} <text>`.")
 
 
@@ -142,7 +163,31 @@ def handback(ctx: Context, conversation: int) -> CommandResult:
 @command("reply", CONV, Arg("text", "text", rest=True), help="Write to the customer yourself (you own it after)")
 def reply(ctx: Context, conversation: int, text: str) -> CommandResult:
     conv = ctx.conversations.reply(_conversation(ctx, conversation), ctx.actor, text)
-    return CommandResult(f"Sent to {conv.customer} (#{conv.id}).")
+    return CommandResult(f"Sent to {conv.customer} (conversation #{conv.id}).")
+
+
+@command("snippet", Arg("name", "snippet", help="The saved reply's name"), CONV,
+         help="Send a saved reply as your reply (you own the conversation after, as with reply)")
+def snippet(ctx: Context, name: str, conversation: int) -> CommandResult:
+    saved = find_snippet(ctx, name)
+    conv = _conversation(ctx, conversation)
+    conv = ctx.conversations.reply(conv, ctx.actor, fill_snippet(ctx, saved, conv), snippet=saved.name)
+    return CommandResult(f"Saved reply `{saved.name}` sent to {conv.customer} (conversation #{conv.id}).",
+                         data={"snippet": saved.name, "conversation": conv.id})
+
+
+@command("snippets", Arg("search", "text", required=False, rest=True, help="Words to look for (optional)"),
+         help="List the saved replies (name, title, first line), or those matching your words")
+def snippets(ctx: Context, search: str | None) -> CommandResult:
+    book = ctx.conversations.snippets
+    found = book.search(search)
+    if not found:
+        return CommandResult(f"No saved reply matches {clip(search or '', 40)!r}; `snippets` lists all {len(book)}.",
+                             data={"snippets": []})
+    head = f"{len(found)} saved repl{'y' if len(found) == 1 else 'ies'}" + (f" matching {search!r}" if search else "")
+    lines = [f"`{s.name}` · {s.title} · {clip(s.first_line, 80)}" for s in found]
+    return CommandResult(head + " (send one with `snippet <name> <conversation>`):\n" + "\n".join(lines),
+                         data={"snippets": [s.name for s in found]})
 
 
 @command("note", CONV, Arg("text", "text", rest=True), help="Add an internal note (never shown to the customer)")
@@ -158,11 +203,22 @@ def assign(ctx: Context, conversation: int, agent: str) -> CommandResult:
     return CommandResult(f"#{conv.id} assigned to {agent}.")
 
 
-@command("resolve", CONV, help="Close the conversation and ask the customer for a 1-5 rating",
+@command("resolve", CONV, Arg("confirm", "choice", required=False, choices=("confirm",)),
+         help="Close the conversation and ask the customer for a 1-5 rating; `confirm` discards a waiting draft",
          button=Button("Resolve", Tone.GOOD))
-def resolve(ctx: Context, conversation: int) -> CommandResult:
-    conv = ctx.conversations.resolve(_conversation(ctx, conversation), ctx.actor)
-    return CommandResult(f"#{conv.id} resolved; the customer was asked for a rating.")
+def resolve(ctx: Context, conversation: int, confirm: str | None) -> CommandResult:
+    conv = _conversation(ctx, conversation)
+    draft = ctx.store.pending_draft(conv.id)
+    drafting = ctx.store.has_draft_in_progress(conv.id)
+    if (draft or drafting) and not confirm:
+        what = f"draft d{draft.id} waits for review" if draft else "a draft is still being written"
+        raise CommandError(
+            f"Conversation #{conv.id} was not resolved: {what}, so the customer's last message has no answer yet. "
+            f"Send or reject it first, or discard it and resolve with `resolve {conv.id} confirm`.")
+    conv = ctx.conversations.resolve(conv, ctx.actor)
+    discarded = f" Draft d{draft.id} was discarded unsent, as you confirmed." if draft else (
+        " The draft being written was discarded, as you confirmed." if drafting else "")
+    return CommandResult(f"Conversation #{conv.id} resolved; the customer was asked for a rating.{discarded}")
 
 
 @command("mode", Arg("mode", "choice", required=False, choices=tuple(m.value for m in Mode)), role=Role.LEAD,

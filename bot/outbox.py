@@ -124,7 +124,7 @@ class Dispatcher:
         return dataclasses.replace(self.conversations.policy.action(self._raw_action(row)), key=delivery_key(row))
 
     def _card(self, conv):
-        return self.conversations.policy.card(build_card(self.store, conv))
+        return self.conversations.policy.card(build_card(self.store, conv, self.conversations.snippets))
 
     def _raw_action(self, row: dict):
         payload = json.loads(row["payload"])
@@ -133,7 +133,8 @@ class Dispatcher:
                                parts=PartsSent(payload.get("parts_done", 0), payload.get("first_ref", "")))
         if row["kind"] == OutboxKind.UPSERT_CARD:
             conv = self.store.conversation(payload["conversation_id"])
-            return UpsertCard(build_card(self.store, conv), conv.card_ref, conv.card_channel)
+            return UpsertCard(build_card(self.store, conv, self.conversations.snippets), conv.card_ref,
+                              conv.card_channel)
         if row["kind"] == OutboxKind.POST_REPORT:
             report = dict(payload)
             report["fields"] = tuple(tuple(f) for f in report.get("fields", ()))

@@ -182,8 +182,12 @@ class CoreAPI(Protocol):
         """Run a command with its arguments already apart."""
 
     async def press(self, actor: Actor, command: str, target_id: int, *,
-                    delivery: str | None = None) -> CommandResult | EditForm:
-        """A review-card button: the answer to show, or the Edit form to open."""
+                    delivery: str | None = None, snippet: str | None = None) -> CommandResult | EditForm:
+        """A review-card button: the answer to show, or the Edit form to open (`snippet`: the Edit form again,
+        its text filled from that saved reply)."""
+
+    def snippet_choices(self, query: str = "", limit: int = 25) -> list[tuple[str, str]]:
+        """Saved replies matching `query` (all when empty), (name, title), best first."""
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until everything recorded is processed, drafted and delivered."""

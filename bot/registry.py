@@ -91,6 +91,7 @@ class Context:
 
 
 _ID = re.compile(r"^#?(\d{1,12})$")
+_DRAFT_ID = re.compile(r"^#?d?(\d{1,12})$", re.I)  # drafts are written d4; #d4 and a plain 4 are taken too
 
 
 def convert(arg: Arg, raw: Any) -> Any:
@@ -99,9 +100,13 @@ def convert(arg: Arg, raw: Any) -> Any:
             raise CommandError(f"Missing {arg.shown}.")
         return None
     if arg.kind in ("conversation", "draft", "int", "days"):
-        m = _ID.match(str(raw).strip())
+        text = str(raw).strip()
+        m = (_DRAFT_ID if arg.kind == "draft" else _ID).match(text)
+        if arg.kind == "conversation" and not m and _DRAFT_ID.match(text):
+            raise CommandError(f"{text[:40]!r} is a draft; {arg.shown} is a conversation number such as 3.")
         if not m or int(m.group(1)) == 0:
-            raise CommandError(f"{arg.shown} must be a number, got {str(raw)[:40]!r}.")
+            example = " such as d4" if arg.kind == "draft" else ""
+            raise CommandError(f"{arg.shown} must be a number{example}, got {str(raw)[:40]!r}.")
         value = int(m.group(1))
         if arg.kind == "days" and not 1 <= value <= 366:
             raise CommandError("<days> must be between 1 and 366.")

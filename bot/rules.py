@@ -31,17 +31,27 @@ from vocab import TANDEM, AuditAction, AuthorKind, Conversation, DraftStatus, Ha
 log = logging.getLogger(__name__)
 
 HISTORY_CHECKED = 8  # customer messages checked for injection before an automatic send (the LLM sees as many)
-_RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*(?:stars?|bintang)?\s*[.!]?\s*$", re.IGNORECASE)
+_RATING = re.compile(r"^\s*([1-5])\s*[.!]?\s*$")  # a rating is one digit from 1 to 5, and nothing else
+_NUMBER_WORDS = ("zero|one|two|three|four|five|six|seven|eight|nine|ten|"
+                 "nol|satu|dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh")
+# what reads as a try at rating that is not one: another number (0, 7, 4.5, -1), a score (10/10, 4 out of 5),
+# a number or number word with stars or points ("5 stars", "lima bintang"), or a row of star emoji
+_ATTEMPT = re.compile(
+    rf"^\s*(?:[-+]?\d{{1,3}}(?:[.,]\d+)?|{_NUMBER_WORDS})\s*"
+    r"(?:(?:/|out of|dari)\s*\d{1,3})?\s*(?:stars?|bintang|points?|poin|nilai)?\s*[.!]*\s*$"
+    r"|^\s*[⭐★☆]+\s*$",
+    re.IGNORECASE)
 
 
 def parse_rating(text: str) -> int | None:
+    """The rating a customer gave after the resolve prompt: only a lone 1 to 5 counts."""
     m = _RATING.match(text)
-    if m:
-        return int(m.group(1))
-    stars = text.strip().replace("\ufe0f", "")
-    if stars and set(stars) <= {"⭐", "★"} and len(stars) <= 5:
-        return len(stars)
-    return None
+    return int(m.group(1)) if m else None
+
+
+def looks_like_rating_attempt(text: str) -> bool:
+    """A message after the rating prompt that tries to rate but is not 1-5: the customer is told how."""
+    return parse_rating(text) is None and bool(_ATTEMPT.match(text.replace("\ufe0f", "")))
 
 
 class Verdict(NamedTuple):
@@ -145,7 +155,8 @@ class ConversationRules:
             service.request_draft(conv, message_id)
 
     def _resolved(self, conv: Conversation, event: InboundMessage, text: str) -> tuple[Conversation | None, bool]:
-        """A customer wrote into a resolved conversation: a rating (True), a reopen, or (too late) None: new one."""
+        """A customer wrote into a resolved conversation: a rating or a try at one (True), a reopen, or (too late)
+        None: a new conversation. Anything but a lone 1-5 or a try at rating is a new customer message."""
         rating = parse_rating(text) if conv.awaiting_rating else None
         if rating is not None:
             self.store.append_message(
@@ -153,6 +164,13 @@ class ConversationRules:
                 author_name=event.author.name, platform_message_id=event.message_id or None,
             )
             return self.service.rate(conv, rating, event.author), True
+        if conv.awaiting_rating and looks_like_rating_attempt(text):
+            message_id = self.store.append_message(
+                conv.id, AuthorKind.CUSTOMER, text, event.address.platform, author_id=event.author.user_id,
+                author_name=event.author.name, platform_message_id=event.message_id or None,
+            )
+            self.service.rating_retry(conv, text, event.author, message_id)
+            return conv, True
         resolved_at = datetime.fromisoformat(conv.resolved_at) if conv.resolved_at else self.store.clock()
         if self.store.clock() - resolved_at > self.service.reopen_window():
             return None, False
@@ -194,7 +212,7 @@ class ConversationRules:
             store.complete_draft(draft_id, status=DraftStatus.FAILED, text=None, sources=[], confidence=None,
                                  drafter=self.drafter_name, model=None, latency_ms=latency_ms,
                                  handoff_reason=Handoff.DRAFTER_ERROR)
-            log.warning("draft #%s failed: %s", draft_id, error, extra={"conversation_id": conv.id})
+            log.warning("draft d%s failed: %s", draft_id, error, extra={"conversation_id": conv.id})
             if conv.state == State.BOT:
                 service.hand_off(conv, Handoff.DRAFTER_ERROR, error[:300])
             return
@@ -223,6 +241,6 @@ class ConversationRules:
             service.audit(TANDEM, AuditAction.DRAFT_READY, conversation_id=conv.id, draft_id=draft_id,
                           confidence=result.confidence, **extra)
             if held:
-                log.warning("draft #%s for conversation #%s waits for review instead of the automatic send: %s",
+                log.warning("draft d%s for conversation #%s waits for review instead of the automatic send: %s",
                             draft_id, conv.id, "; ".join(held), extra={"conversation_id": conv.id})
         service.refresh_card(conv)

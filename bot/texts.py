@@ -23,6 +23,7 @@ _TEXTS = {
         "resolved": (
             "This conversation is now resolved. How did we do? Reply with a number from 1 (poor) to 5 (great)."
         ),
+        "rating.how": "To rate this conversation, reply with just one number from 1 (poor) to 5 (great), for example 4.",
         "rating.thanks": "Thank you for rating us {rating}/5. Write again any time if you need more help.",
         "reopened.human": "Welcome back. {agent} will pick this up again here.",
         "empty": "Your message arrived empty. What can we help you with?",
@@ -39,6 +40,7 @@ _TEXTS = {
         "resolved": (
             "Percakapan ini sudah selesai. Bagaimana layanan kami? Balas dengan angka 1 (buruk) sampai 5 (sangat baik)."
         ),
+        "rating.how": "Untuk menilai percakapan ini, balas dengan satu angka saja dari 1 (buruk) sampai 5 (sangat baik), misalnya 4.",
         "rating.thanks": "Terima kasih atas nilai {rating}/5. Silakan menulis lagi kapan saja jika butuh bantuan.",
         "reopened.human": "Selamat datang kembali. {agent} akan melanjutkan percakapan ini.",
         "empty": "Pesan Anda kosong. Ada yang bisa kami bantu?",

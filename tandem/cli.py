@@ -16,6 +16,7 @@ import click
 
 from bot.config import ConfigError
 from bot.kb import KBError
+from bot.snippets import SnippetError
 from storage import DatabaseUnavailable
 from storage.maintenance import MaintenanceError, RunLock
 from tandem.db_cli import db
@@ -52,6 +53,9 @@ class _Group(click.Group):
         except KBError as exc:
             raise click.ClickException(f"knowledge base error: {exc} (set TANDEM_KB to a folder of *.md articles)"
                                        ) from None
+        except SnippetError as exc:
+            raise click.ClickException(f"saved replies error: {exc} (set TANDEM_SNIPPETS to a folder of *.md "
+                                       "saved replies)") from None
 
 
 @click.group(cls=_Group, context_settings=CONTEXT)

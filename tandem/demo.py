@@ -1,7 +1,8 @@
 """`tandem demo`: a scripted afternoon at the help desk, played through the real core and console adapter.
 
 Several conversations show every path: answered as drafted, edited, escalated on request, taken over
-and handed back, a sensitive topic, a customer trying an agent command, and resolutions with ratings.
+and handed back, a saved reply in the customer's language, a sensitive topic, a customer trying an agent
+command, and resolutions with ratings (one first tried as 10/10).
 Draft and conversation ids are looked up as the scenario runs, never assumed.
 """
 from __future__ import annotations
@@ -31,14 +32,15 @@ SCENARIO: list[tuple[str, str]] = [
     ("say", "carol> Thanks! And what happens if I pay late?"),
     ("approve", "carol"),
     ("agent", "/resolve {conv:carol}"),
+    ("say", "carol> 10/10"),
     ("say", "carol> 5"),
     ("say", "dewi> Saya mau bicara dengan orang, bukan bot"),
     ("agent", "/assign {conv:dewi} agent"),
-    ("agent", "/reply {conv:dewi} Halo Dewi, saya Sari dari tim support. Ada yang bisa saya bantu?"),
+    ("agent", "/snippet greeting {conv:dewi}"),
     ("agent", "/resolve {conv:dewi}"),
     ("say", "dewi> 4"),
     ("say", "erik> There is a charge on my card I don't recognise, I think it's fraud"),
-    ("say", "erik> /approve 1"),
+    ("say", "erik> /approve d1"),
     ("agent", "/queue"),
     ("agent", "/resolve {conv:alice}"),
     ("say", "alice> 5"),
@@ -79,9 +81,9 @@ async def run_demo(settings: Settings, db_path: str | None = None, out: Console 
                 conv = conv_of(arg)
                 draft = store.pending_draft(conv.id)
                 if draft and step == "approve":
-                    line = f"/approve {draft.id}"
+                    line = f"/approve d{draft.id}"
                 elif draft:
-                    line = f"/edit {draft.id} {EDITED}"
+                    line = f"/edit d{draft.id} {EDITED}"
                 else:
                     line = f"/reply {conv.id} Let me check that for you and come back in a minute."
                 await console.handle_line(line)

@@ -22,6 +22,7 @@ from bot.core import Core
 from bot.drafting.retrieval import KBDrafter
 from bot.kb import load_kb, unwritten
 from bot.kb_live import LiveKB
+from bot.snippets import load_snippets
 from bot.ports import Adapter
 from storage import Store, open_db
 from storage.db import exposed_files
@@ -124,7 +125,9 @@ def open_store(path: str, clock: Callable[[], datetime] = utcnow) -> Store:
 
 def build_core(settings: Settings, clock: Callable[[], datetime] | None = None, drafter=None) -> Core:
     drafter = drafter or build_drafter(settings)
-    return Core(settings, open_store(settings.tandem_db, clock or utcnow), drafter, kb=live_kb(settings, drafter))
+    snippets = load_snippets(settings.tandem_snippets)  # a bad saved reply stops start-up before anything opens
+    return Core(settings, open_store(settings.tandem_db, clock or utcnow), drafter, snippets,
+                kb=live_kb(settings, drafter))
 
 
 def live_kb(settings: Settings, drafter) -> LiveKB | None:

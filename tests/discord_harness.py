@@ -94,4 +94,9 @@ def card_of(fake: FakeDiscord) -> dict:
 
 def buttons(card: dict) -> dict[str, str]:
     """A posted card's buttons: label -> custom id."""
-    return {c["label"]: c["custom_id"] for row in card["components"] for c in row["components"]}
+    return {c["label"]: c["custom_id"] for row in card["components"] for c in row["components"] if c["type"] == 2}
+
+
+def menus(card: dict) -> list[dict]:
+    """A posted card's select menus (component type 3), as the fake holds them."""
+    return [c for row in card["components"] for c in row["components"] if c["type"] == 3]

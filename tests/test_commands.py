@@ -10,7 +10,8 @@ CUSTOMER = Actor("test", "U-cara", "cara", Role.CUSTOMER)
 
 async def test_every_command_is_declared_once_with_usage_and_help():
     expected = {"help", "queue", "show", "approve", "edit", "reject", "takeover", "handback", "reply", "note",
-                "assign", "resolve", "mode", "digest", "teach", "kb", "approve_taught", "discard_taught"}
+                "assign", "resolve", "mode", "digest", "teach", "kb", "approve_taught", "discard_taught",
+                "snippet", "snippets"}
     assert set(COMMANDS) == expected
     assert all(c.help and c.usage.startswith(c.name) for c in COMMANDS.values())
     assert COMMANDS["mode"].role == Role.LEAD
@@ -57,7 +58,7 @@ async def test_unknown_commands_and_missing_ids_get_clear_answers(core):
     unknown = await core.execute(AGENT, "frobnicate 3")
     assert not unknown.ok and "Unknown command `frobnicate`" in unknown.text
     missing = await core.execute(AGENT, "approve 404")
-    assert not missing.ok and "no draft #404" in missing.text
+    assert not missing.ok and "no draft d404" in missing.text
     no_conv = await core.execute(AGENT, "takeover 77")
     assert not no_conv.ok and "no conversation #77" in no_conv.text
     bad = await core.execute(AGENT, "approve banana")
@@ -147,7 +148,7 @@ async def test_queue_lists_what_needs_a_person_oldest_first(core, clock):
 async def test_commands_on_resolved_conversations_change_nothing(core):
     await say(core, "How does pay in 4 work?")
     conv = conv_of(core)
-    await core.execute(AGENT, f"resolve {conv.id}")
+    await core.execute(AGENT, f"resolve {conv.id} confirm")
     for line in (f"takeover {conv.id}", f"reply {conv.id} hi", f"resolve {conv.id}", f"handback {conv.id}"):
         result = await core.execute(AGENT, line)
         assert not result.ok and "is resolved" in result.text
@@ -162,3 +163,26 @@ async def test_digest_command_counts(core):
     result = await core.execute(AGENT, "digest 7")
     assert result.ok and "2 conversations opened" in result.text and "acceptance 100%" in result.text
     assert "asked_for_human: 1" in result.text
+
+
+async def test_drafts_are_written_d4_and_never_taken_for_conversations(core):
+    await say(core, "How does pay in 4 work?")
+    conv = conv_of(core)
+    draft = core.store.pending_draft(conv.id)
+    shown = await core.execute(AGENT, f"show {conv.id}")
+    assert f"Conversation #{conv.id}" in shown.text and f"Draft d{draft.id} (" in shown.text
+    queued = await core.execute(AGENT, "queue")
+    assert f"draft d{draft.id} (" in queued.text
+    mixed = await core.execute(AGENT, f"show d{draft.id}")
+    assert not mixed.ok and "is a draft" in mixed.text and "conversation number" in mixed.text
+    for spelled in (f"#d{draft.id}", f"D{draft.id}", f"d{draft.id}"):
+        seen = await core.execute(AGENT, f"reject {spelled} checking the spellings")
+        assert "d0" not in seen.text and f"d{draft.id}" in seen.text, seen.text
+    assert core.store.draft(draft.id).status == "rejected"
+    assert not (await core.execute(AGENT, "approve d0")).ok
+    assert not (await core.execute(AGENT, "approve dd4")).ok
+    await say(core, "How does pay in 4 work?", who="bob")
+    bob = conv_of(core, "bob")
+    second = core.store.pending_draft(bob.id)
+    approved = await core.execute(AGENT, f"approve {second.id}")
+    assert approved.text == f"Draft d{second.id} approved and sent to bob (conversation #{bob.id})."

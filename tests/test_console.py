@@ -47,8 +47,8 @@ def test_piped_scenario_runs_in_order_and_exits_at_end_of_input(tmp_path):
     out = result.stdout
     order = [
         "[customer] How does pay in 4 work?",
-        "draft #1",
-        "✓ Draft #1 approved and sent to customer (#1).",
+        "draft d1",
+        "✓ Draft d1 approved and sent to customer (conversation #1).",
         "→ to customer: 🤖 Tandem: Pay in 4 splits your purchase",
         "[bob] I want to talk to a real person",
         "→ to bob: ℹ️  Tandem: Of course. I've asked a person",
@@ -60,7 +60,7 @@ def test_piped_scenario_runs_in_order_and_exits_at_end_of_input(tmp_path):
         "→ to bob: ℹ️  Tandem: This conversation is now resolved.",
         "→ to bob: ℹ️  Tandem: Thank you for rating us 5/5.",
         "✗ Unknown command `frobnicate`",
-        "✗ There is no draft #99.",
+        "✗ There is no draft d99.",
     ]
     position = 0
     for expected in order:

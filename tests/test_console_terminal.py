@@ -107,9 +107,9 @@ def test_card_keeps_its_frame_around_a_multi_line_markdown_draft_and_ctrl_c_quit
     try:
         term.read_until("> ")
         term.send("Can I change my payment due date?\n")
-        term.read_until("/reject 1")
-        text = term.read_until("> ", limit=60, after="/reject 1")  # the prompt that follows the card
-        card = _card(text, "card #1 (updated)")
+        term.read_until("/reject d1")
+        text = term.read_until("> ", limit=60, after="/reject d1")  # the prompt that follows the card
+        card = _card(text, "conversation #1 (updated)")
         assert card[0].lstrip().startswith("╭") and card[-1].lstrip().startswith("╰"), card
         body = card[1:-1]
         assert body and all(line.strip().startswith("│") and line.strip().endswith("│") for line in body), card
@@ -125,7 +125,7 @@ def test_card_keeps_its_frame_around_a_multi_line_markdown_draft_and_ctrl_c_quit
         if status == "running":  # the test failed early: do not leave the child behind
             term.wait(0.1)
     assert status == 130, f"exit status {status}:\n{term.text}"
-    after = term.text.split("/reject 1")[-1]
+    after = term.text.split("/reject d1")[-1]
     assert "Aborted" not in after and "Traceback" not in after and "Error" not in after, after
 
 
@@ -145,7 +145,7 @@ def test_piped_cards_are_framed_and_stable_whatever_columns_says(tmp_path):
     env = {"TANDEM_DB": str(tmp_path / "c.db"), "TANDEM_KB": str(kb), "TANDEM_SUPPORT_HOURS": "24/7", "COLUMNS": "40"}
     result = tandem("run", stdin="Can I change my payment due date?\n", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    card = _card(result.stdout, "card #1 (updated)")
+    card = _card(result.stdout, "conversation #1 (updated)")
     from rich.cells import cell_len
 
     assert all(cell_len(line) == cell_len(card[0]) == 100 for line in card), card  # one width: the frame is closed

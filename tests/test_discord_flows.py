@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from vocab import Actor, Address
-from tests.discord_harness import Desk, buttons, card_of, until
+from tests.discord_harness import Desk, buttons, card_of, menus, until
 from tests.fakes import discord_payloads as P
 from tests.fakes.discord_fake import FakeDiscord
 
@@ -233,3 +233,87 @@ async def test_a_message_from_another_guild_is_ignored_and_agents_stay_in_their_
     assert desk.core.store.recent_messages(slack_conv.id) == []
     refused = desk.core.store.events_named("command_refused")
     assert refused and '"workspace"' in refused[-1]["details"]
+
+
+CALLBACK = r"/interactions/\d+/[^/]+/callback"
+
+
+async def test_card_select_menu_sends_a_saved_reply_with_placeholders(desk, fake):
+    w = desk.world
+    msg = await ask(desk)
+    conv = desk.core.store.latest_conversation_at(conv_address(w, msg))
+    card = card_of(fake)
+    assert card["embeds"][0]["title"].startswith(f"Conversation #{conv.id} · ")
+    draft = desk.core.store.pending_draft(conv.id)
+    assert f"**Draft d{draft.id}**" in card["embeds"][0]["description"]
+    [menu] = menus(card)
+    assert menu["custom_id"] == f"tandem:snippet-to:{conv.id}" and len(menu["options"]) <= 25
+    assert {"greeting", "looking-into-it"} <= {o["value"] for o in menu["options"]}
+    choice = w.select(w.agent, menu["custom_id"], ["looking-into-it"], card)
+    await fake.dispatch("INTERACTION_CREATE", choice)
+    await fake.wait_for("POST", r"/webhooks/\d+/[^/]+")
+    await desk.idle()
+    sent = posts_in(fake, msg["id"])[-1]
+    assert sent.startswith(f"Thanks, {conv.customer}. I'm looking into this now") and f"#{conv.id}" in sent
+    assert "\n" not in sent  # the file's wrapped lines are one paragraph
+    assert "Saved reply `looking-into-it` sent" in followups(fake)[-1]
+    conv = desk.core.store.conversation(conv.id)
+    assert conv.state == "human" and desk.core.store.draft(draft.id).status == "superseded"
+    assert '"snippet": "looking-into-it"' in desk.core.store.events_named("reply")[-1]["details"]
+    await fake.dispatch("INTERACTION_CREATE", choice)  # the same interaction replayed: sent once
+    await desk.idle()
+    assert sum(p.startswith("Thanks, ") for p in posts_in(fake, msg["id"])) == 1
+
+
+async def test_a_customer_choosing_in_the_menu_is_refused(desk, fake):
+    w = desk.world
+    msg = await ask(desk)
+    card = card_of(fake)
+    [menu] = menus(card)
+    await fake.dispatch("INTERACTION_CREATE", w.select(w.customer, menu["custom_id"], ["greeting"], card))
+    await fake.wait_for("POST", r"/webhooks/\d+/[^/]+")
+    await desk.idle()
+    assert "only for the support team" in followups(fake)[-1]
+    assert not any(p.startswith("Hi ") for p in posts_in(fake, msg["id"]))
+
+
+async def test_app_command_autocompletes_the_saved_reply_name_and_sends_it(desk, fake):
+    w = desk.world
+    msg = await ask(desk)
+    conv = desk.core.store.latest_conversation_at(conv_address(w, msg))
+    await fake.dispatch("INTERACTION_CREATE", w.autocomplete(w.agent, "snippet", {"name": "refnd"}, "name"))
+    [call] = await fake.wait_for("POST", CALLBACK)
+    assert call.json["type"] == 8  # APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
+    choices = call.json["data"]["choices"]
+    assert choices[0]["value"] == "refund-on-its-way" and choices[0]["name"].startswith("refund-on-its-way · ")
+    await fake.dispatch("INTERACTION_CREATE", w.autocomplete(w.customer, "snippet", {"name": ""}, "name"))
+    calls = await fake.wait_for("POST", CALLBACK, count=2)
+    assert calls[-1].json["data"]["choices"] == []  # nothing shown to anyone who is not an agent
+    await fake.dispatch("INTERACTION_CREATE", w.slash(w.agent, "snippet", {"name": "greeting",
+                                                                           "conversation": conv.id}))
+    await fake.wait_for("POST", r"/webhooks/\d+/[^/]+")
+    await desk.idle()
+    assert posts_in(fake, msg["id"])[-1].startswith(f"Hi {conv.customer}, this is ")
+
+
+async def test_draft_ids_resolve_confirmation_and_mode_through_app_commands(desk, fake):
+    w = desk.world
+    msg = await ask(desk)
+    conv = desk.core.store.latest_conversation_at(conv_address(w, msg))
+    draft = desk.core.store.pending_draft(conv.id)
+
+    async def slash(person, sub, options) -> str:
+        before = len(fake.find("POST", r"/webhooks/\d+/[^/]+"))
+        await fake.dispatch("INTERACTION_CREATE", w.slash(person, sub, options))
+        await fake.wait_for("POST", r"/webhooks/\d+/[^/]+", count=before + 1)
+        await desk.idle()
+        return followups(fake)[-1]
+
+    assert "is a draft" in await slash(w.agent, "show", {"conversation": f"d{draft.id}"})
+    refused = await slash(w.agent, "resolve", {"conversation": conv.id})
+    assert f"draft d{draft.id} waits for review" in refused and f"`resolve {conv.id} confirm`" in refused
+    shown = await slash(w.agent, "show", {"conversation": conv.id})
+    assert f"Draft d{draft.id} (" in shown
+    approved = await slash(w.agent, "approve", {"draft": f"#d{draft.id}"})
+    assert approved.startswith(f"Draft d{draft.id} approved and sent to ") and f"(conversation #{conv.id})" in approved
+    assert "Mode is review" in await slash(w.lead, "mode", {})

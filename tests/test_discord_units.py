@@ -76,7 +76,8 @@ def card(**changes) -> CardView:
 
 def test_card_layout_and_button_ids():
     embed = translate.card_embed(card(latest_message="x" * 5000, draft_text="y" * 5000))
-    assert len(embed) <= 6000 and embed.title == "#4 · Alice"
+    assert len(embed) <= 6000 and embed.title == "Conversation #4 · Alice"
+    assert "**Draft d9**" in embed.description
     ids = [b.custom_id for b in card_buttons(card())]
     assert ids == ["tandem:approve:9", "tandem:edit:9", "tandem:reject:9", "tandem:takeover:4"]
     human = card(state="human", draft_id=None, draft_text=None, buttons=("handback", "resolve"))
@@ -102,7 +103,9 @@ def test_tandem_group_mirrors_the_registry():
             if arg.choices:
                 assert [c.value for c in params[arg.name].choices] == list(arg.choices)
     edit = {p.name: p.type.name for p in group.get_command("edit").parameters}
-    assert edit == {"draft": "integer", "text": "string"}
+    assert edit == {"draft": "string", "text": "string"}  # so an agent can type d4 (or #d4, or 4)
+    snippet = {p.name: p for p in group.get_command("snippet").parameters}
+    assert snippet["name"].autocomplete and not snippet["conversation"].autocomplete
 
 
 def test_modal_field_value_in_either_shape():

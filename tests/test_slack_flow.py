@@ -8,7 +8,7 @@ import pytest
 
 from bot.drafting.base import DraftResult
 
-from tests.fakes.slack_client import AGENT, CUSTOMER, SUPPORT, SlackHarness
+from tests.fakes.slack_client import AGENT, CUSTOMER, LEAD, SUPPORT, SlackHarness
 
 QUESTION = "Can I change my payment due date?"
 
@@ -47,7 +47,8 @@ async def test_edit_opens_prefilled_modal_and_sends_the_edited_text(slack):
     opened = await slack.api.wait_for("views.open")
     view = opened.params["view"]
     draft_id = int(buttons["edit"].rsplit(":", 1)[1])
-    assert view["blocks"][0]["element"]["initial_value"] == slack.core.store.draft(draft_id).text
+    text_box = next(b for b in view["blocks"] if b["type"] == "input")
+    assert text_box["element"]["initial_value"] == slack.core.store.draft(draft_id).text
     status, body = await slack.submit_edit(view, "Yes: Payments > Change date, up to 14 days.")
     assert status == 200 and body == ""
     await slack.settle()
@@ -190,3 +191,72 @@ async def test_acknowledged_fast_while_the_drafter_is_busy(tmp_path):
         drafter.release.set()
         await slack.settle()
         assert len(slack.cards()) == 5
+
+
+async def test_card_picker_sends_a_saved_reply_with_placeholders_and_takes_over(slack):
+    ts, _ = await _card_buttons(slack)
+    blocks = slack.latest_card_blocks()
+    assert "*Draft d1*" in blocks[3]["text"]["text"] and "Conversation #1" in blocks[0]["text"]["text"]
+    [menu] = slack.menus(blocks)
+    assert menu["action_id"] == "tandem:snippet-to:1" and menu["confirm"]["confirm"]["text"] == "Send"
+    assert {"greeting", "closing"} <= {o["value"] for o in menu["options"]}
+    status, _ = await slack.select(menu, "greeting")
+    assert status == 200
+    await slack.settle()
+    reply = slack.replies(thread=ts)[-1]
+    assert reply.startswith(f"Hi {CUSTOMER}, this is ") and "{agent}" not in reply and AGENT in slack.raw_replies(
+        thread=ts)[-1]
+    conv = slack.core.store.conversation(1)
+    assert conv.state == "human" and conv.assignee == AGENT
+    assert '"snippet": "greeting"' in slack.core.store.events_named("reply")[-1]["details"]
+    assert any("Saved reply `greeting` sent" in a for a in slack.answers(AGENT))
+    again = slack.select_body(menu, "greeting")  # Slack posting the same choice again: sent once
+    assert (await slack.post(again, "application/x-www-form-urlencoded"))[0] == 200
+    assert (await slack.post(again, "application/x-www-form-urlencoded"))[0] == 200
+    await slack.settle()
+    assert sum(r.startswith(f"Hi {CUSTOMER}, this is ") for r in slack.replies(thread=ts)) == 2
+
+
+async def test_edit_modal_picker_fills_the_text_box_and_send_sends_the_edit(slack):
+    ts, buttons = await _card_buttons(slack)
+    await slack.press(buttons["edit"])
+    view = (await slack.api.wait_for("views.open")).params["view"]
+    view = dict(view, id="V0042", hash="h1")
+    [menu] = slack.menus(view["blocks"])
+    assert menu["action_id"] == "tandem:snippet-fill:1" and "confirm" not in menu  # filling sends nothing
+    await slack.select(menu, "looking-into-it", view=view)
+    updated = (await slack.api.wait_for("views.update")).params
+    assert updated["view_id"] == "V0042" and updated["hash"] == "h1"
+    new_view = updated["view"]
+    text_box = next(b for b in new_view["blocks"] if b["type"] == "input")
+    assert text_box["block_id"].startswith("draft:looking-into-it:")  # a new block id shows the new text
+    filled = text_box["element"]["initial_value"]
+    assert filled.startswith(f"Thanks, {CUSTOMER}. I'm looking into this now") and "reference #1" in filled
+    assert slack.core.store.draft(1).status == "pending" and not slack.replies(thread=ts)
+    status, body = await slack.submit_edit(dict(new_view, id="V0042"), filled + " Back within the hour.")
+    assert status == 200 and body == ""
+    await slack.settle()
+    assert slack.replies(thread=ts) == [filled + " Back within the hour."]
+    assert slack.core.store.draft(1).status == "edited"
+
+
+async def test_resolve_and_mode_and_draft_ids_through_the_slash_command(slack):
+    ts, _ = await _card_buttons(slack)
+    await slack.command("resolve 1")
+    await slack.settle()
+    assert "draft d1 waits for review" in slack.answers(AGENT)[-1] and "`resolve 1 confirm`" in slack.answers(AGENT)[-1]
+    assert slack.core.store.conversation(1).state != "resolved"
+    await slack.command("resolve 1 confirm")
+    await slack.settle()
+    assert "Draft d1 was discarded unsent" in slack.answers(AGENT)[-1]
+    assert "1 (poor) to 5 (great)" in slack.replies(thread=ts)[-1]
+    await slack.say("10/10", thread=ts)
+    await slack.settle()
+    assert "reply with just one number from 1" in slack.replies(thread=ts)[-1]
+    assert slack.core.store.conversation(1).state == "resolved"
+    await slack.command("mode", user=LEAD)
+    await slack.settle()
+    assert slack.answers(LEAD)[-1] == "Mode is review (from TANDEM_MODE)."
+    await slack.command("snippet greetng 1")
+    await slack.settle()
+    assert "Closest: `greeting`" in slack.answers(AGENT)[-1]

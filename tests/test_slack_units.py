@@ -1,11 +1,13 @@
 """Slack settings, pure translation and layout, and outbound delivery against the fake Web API."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import adapters.slack as slack_pkg
 from adapters.slack.blocks import card_blocks, report_blocks, split_message
-from bot.commands import parse_button_id
+from bot.commands import parse_button_id, parse_picker_id
 from adapters.slack.config import SlackSettings
 from adapters.slack.outbound import Outbound, make_client
 from adapters.slack.translate import Identity, translate_event
@@ -118,6 +120,18 @@ def test_card_layout_buttons_and_escaping():
     flat = str(blocks)
     assert "<!channel>" not in flat and "&lt;!channel&gt;" in flat and "<@UCUST0001>" in flat and "82%" in flat
     assert "<#C1110000>" in flat and "*Payments*" in flat and "**" not in flat
+
+
+def test_card_picker_holds_at_most_100_saved_replies_and_needs_a_confirm():
+    many = tuple((f"reply-{i:03d}", "A title that is rather long " * 4) for i in range(130))
+    _, blocks = card_blocks(dataclasses.replace(CARD, snippets=many))
+    [menu] = [el for b in blocks if b["type"] == "actions" for el in b["elements"] if el["type"] == "static_select"]
+    assert menu["action_id"] == "tandem:snippet-to:7" and parse_picker_id(menu["action_id"]) == 7
+    assert parse_button_id(menu["action_id"]) is None  # never taken for a button
+    assert len(menu["options"]) == 100 and all(len(o["text"]["text"]) <= 75 for o in menu["options"])
+    assert menu["confirm"]["deny"]["text"] == "Cancel"
+    _, plain = card_blocks(CARD)
+    assert "static_select" not in str(plain)  # no saved replies, no picker
 
 
 def test_report_layout_and_split_text():

@@ -190,7 +190,7 @@ async def test_drafter_failure_hands_off_and_keeps_the_message(core):
 async def test_resolve_asks_for_a_rating_and_stores_it(core):
     await say(core, "How does pay in 4 work?")
     conv = conv_of(core)
-    await core.execute(AGENT, f"resolve {conv.id}")
+    await core.execute(AGENT, f"resolve {conv.id} confirm")
     await core.wait_idle()
     assert "1 (poor) to 5 (great)" in core.test_adapter.texts()[-1]
     await say(core, "4")
@@ -202,7 +202,7 @@ async def test_resolve_asks_for_a_rating_and_stores_it(core):
 async def test_reopen_after_bot_only_conversation_goes_back_to_the_bot(core):
     await say(core, "How does pay in 4 work?")
     conv = conv_of(core)
-    await core.execute(AGENT, f"resolve {conv.id}")
+    await core.execute(AGENT, f"resolve {conv.id} confirm")
     await say(core, "One more thing: what happens if I pay late?")
     reopened = conv_of(core)
     assert reopened.id == conv.id and reopened.state == State.BOT and reopened.reopened_count == 1
@@ -227,7 +227,7 @@ async def test_reopen_after_a_human_handled_it_returns_to_that_person_without_pi
 async def test_writing_long_after_resolution_starts_a_new_conversation(core, clock):
     await say(core, "How does pay in 4 work?")
     first = conv_of(core)
-    await core.execute(AGENT, f"resolve {first.id}")
+    await core.execute(AGENT, f"resolve {first.id} confirm")
     clock.advance(hours=100)
     await say(core, "What happens if I pay late?")
     assert conv_of(core).id != first.id
@@ -302,3 +302,67 @@ async def test_edits_and_deletions_are_logged(core):
     assert message["text"] == "How does pay in 4 work exactly?" and message["deleted_at"]
     assert [e["action"] for e in core.store.events_for(message["conversation_id"])
             if e["action"].startswith("message_")] == ["message_edited", "message_deleted"]
+
+
+async def test_resolve_with_a_waiting_draft_asks_to_confirm_and_confirm_says_what_was_discarded(core):
+    await say(core, "How does pay in 4 work?")
+    conv = conv_of(core)
+    draft = core.store.pending_draft(conv.id)
+    sent_before = len(core.test_adapter.texts())
+    refused = await core.execute(AGENT, f"resolve {conv.id}")
+    assert not refused.ok and f"draft d{draft.id} waits for review" in refused.text
+    assert f"`resolve {conv.id} confirm`" in refused.text
+    assert conv_of(core).state == State.BOT and core.store.draft(draft.id).status == "pending"
+    assert core.store.events_named("command_error")[-1]["details"].count("resolve") >= 1
+    await core.wait_idle()
+    assert len(core.test_adapter.texts()) == sent_before  # the customer heard nothing
+    done = await core.execute(AGENT, f"resolve {conv.id} confirm")
+    assert done.ok and f"Draft d{draft.id} was discarded unsent" in done.text
+    assert conv_of(core).state == State.RESOLVED and core.store.draft(draft.id).status == "superseded"
+    assert f"[{draft.id}]" in core.store.events_named("resolve")[-1]["details"]
+    bad = await core.execute(AGENT, f"resolve {conv.id} please")
+    assert not bad.ok and "must be one of confirm" in bad.text
+
+
+async def test_resolve_without_a_draft_needs_no_confirmation(core):
+    await say(core, "I want to talk to a human")
+    conv = conv_of(core)
+    assert core.store.pending_draft(conv.id) is None
+    done = await core.execute(AGENT, f"resolve {conv.id}")
+    assert done.ok and done.text == f"Conversation #{conv.id} resolved; the customer was asked for a rating."
+
+
+async def test_only_a_lone_1_to_5_is_a_rating_and_tries_at_one_are_told_how(core):
+    await say(core, "I want to talk to a human")
+    conv = conv_of(core)
+    await core.execute(AGENT, f"resolve {conv.id}")
+    for attempt in ("7", "0", "10/10", "5 stars", "4/5", "⭐⭐⭐⭐", "4.5", "lima bintang"):
+        await say(core, attempt)
+        assert "reply with just one number from 1 (poor) to 5 (great)" in core.test_adapter.texts()[-1], attempt
+        again = conv_of(core)
+        assert again.id == conv.id and again.state == State.RESOLVED and again.awaiting_rating, attempt
+    assert core.store.ratings_for(conv.id) == []
+    attempts = core.store.events_named("rating_attempt")
+    assert len(attempts) == 8 and '"10/10"' in attempts[2]["details"]
+    logged = [m["text"] for m in core.store.recent_messages(conv.id, limit=20) if m["author_kind"] == "customer"]
+    assert logged[-2:] == ["4.5", "lima bintang"]
+    await say(core, "5!")
+    assert core.store.ratings_for(conv.id) == [5] and "5/5" in core.test_adapter.texts()[-1]
+
+
+async def test_anything_else_after_the_rating_prompt_is_a_new_customer_message(core):
+    await say(core, "I want to talk to a human")
+    conv = conv_of(core)
+    await core.execute(AGENT, f"resolve {conv.id}")
+    await say(core, "5 more questions about my order please")
+    reopened = conv_of(core)
+    assert reopened.id == conv.id and reopened.state != State.RESOLVED and not reopened.awaiting_rating
+    assert core.store.ratings_for(conv.id) == [] and not core.store.events_named("rating_attempt")
+
+
+async def test_indonesian_customers_are_told_how_to_rate_in_indonesian(core):
+    await say(core, "Saya mau bicara dengan orang, bukan bot")
+    conv = conv_of(core)
+    await core.execute(AGENT, f"resolve {conv.id}")
+    await say(core, "10")
+    assert "balas dengan satu angka saja dari 1" in core.test_adapter.texts()[-1]

@@ -53,6 +53,7 @@ class CardView:
     assignee: str | None
     buttons: tuple[str, ...]  # command names: approve, edit, reject, takeover, handback, resolve
     where: str = ""
+    snippets: tuple[tuple[str, str], ...] = ()  # the saved-reply picker: (name, title); empty: no picker
 
 
 @dataclass(frozen=True)
@@ -102,3 +103,5 @@ class EditForm:
 
     draft_id: int
     text: str
+    snippets: tuple[tuple[str, str], ...] = ()  # saved replies the form may offer: (name, title)
+    snippet: str | None = None  # the saved reply the text was filled from, if any

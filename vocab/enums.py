@@ -84,6 +84,7 @@ class AuditAction(str, enum.Enum):
     # customers
     OPEN = "open"
     RATING = "rating"
+    RATING_ATTEMPT = "rating_attempt"  # a try at rating that is not 1-5 (`7`, `10/10`): the customer is told how
     MESSAGE_EDITED = "message_edited"
     MESSAGE_DELETED = "message_deleted"
     # the bot

@@ -193,7 +193,7 @@ class DiscordAdapter:
         if s.discord_api_url and not s.discord_gateway_url:
             _, url, _ = await client.http.get_bot_gateway()
             self.urls.gateway = url
-        client.add_dynamic_items(interactions.CardButtonItem)
+        client.add_dynamic_items(interactions.CardButtonItem, interactions.SnippetPicker)
         guild = discord.Object(int(s.discord_guild_id)) if s.discord_guild_id else None
         client.tree.add_command(interactions.tandem_group(), guild=guild)
         try:

@@ -20,13 +20,16 @@ from discord import app_commands
 
 from adapters.discord import translate
 from bot.cards import button_id
-from bot.commands import COMMANDS, Arg, CardButton, Command
+from bot.commands import COMMANDS, Arg, CardButton, Command, picker_id
+from bot.texts import clip
 from bot.ports import CoreAPI
-from vocab import Actor, CommandResult, EditForm
+from vocab import Actor, CommandResult, EditForm, Role
 
 log = logging.getLogger(__name__)
 
 EDIT_SUBMIT = re.compile(r"tandem:editsubmit:(?P<id>\d+)")
+PICKER_ID = r"tandem:snippet-to:(?P<id>\d+)"  # bot.cards.picker_id
+MENU_OPTIONS = 25  # Discord's most options in a select menu (`/tandem snippets` lists them all)
 TEXT_FIELD = "text"
 NO_PINGS = discord.AllowedMentions.none()
 MODAL_TEXT_LIMIT = 4000
@@ -120,11 +123,32 @@ class CardButtonItem(discord.ui.DynamicItem[discord.ui.Button], template=transla
         await run(interaction, self.command, target_id=self.target_id)
 
 
+class SnippetPicker(discord.ui.DynamicItem[discord.ui.Select], template=PICKER_ID):
+    """The card's saved-reply menu: choosing one sends it to the card's conversation, as `snippet` does. Like the
+    buttons, its custom id carries the conversation, so a card posted before a restart keeps working."""
+
+    def __init__(self, conversation_id: int, snippets: tuple[tuple[str, str], ...] = ()) -> None:
+        options = [discord.SelectOption(label=clip(title, 100), value=name[:100], description=clip(name, 100))
+                   for name, title in snippets[:MENU_OPTIONS]]
+        super().__init__(discord.ui.Select(custom_id=picker_id(conversation_id), placeholder="Send a saved reply…",
+                                           min_values=1, max_values=1,
+                                           options=options or [discord.SelectOption(label="-", value="-")]))
+        self.conversation_id = conversation_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Select, match: re.Match[str], /):
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        values = (interaction.data or {}).get("values") or [""]
+        await run(interaction, "snippet", {"name": str(values[0]), "conversation": self.conversation_id})
+
+
 class EditModal(discord.ui.Modal):
     """The Edit form, prefilled with the draft. Its submit is handled by `on_modal_submit`, not in memory."""
 
     def __init__(self, draft_id: int, text: str) -> None:
-        super().__init__(title=f"Edit draft #{draft_id}"[:45], custom_id=f"tandem:editsubmit:{draft_id}", timeout=900)
+        super().__init__(title=f"Edit draft d{draft_id}"[:45], custom_id=f"tandem:editsubmit:{draft_id}", timeout=900)
         self.add_item(discord.ui.TextInput(label="Reply to the customer", custom_id=TEXT_FIELD,
                                            style=discord.TextStyle.paragraph, default=text[:MODAL_TEXT_LIMIT],
                                            max_length=MODAL_TEXT_LIMIT, required=True))
@@ -155,9 +179,11 @@ async def on_modal_submit(interaction: discord.Interaction) -> None:
 
 # ---- /tandem app commands, generated from the registry ----------------------------------------------------
 
-_KIND_TYPES: dict[str, Any] = {"conversation": int, "draft": int, "int": int, "days": app_commands.Range[int, 1, 366],
-                               "text": str, "agent": discord.Member}
-_KIND_HELP = {"conversation": "Conversation number (#)", "draft": "Draft number", "text": "Text",
+_KIND_TYPES: dict[str, Any] = {"conversation": int, "draft": str, "int": int,
+                               "days": app_commands.Range[int, 1, 366], "text": str, "agent": discord.Member,
+                               "snippet": str}
+_KIND_HELP = {"conversation": "Conversation number (#)", "draft": "Draft id, e.g. d4", "text": "Text",
+              "snippet": "Saved reply (start typing its name or title)",
               "agent": "The agent", "days": "Number of days (1-366)", "int": "A number"}
 
 
@@ -186,8 +212,24 @@ def subcommand(cmd: Command) -> app_commands.Command:
     # the attribute @app_commands.describe sets; read when the Command is built
     callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]
         a.name: (a.help or _KIND_HELP.get(a.kind) or a.name)[:100] for a in cmd.args}
-    return app_commands.Command(name=cmd.name, description=(cmd.help or cmd.usage)[:100] or cmd.name,
-                                callback=callback)
+    command = app_commands.Command(name=cmd.name, description=(cmd.help or cmd.usage)[:100] or cmd.name,
+                                   callback=callback)
+    for arg in cmd.args:
+        if arg.kind == "snippet":
+            command.autocomplete(arg.name)(complete_snippet)
+    return command
+
+
+async def complete_snippet(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """The saved replies matching what the agent typed so far (none for anyone who is not an agent)."""
+    adapter = _adapter(interaction)
+    actor = adapter.actor(interaction.user)
+    if actor.role < Role.AGENT:
+        log.info("autocomplete of saved replies refused to %s (%s)", actor.label, actor.role.name.lower())
+        return []
+    found = adapter.core.snippet_choices(current or "", MENU_OPTIONS)
+    log.debug("autocomplete %r for %s: %d saved replies", current, actor.label, len(found))
+    return [app_commands.Choice(name=clip(f"{name} · {title}", 100), value=name[:100]) for name, title in found]
 
 
 def tandem_group() -> app_commands.Group:

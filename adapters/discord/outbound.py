@@ -87,6 +87,8 @@ class Outbound:
         view = discord.ui.View(timeout=None)
         for spec in card_buttons(card):
             view.add_item(interactions.CardButtonItem.of(spec))
+        if card.snippets:
+            view.add_item(interactions.SnippetPicker(card.conversation_id, card.snippets))
         return view
 
     async def _card(self, action: UpsertCard) -> Delivery:

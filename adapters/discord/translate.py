@@ -179,8 +179,8 @@ def card_embed(card: CardView) -> discord.Embed:
     lines = [f"**Customer:** {_clip(plain(card.latest_message), 1500) or '(no text)'}"]
     if card.draft_text is not None:
         conf = f" · confidence {card.confidence:.0%}" if card.confidence is not None else ""
-        lines.append(f"\n**Draft #{card.draft_id}**{conf}\n{_clip(render(card.draft_text), 2200)}")
-    embed = discord.Embed(title=_clip(f"#{card.conversation_id} · {plain(card.customer)}", 256),
+        lines.append(f"\n**Draft d{card.draft_id}**{conf}\n{_clip(render(card.draft_text), 2200)}")
+    embed = discord.Embed(title=_clip(f"Conversation #{card.conversation_id} · {plain(card.customer)}", 256),
                           description=_clip("\n".join(lines), 4096), colour=_COLOURS.get(card.state, 0x99AAB5))
     embed.add_field(name="State", value=_clip(card.state_label, 1024) or card.state, inline=True)
     if card.assignee:

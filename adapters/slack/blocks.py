@@ -10,13 +10,15 @@ import json
 import re
 from typing import Any
 
-from bot.commands import card_buttons
+from bot.commands import card_buttons, picker_id
 from bot.texts import clip, split_text
 from vocab import CardView, PostReport, Tone
 
 TEXT_LIMIT = 3900  # per chat.postMessage; Slack advises staying under 4,000 characters
 SECTION_LIMIT = 3000  # Block Kit section text
 EDIT_CALLBACK = "tandem:edit"
+FILL_PREFIX = "tandem:snippet-fill:"  # the Edit modal's saved-reply menu: fills the text box for that draft
+OPTIONS_LIMIT = 100  # Slack's most options in a static_select
 _STYLES = {Tone.GOOD: "primary", Tone.DANGER: "danger"}  # Slack has two button styles; the rest are plain
 
 
@@ -79,7 +81,7 @@ def card_blocks(card: CardView, people: frozenset[str] = frozenset()) -> tuple[s
         blocks.append(_section(f":raising_hand: *Handed to a human:* {escape(card.handoff_reason)}"))
     if card.draft_text is not None:
         confidence = f" · confidence {card.confidence:.0%}" if card.confidence is not None else ""
-        blocks.append(_section(f"*Draft #{card.draft_id}*{confidence}\n"
+        blocks.append(_section(f"*Draft d{card.draft_id}*{confidence}\n"
                                + quote(to_mrkdwn(escape(clip(card.draft_text, SECTION_LIMIT - 100))))))
         if card.sources:
             names = ", ".join(f"{escape(s.title)} ({s.score:.2f})" for s in card.sources)
@@ -91,10 +93,33 @@ def card_blocks(card: CardView, people: frozenset[str] = frozenset()) -> tuple[s
         if spec.tone in _STYLES:
             button["style"] = _STYLES[spec.tone]
         buttons.append(button)
+    if card.snippets:
+        buttons.append(snippet_menu(card.snippets, picker_id(card.conversation_id), "Send a saved reply…",
+                                    confirm=True))
     if buttons:
         blocks.append({"type": "actions", "block_id": f"tandem:card:{card.conversation_id}", "elements": buttons})
     text = escape(f"{title}: {clip(card.latest_message, 200)}")  # the notification: no ping, no link
     return text, blocks
+
+
+def snippet_menu(snippets: tuple[tuple[str, str], ...], action_id: str, placeholder: str, *,
+                 confirm: bool = False) -> dict[str, Any]:
+    """A static_select of saved replies (value: the name). On the card, choosing one sends it to the customer,
+    so Slack asks first; in the Edit modal it only fills the text box."""
+    menu: dict[str, Any] = {
+        "type": "static_select", "action_id": action_id,
+        "placeholder": {"type": "plain_text", "text": placeholder},
+        "options": [{"text": {"type": "plain_text", "text": clip(title, 75)}, "value": name[:150],
+                     "description": {"type": "plain_text", "text": clip(name, 75)}}
+                    for name, title in snippets[:OPTIONS_LIMIT]],
+    }
+    if confirm:
+        menu["confirm"] = {"title": {"type": "plain_text", "text": "Send a saved reply?"},
+                           "text": {"type": "plain_text", "text": "It goes to the customer now, as your reply, and "
+                                                                  "you own the conversation after."},
+                           "confirm": {"type": "plain_text", "text": "Send"},
+                           "deny": {"type": "plain_text", "text": "Cancel"}}
+    return menu
 
 
 def report_blocks(report: PostReport) -> tuple[str, list[dict[str, Any]]]:
@@ -112,17 +137,23 @@ def report_blocks(report: PostReport) -> tuple[str, list[dict[str, Any]]]:
     return escape(report.title), blocks[:50]
 
 
-def edit_modal(draft_id: int, text: str, *, channel: str = "") -> dict[str, Any]:
-    """The modal opened by Edit, prefilled with the draft; private_metadata carries the draft id."""
+def edit_modal(draft_id: int, text: str, *, channel: str = "", snippets: tuple[tuple[str, str], ...] = (),
+               snippet: str | None = None, version: str = "") -> dict[str, Any]:
+    """The modal opened by Edit, prefilled with the draft; private_metadata carries the draft id. With saved
+    replies, a menu above the text box fills it with the one chosen (`snippet`: the text came from it; the text
+    box then gets a new block id from `version`, the only way Slack shows a new initial value in an open modal)."""
+    menu = [{"type": "actions", "block_id": "snippets",
+             "elements": [snippet_menu(snippets, f"{FILL_PREFIX}{draft_id}", "Start from a saved reply…")]}
+            ] if snippets else []
     return {
         "type": "modal",
         "callback_id": EDIT_CALLBACK,
-        "private_metadata": json.dumps({"draft": draft_id, "channel": channel}),
-        "title": {"type": "plain_text", "text": f"Edit draft #{draft_id}"[:24]},
+        "private_metadata": json.dumps({"draft": draft_id, "channel": channel, "snippet": snippet}),
+        "title": {"type": "plain_text", "text": f"Edit draft d{draft_id}"[:24]},
         "submit": {"type": "plain_text", "text": "Send"},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [{
-            "type": "input", "block_id": "draft",
+        "blocks": [*menu, {
+            "type": "input", "block_id": f"draft:{version}"[:255] if version else "draft",
             "label": {"type": "plain_text", "text": "Reply to the customer"},
             "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
                         "initial_value": text[:3000], "max_length": 3000},

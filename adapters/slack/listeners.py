@@ -20,12 +20,12 @@ from typing import Any, Protocol
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import parse_button_id
+from bot.commands import parse_button_id, parse_picker_id
 from bot.ports import CoreAPI
 from vocab import EditForm
 from vocab.times import iso, utcnow
 
-from .blocks import EDIT_CALLBACK, edit_modal, escape
+from .blocks import EDIT_CALLBACK, FILL_PREFIX, edit_modal, escape
 from .config import SlackSettings
 from .translate import Identity, actor_for, translate_event
 
@@ -96,10 +96,51 @@ def register(app: AsyncApp, adapter: Host) -> None:
                  msg.event_id, msg.kind, msg.address.channel, msg.address.thread or "dm", msg.author.user_id,
                  msg.author.role.name, f" retry={retry}" if retry else "")
 
+    def chosen(action: dict[str, Any]) -> str:
+        return str((action.get("selected_option") or {}).get("value") or "")
+
+    async def on_picker(body: dict[str, Any], action: dict[str, Any], respond, conversation: int) -> None:
+        """The card's saved-reply menu: send the one chosen to that conversation, as `snippet` does."""
+        who, name = actor(body), chosen(action)
+        log.info("slack: %s chose saved reply %r for #%s", who.user_id, name, conversation)
+
+        async def run() -> None:
+            result = await adapter.core.invoke(who, "snippet", {"name": name, "conversation": conversation},
+                                               delivery=delivery(body))
+            await answer(body, respond, result.text)
+
+        adapter.spawn(run(), f"saved reply {name} to #{conversation}")
+
+    async def on_fill(body: dict[str, Any], action: dict[str, Any], draft: int) -> None:
+        """The Edit modal's saved-reply menu: the modal again, its text box filled from the one chosen."""
+        who, name, view = actor(body), chosen(action), body.get("view") or {}
+        log.info("slack: %s filled the edit of draft %s from saved reply %r", who.user_id, draft, name)
+
+        async def run() -> None:
+            outcome = await adapter.core.press(who, "edit", draft, delivery=delivery(body), snippet=name)
+            channel = str(json.loads(view.get("private_metadata") or "{}").get("channel") or "")
+            if not isinstance(outcome, EditForm):  # the draft was decided meanwhile, or the name is unknown
+                if channel:  # a modal has no response_url: say it where the card is
+                    await adapter.client.chat_postEphemeral(channel=channel, user=who.user_id,
+                                                            text=escape(outcome.text))
+                return
+            modal = edit_modal(outcome.draft_id, outcome.text, channel=channel, snippets=outcome.snippets,
+                               snippet=outcome.snippet, version=f"{outcome.snippet}:{action.get('action_ts', '')}")
+            await adapter.client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=modal)
+
+        adapter.spawn(run(), f"fill edit of draft {draft}")
+
     @app.action(re.compile(r"^tandem:"))
     async def on_button(ack, body: dict[str, Any], action: dict[str, Any], respond) -> None:
         await ack()
-        parsed = parse_button_id(str(action.get("action_id", "")))
+        action_id = str(action.get("action_id", ""))
+        if (conversation := parse_picker_id(action_id)) is not None:
+            await on_picker(body, action, respond, conversation)
+            return
+        if action_id.startswith(FILL_PREFIX) and action_id[len(FILL_PREFIX):].isdigit():
+            await on_fill(body, action, int(action_id[len(FILL_PREFIX):]))
+            return
+        parsed = parse_button_id(action_id)
         who = actor(body)
         if parsed is None:
             log.warning("slack: unknown button %r pressed by %s", action.get("action_id"), who.user_id)
@@ -111,8 +152,8 @@ def register(app: AsyncApp, adapter: Host) -> None:
             outcome = await adapter.core.press(who, command, ident, delivery=delivery(body))
             if isinstance(outcome, EditForm):
                 channel = (body.get("channel") or {}).get("id", "")
-                await adapter.client.views_open(trigger_id=body["trigger_id"],
-                                                view=edit_modal(outcome.draft_id, outcome.text, channel=channel))
+                await adapter.client.views_open(trigger_id=body["trigger_id"], view=edit_modal(
+                    outcome.draft_id, outcome.text, channel=channel, snippets=outcome.snippets))
                 return
             await answer(body, respond, outcome.text)
 
@@ -121,19 +162,24 @@ def register(app: AsyncApp, adapter: Host) -> None:
     @app.view(EDIT_CALLBACK)
     async def on_edit_submit(ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         who = actor(body)
+        block = "draft"
         try:
-            draft = int(json.loads(view.get("private_metadata") or "{}")["draft"])
-            text = view["state"]["values"]["draft"]["text"]["value"] or ""
-        except (KeyError, TypeError, ValueError) as exc:
-            log.warning("slack: malformed edit submission from %s: %s", who.user_id, exc)
-            await ack(response_action="errors", errors={"draft": "This form is out of date; press Edit again."})
+            meta = json.loads(view.get("private_metadata") or "{}")
+            draft = int(meta["draft"])
+            values = view["state"]["values"]
+            block = next(b for b in values if b == "draft" or b.startswith("draft:"))  # see blocks.edit_modal
+            text = values[block]["text"]["value"] or ""
+        except (KeyError, TypeError, ValueError, StopIteration) as exc:
+            log.warning("slack: malformed edit submission from %s: %r", who.user_id, exc)
+            await ack(response_action="errors", errors={block: "This form is out of date; press Edit again."})
             return
         result = await adapter.core.invoke(who, "edit", {"draft": draft, "text": text}, delivery=delivery(body))
-        log.info("slack: %s submitted edit of draft %s: ok=%s", who.user_id, draft, result.ok)
+        log.info("slack: %s submitted edit of draft %s%s: ok=%s", who.user_id, draft,
+                 f" (from saved reply {meta['snippet']})" if meta.get("snippet") else "", result.ok)
         if result.ok:
             await ack()
         else:
-            await ack(response_action="errors", errors={"draft": result.text[:150]})
+            await ack(response_action="errors", errors={block: result.text[:150]})
 
     @app.command(settings.slack_command)
     async def on_command(ack, body: dict[str, Any], respond) -> None:

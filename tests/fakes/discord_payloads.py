@@ -181,6 +181,20 @@ class World:
     def button(self, person: Person, custom_id: str, card: dict) -> dict:
         return self._interaction(3, {"custom_id": custom_id, "component_type": 2}, person, card["channel_id"], card)
 
+    def select(self, person: Person, custom_id: str, values: list[str], card: dict) -> dict:
+        """A choice in a string select menu (component type 3) on `card`: MESSAGE_COMPONENT with its values."""
+        return self._interaction(3, {"custom_id": custom_id, "component_type": 3, "values": values}, person,
+                                 card["channel_id"], card)
+
+    def autocomplete(self, person: Person, sub: str, options: dict, focused: str, *, command_id: str = "1") -> dict:
+        """APPLICATION_COMMAND_AUTOCOMPLETE (type 4): what the agent has typed so far, `focused` being edited."""
+        types = {int: 4, str: 3}
+        opts = [{"name": k, "type": types[type(v)], "value": v, **({"focused": True} if k == focused else {})}
+                for k, v in options.items()]
+        data = {"id": command_id, "name": "tandem", "type": 1, "guild_id": self.guild_id,
+                "options": [{"name": sub, "type": 1, "options": opts}]}
+        return self._interaction(4, data, person, self.agent_channel, None)
+
     def modal_submit(self, person: Person, custom_id: str, field_id: str, value: str, card: dict | None = None) -> dict:
         rows = [{"type": 1, "components": [{"type": 4, "custom_id": field_id, "value": value}]}]
         return self._interaction(5, {"custom_id": custom_id, "components": rows}, person, self.agent_channel, card)

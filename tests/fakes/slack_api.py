@@ -227,7 +227,12 @@ class FakeSlackAPI:
         if method == "chat.postEphemeral":
             return ok | {"message_ts": f"{1700000000 + next(self._ts)}.000200"}
         if method == "views.open":
-            return ok | {"view": {"id": f"V{next(self._ids):04d}", **(p.get("view") or {})}}
+            return ok | {"view": {"id": f"V{next(self._ids):04d}", "hash": f"h{next(self._ids)}",
+                                  **(p.get("view") or {})}}
+        if method == "views.update":  # Slack refuses an update whose hash is not the view's latest
+            if not p.get("view_id") or not p.get("hash"):
+                return {"ok": False, "error": "invalid_arguments"}
+            return ok | {"view": {"id": p["view_id"], "hash": f"h{next(self._ids)}", **(p.get("view") or {})}}
         if method == "users.info":
             uid = p.get("user", "U0")
             return ok | {"user": {"id": uid, "name": uid.lower(), "real_name": f"User {uid}", "team_id": TEAM}}

@@ -142,9 +142,37 @@ class SlackHarness:
     async def press(self, action_id: str, *, user: str = AGENT, channel: str = AGENTS) -> tuple[int, str]:
         return await self.post(self.press_body(action_id, user=user, channel=channel), FORM)
 
+    def select_body(self, menu: dict[str, Any], value: str, *, user: str = AGENT, channel: str = AGENTS,
+                    view: dict[str, Any] | None = None) -> str:
+        """block_actions for a static_select choice, as Slack sends it: on a message (the card), or inside an
+        open modal (`view`: then no channel and no response_url, and the view with its id and hash)."""
+        option = next(o for o in menu["options"] if o["value"] == value)
+        action = {"type": "static_select", "action_id": menu["action_id"], "block_id": "b",
+                  "selected_option": option, "placeholder": menu.get("placeholder"), "action_ts": "1700000001.7"}
+        payload: dict[str, Any] = {
+            "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+            "api_app_id": "A0TANDEM", "token": "legacy", "trigger_id": self.trigger_id(),
+            "team": {"id": TEAM, "domain": "acme"}, "actions": [action]}
+        if view is None:
+            payload |= {"container": {"type": "message", "channel_id": channel, "message_ts": "1700000000.000100"},
+                        "channel": {"id": channel, "name": "agents"}, "response_url": self.api.response_url(user)}
+        else:
+            payload |= {"container": {"type": "view", "view_id": view["id"]}, "view": view}
+        return urlencode({"payload": json.dumps(payload)})
+
+    async def select(self, menu: dict[str, Any], value: str, *, user: str = AGENT,
+                     view: dict[str, Any] | None = None) -> tuple[int, str]:
+        return await self.post(self.select_body(menu, value, user=user, view=view), FORM)
+
+    def menus(self, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The static_select menus among the blocks' action elements."""
+        return [el for block in blocks if block.get("type") == "actions" for el in block.get("elements", [])
+                if el.get("type") == "static_select"]
+
     def edit_body(self, view: dict[str, Any], text: str, *, user: str = AGENT) -> str:
-        view = dict(view, id="V0001", state={"values": {"draft": {"text": {"type": "plain_text_input",
-                                                                            "value": text}}}})
+        block = next((b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input"), "draft")
+        view = dict(view, id=view.get("id", "V0001"),
+                    state={"values": {block: {"text": {"type": "plain_text_input", "value": text}}}})
         payload = {"type": "view_submission", "team": {"id": TEAM, "domain": "acme"},
                    "user": {"id": user, "username": user.lower(), "team_id": TEAM}, "api_app_id": "A0TANDEM",
                    "token": "legacy", "trigger_id": self.trigger_id(), "view": view, "response_urls": []}
@@ -185,7 +213,8 @@ class SlackHarness:
         out = {}
         for block in blocks:
             for el in block.get("elements", []) if block.get("type") == "actions" else []:
-                out[el["action_id"].split(":")[1]] = el["action_id"]
+                if el.get("type") == "button":
+                    out[el["action_id"].split(":")[1]] = el["action_id"]
         return out
 
     def latest_card_blocks(self) -> list[dict[str, Any]]:
