@@ -6,6 +6,7 @@ exist or what the state means; that is what this module is for.
 from __future__ import annotations
 
 from bot.ports import Store
+from bot.sla import SlaClock, due_label
 from bot.texts import clip
 from vocab import CardView, Conversation, State
 
@@ -48,7 +49,9 @@ def button_id(command: str, target_id: int) -> str:
     return f"tandem:{command}:{target_id}"
 
 
-def build_card(store: Store, conv: Conversation) -> CardView:
+def build_card(store: Store, conv: Conversation, clock: SlaClock | None = None) -> CardView:
+    """The card of `conv`; `clock` counts its due time (the conversation service's, support hours or 24x7)."""
+    clock = clock or SlaClock(None)
     draft = store.pending_draft(conv.id)
     drafting = store.has_draft_in_progress(conv.id)
     latest = next(
@@ -94,4 +97,5 @@ def build_card(store: Store, conv: Conversation) -> CardView:
         assignee=conv.assignee,
         buttons=buttons,
         where=where,
+        due=due_label(clock, target["due_at"], store.clock()) if (target := store.open_target(conv.id)) else None,
     )
