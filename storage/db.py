@@ -273,9 +273,10 @@ def m007_lessons(db: sqlite_utils.Database) -> None:
 def m008_sla_and_duty(db: sqlite_utils.Database) -> None:
     """Response-time targets and on-duty routing (bot/sla.py, bot/routing.py).
 
-    `duty`: the agents who said `duty on|off`, with the platform ids needed to mention them; `last_assigned_at`
-    orders the round robin. `response_targets`: one row per wait for a reply (`first`: the customer's first
-    message to the first reply they see; `next`: a later message while a person owns or is awaited), with its
+    `duty`: the agents who said `duty on|off`, with the platform ids needed to mention them; `turn` (1, 2, ...:
+    the order of their last assignment) orders the round robin. `response_targets`: one row per wait for a
+    reply (`first`: the customer's first message to the first reply they see; `next`: a later message while a
+    person owns or is awaited), with its
     warning and due times in UTC, when each alert was queued, and how it ended: `answered_at` (a reply) or
     `closed_at` alone (handed back or resolved without one); `past_s` is the time past the target, in the
     target's clock. An open target (closed_at NULL) is the conversation's current due time; at most one.
@@ -293,6 +294,7 @@ def m008_sla_and_duty(db: sqlite_utils.Database) -> None:
             changed_at TEXT NOT NULL,
             changed_by TEXT NOT NULL DEFAULT '',
             last_assigned_at TEXT,
+            turn INTEGER,
             PRIMARY KEY (platform, workspace, user_id)
         )"""
     )

@@ -47,11 +47,11 @@ class DutyStore(StoreBase):
             f"""SELECT d.*, (SELECT count(*) FROM conversations c WHERE c.platform = d.platform
                               AND c.assignee_id = d.user_id AND c.state IN {OPEN_STATES}) AS open
                 FROM duty d WHERE d.on_duty = 1 {where}
-                ORDER BY d.last_assigned_at IS NOT NULL, d.last_assigned_at, d.changed_at, d.user_id""", params)
+                ORDER BY d.turn IS NOT NULL, d.turn, d.changed_at, d.user_id""", params)
 
     def mark_assigned(self, platform: str, workspace: str, user_id: str) -> None:
-        self.db.execute("UPDATE duty SET last_assigned_at = ? WHERE platform = ? AND workspace = ? AND user_id = ?",
-                        (self.now(), platform, workspace, user_id))
+        self.db.execute("UPDATE duty SET last_assigned_at = ?, turn = (SELECT coalesce(max(turn), 0) + 1 FROM duty) "
+                        "WHERE platform = ? AND workspace = ? AND user_id = ?", (self.now(), platform, workspace, user_id))
 
     def open_conversations_of(self, platform: str, user_id: str) -> list[int]:
         """The open conversations assigned to an agent, oldest first."""
