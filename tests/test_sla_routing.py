@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,15 @@ def sla_settings(tmp_path, **extra):
 
 def actions(core, action: AuditAction) -> list[dict]:
     return [dict(e, details=json.loads(e["details"])) for e in core.store.events_named(action)]
+
+
+@asynccontextmanager
+async def sla_core(tmp_path, clock, **extra):
+    core = await start_core(sla_settings(tmp_path, **extra), clock)
+    try:
+        yield core
+    finally:
+        await core.stop()
 
 
 async def run(core, actor, line: str):
@@ -74,8 +84,7 @@ def test_support_hours_clock_skips_nights_and_weekends():
 
 # ---- due times, alerts --------------------------------------------------------------------------------------
 async def test_warned_then_breached_once_each_with_the_due_time_on_card_and_queue(tmp_path, clock):
-    core = await start_core(sla_settings(tmp_path), clock)
-    try:
+    async with sla_core(tmp_path, clock) as core:
         await run(core, ANA, "duty on")
         await say(core, HUMAN)
         conv = conv_of(core)
@@ -106,8 +115,6 @@ async def test_warned_then_breached_once_each_with_the_due_time_on_card_and_queu
         await run(core, ANA, f"reply {conv.id} Sorry for the wait, here is your answer.")
         target = core.store.open_target(conv.id)
         assert target is None and core.test_adapter.cards[-1].card.due is None
-    finally:
-        await core.stop()
 
 
 async def test_alerts_are_not_repeated_after_a_restart(tmp_path, clock):
@@ -135,8 +142,7 @@ async def test_alerts_are_not_repeated_after_a_restart(tmp_path, clock):
 
 
 async def test_an_alert_the_reply_made_untrue_is_dropped(tmp_path, clock, caplog):
-    core = await start_core(sla_settings(tmp_path), clock)
-    try:
+    async with sla_core(tmp_path, clock) as core:
         await run(core, ANA, "duty on")
         await say(core, HUMAN)
         conv = conv_of(core)
@@ -153,13 +159,10 @@ async def test_an_alert_the_reply_made_untrue_is_dropped(tmp_path, clock, caplog
         clock.advance(hours=1)
         await core.wait_idle()
         assert not actions(core, AuditAction.SLA_BREACH)
-    finally:
-        await core.stop()
 
 
 async def test_nobody_on_duty_stays_unassigned_and_the_alert_goes_to_the_channel(tmp_path, clock):
-    core = await start_core(sla_settings(tmp_path), clock)
-    try:
+    async with sla_core(tmp_path, clock) as core:
         await say(core, HUMAN)
         assert conv_of(core).assignee is None
         clock.advance(minutes=11)  # past the warning and the due time at once: one alert, the breach
@@ -167,8 +170,6 @@ async def test_nobody_on_duty_stays_unassigned_and_the_alert_goes_to_the_channel
         (alert,) = core.test_adapter.notices
         assert alert.mentions == () and "Nobody is on duty" in alert.text and "🚨" in alert.text
         assert actions(core, AuditAction.SLA_BREACH)[0]["details"]["assignee"] is None
-    finally:
-        await core.stop()
 
 
 async def test_no_targets_when_unset(core, clock):
@@ -179,8 +180,7 @@ async def test_no_targets_when_unset(core, clock):
 
 
 async def test_the_next_reply_target_and_the_digest_figures(tmp_path, clock):
-    core = await start_core(sla_settings(tmp_path), clock)
-    try:
+    async with sla_core(tmp_path, clock) as core:
         await run(core, ANA, "duty on")
         await say(core, HUMAN)
         conv = conv_of(core)
@@ -196,14 +196,11 @@ async def test_the_next_reply_target_and_the_digest_figures(tmp_path, clock):
         assert "first reply: 100% met (1 of 1)" in digest
         assert "next reply: 0% met (0 of 1), missed by a median of 10m 00s" in digest
         assert "missed, by agent: ana 1" in digest
-    finally:
-        await core.stop()
 
 
 # ---- routing ------------------------------------------------------------------------------------------------
 async def test_round_robin_over_three_agents_and_one_going_off_duty(tmp_path, clock):
-    core = await start_core(sla_settings(tmp_path), clock)
-    try:
+    async with sla_core(tmp_path, clock) as core:
         for agent in (ANA, BEN, CY):
             assert (await run(core, agent, "duty on")).ok
         for who in ("c1", "c2", "c3", "c4"):
@@ -220,13 +217,10 @@ async def test_round_robin_over_three_agents_and_one_going_off_duty(tmp_path, cl
         await say(core, HUMAN, "c5")
         assert conv_of(core, "c5").assignee == "ana"
         assert "ben" not in (await run(core, ANA, "duty")).text
-    finally:
-        await core.stop()
 
 
 async def test_least_busy_takes_the_agent_with_fewest_open(tmp_path, clock):
-    core = await start_core(sla_settings(tmp_path, tandem_assign="least_busy"), clock)
-    try:
+    async with sla_core(tmp_path, clock, tandem_assign="least_busy") as core:
         await run(core, ANA, "duty on")
         await run(core, BEN, "duty on")
         await say(core, HUMAN, "c1")
@@ -239,23 +233,17 @@ async def test_least_busy_takes_the_agent_with_fewest_open(tmp_path, clock):
         await say(core, HUMAN, "c4")
         assert conv_of(core, "c4").assignee == "ana"  # one each: the longest since their last
         assert actions(core, AuditAction.ROUTE)[-1]["details"]["strategy"] == "least_busy"
-    finally:
-        await core.stop()
 
 
 async def test_manual_assigns_nobody(tmp_path, clock):
-    core = await start_core(sla_settings(tmp_path, tandem_assign="manual"), clock)
-    try:
+    async with sla_core(tmp_path, clock, tandem_assign="manual") as core:
         await run(core, ANA, "duty on")
         await say(core, HUMAN)
         assert conv_of(core).assignee is None
-    finally:
-        await core.stop()
 
 
 async def test_queue_filters_assign_and_handback(tmp_path, clock):
-    core = await start_core(sla_settings(tmp_path), clock)
-    try:
+    async with sla_core(tmp_path, clock) as core:
         await say(core, HUMAN, "c1")  # nobody on duty yet: unassigned
         await run(core, ANA, "duty on")
         await say(core, HUMAN, "c2")
@@ -275,8 +263,6 @@ async def test_queue_filters_assign_and_handback(tmp_path, clock):
         assert conv_of(core, "c2").assignee is None and conv_of(core, "c2").assignee_id is None
         assert core.store.open_target(two) is None
         assert (await run(core, ANA, "queue bogus")).ok is False
-    finally:
-        await core.stop()
 
 
 async def test_duty_permissions_and_it_survives_a_restart(tmp_path, clock):
