@@ -57,7 +57,7 @@ class Routing:
             return by
         row = self.store.find_duty_agent(by.platform, by.workspace, user_id or name)
         if row is not None:
-            return Actor(by.platform, row["user_id"], row["name"] or name, Role.AGENT, by.workspace)
+            return Actor(by.platform, row["user_id"], row["name"] or name, Role.AGENT, row["workspace"])
         return Actor(by.platform, user_id or name, name, Role.AGENT, by.workspace)
 
     def set_duty(self, agent: Actor, on: bool, by: Actor) -> list[int] | None:

@@ -34,10 +34,11 @@ class DutyStore(StoreBase):
                          (platform, workspace, user_id))
 
     def find_duty_agent(self, platform: str, workspace: str, ref: str) -> dict[str, Any] | None:
-        """An agent Tandem has seen on this platform and workspace, by user id or name (any case)."""
-        return self._one("SELECT * FROM duty WHERE platform = ? AND workspace = ? AND (user_id = ? OR "
-                         "lower(name) = lower(?)) ORDER BY user_id = ? DESC LIMIT 1",
-                         (platform, workspace, ref, ref, ref))
+        """An agent Tandem has seen on this platform, by user id or name (any case), in `workspace` (any
+        workspace when it is '', as for the console; an agent of no workspace matches any)."""
+        return self._one("SELECT * FROM duty WHERE platform = ? AND (workspace = ? OR ? = '' OR workspace = '') "
+                         "AND (user_id = ? OR lower(name) = lower(?)) ORDER BY user_id = ? DESC, workspace = ? DESC "
+                         "LIMIT 1", (platform, workspace, workspace, ref, ref, ref, workspace))
 
     def duty_agents(self, platform: str | None = None) -> list[dict[str, Any]]:
         """The agents on duty (of one platform, or all), with their open conversations (`open`), in round-robin

@@ -6,6 +6,7 @@ busy among the agents on duty, going off duty, `duty` permissions and `queue min
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.hours import SupportHours
 from bot.sla import SlaClock
 from vocab import Actor, AuditAction, Role
-from tests.conftest import AGENT, LEAD, conv_of, make_settings, say, start_core
+from tests.conftest import AGENT, LEAD, conv_of, customer_message, make_settings, say, start_core
 
 ANA = AGENT  # Actor("test", "U-AGENT", "ana", Role.AGENT)
 BEN = Actor("test", "U-BEN", "ben", Role.AGENT)
@@ -298,3 +299,21 @@ async def test_the_outbox_key_queues_an_action_once(tmp_path, clock):
         assert core.conversations.tell_agents(conv, "no key", ())
     finally:
         await core.stop()
+
+
+async def test_conversations_go_only_to_agents_of_their_platform_and_workspace(tmp_path, clock):
+    async with sla_core(tmp_path, clock) as core:
+        here = Actor("test", "U-HERE", "hana", Role.AGENT, workspace="W1")
+        there = Actor("test", "U-THERE", "tess", Role.AGENT, workspace="W2")
+        elsewhere = Actor("slack", "U-SLACK", "", Role.AGENT, workspace="W1")
+        for agent in (there, elsewhere, here):
+            await run(core, agent, "duty on")
+        for n in range(3):
+            event = customer_message(HUMAN, f"w{n}")
+            await core.receive(dataclasses.replace(event, address=dataclasses.replace(event.address, workspace="W1")))
+            await core.wait_idle()
+        assigned = {core.store.conversation(i).assignee for i in (1, 2, 3)}
+        assert assigned == {"hana"}
+        assert "tess" not in (await run(core, here, "duty")).text
+        assert (await run(core, LEAD, "duty off hana")).text == "hana is off duty now."  # nobody else may take them
+        assert {core.store.conversation(i).assignee for i in (1, 2, 3)} == {"hana"}
