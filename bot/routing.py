@@ -138,7 +138,7 @@ class Routing:
         """The customer waits for a reply: start its target, unless one is open or none is set. The first reply
         of a conversation is always awaited; a later one while a person owns it or is awaited (review mode:
         a person approves every reply)."""
-        if self.store.open_target(conv.id) is not None:
+        if not self.settings.sla_targets or self.store.open_target(conv.id) is not None:
             return
         first = conv.first_response_at is None and not self.store.has_targets(conv.id)
         seconds = self.settings.tandem_sla_first_response if first else self.settings.tandem_sla_next_response

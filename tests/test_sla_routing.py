@@ -317,3 +317,11 @@ async def test_conversations_go_only_to_agents_of_their_platform_and_workspace(t
         assert "tess" not in (await run(core, here, "duty")).text
         assert (await run(core, LEAD, "duty off hana")).text == "hana is off duty now."  # nobody else may take them
         assert {core.store.conversation(i).assignee for i in (1, 2, 3)} == {"hana"}
+
+
+async def test_a_notice_naming_a_customer_called_everyone_pings_nobody(tmp_path, clock):
+    async with sla_core(tmp_path, clock) as core:
+        await run(core, ANA, "duty on")
+        await say(core, HUMAN, "@everyone")
+        (notice,) = core.test_adapter.notices
+        assert "@everyone" not in notice.text and "[ping removed]" in notice.text
