@@ -31,7 +31,18 @@ from rich.panel import Panel
 from rich.text import Text
 
 from bot.commands import card_buttons
-from vocab import Actor, Address, CommandResult, Delivery, InboundMessage, PostReport, Role, SendMessage, UpsertCard
+from vocab import (
+    Actor,
+    Address,
+    CommandResult,
+    Delivery,
+    InboundMessage,
+    NotifyAgents,
+    PostReport,
+    Role,
+    SendMessage,
+    UpsertCard,
+)
 
 _SPEAKER = re.compile(r"^([\w.-]{1,32})>\s?(.*)$", re.DOTALL)
 _STYLE = {"reply": "🤖 Tandem", "automated": "🤖 Tandem (automated)", "system": "ℹ️  Tandem", "agent": "👤 Agent"}
@@ -180,6 +191,9 @@ class ConsoleAdapter:
                 self.out.print(f"    {heading}\n      " + body.replace("\n", "\n      "))
             if action.image_path:
                 self.out.print(f"    chart: {action.image_path}")
+        elif isinstance(action, NotifyAgents):
+            who = " ".join(f"@{name or user_id}" for user_id, name in action.mentions)
+            self.out.print(f"  🔔 {who + ': ' if who else ''}{action.text}")
         return Delivery(ref=f"console-{next(self._refs)}", channel="console")
 
     def _print_card(self, action: UpsertCard) -> None:
@@ -195,6 +209,8 @@ class ConsoleAdapter:
                 parts.append(Text("sources: " + ", ".join(s.title for s in card.sources[:3]), style="dim"))
         if card.assignee:
             parts.append(Text(f"assigned to {card.assignee}"))
+        if card.due:
+            parts.append(Text(f"⏱ {card.due}"))
         buttons = [button.typed for button in card_buttons(card)]
         if card.snippets:  # the saved-reply picker, as the console types it
             buttons.append(f"/snippet <name> {card.conversation_id}")

@@ -9,6 +9,7 @@ import json
 
 from bot.ports import Store
 from bot.teach import card_offer
+from bot.sla import SlaClock, due_label
 from bot.texts import clip
 from vocab import CardView, Conversation, State
 
@@ -78,8 +79,10 @@ def snippet_choices(snippets) -> tuple[tuple[str, str], ...]:
     return tuple((s.name, s.title) for s in snippets)
 
 
-def build_card(store: Store, conv: Conversation, snippets=()) -> CardView:
-    """The card for `conv`; `snippets` (the saved replies) fill the picker of a conversation still open."""
+def build_card(store: Store, conv: Conversation, snippets=(), clock: SlaClock | None = None) -> CardView:
+    """The card for `conv`; `snippets` (the saved replies) fill the picker of a conversation still open, and
+    `clock` counts its due time (the conversation service's, support hours or 24x7)."""
+    clock = clock or SlaClock(None)
     draft = store.pending_draft(conv.id)
     drafting = store.has_draft_in_progress(conv.id)
     messages = store.recent_messages(conv.id, limit=40)
@@ -130,4 +133,5 @@ def build_card(store: Store, conv: Conversation, snippets=()) -> CardView:
         buttons=buttons,
         where=where,
         snippets=snippet_choices(snippets) if state != State.RESOLVED else (),
+        due=due_label(clock, target["due_at"], store.clock()) if (target := store.open_target(conv.id)) else None,
     )

@@ -28,6 +28,22 @@ def check_timezone(value: str) -> str:
     return value
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])", re.I)
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str) -> float:
+    """Seconds in a duration written like 90s, 15m, 4h, 1h30m or 2d."""
+    text = value.strip().replace(" ", "")
+    parts = _DURATION.findall(text)
+    if not text or "".join(n + u for n, u in parts).lower() != text.lower():
+        raise ValueError("must be a duration such as 90s, 15m, 4h or 1h30m")
+    seconds = sum(float(n) * _UNIT[u.lower()] for n, u in parts)
+    if seconds <= 0:
+        raise ValueError("must be a duration above zero, such as 90s, 15m or 4h")
+    return seconds
+
+
 _DOMAIN = re.compile(r"(?i)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}\.?")
 
 
@@ -74,6 +90,21 @@ class Settings(BaseSettings):
     tandem_http_port: int = Field(3000, ge=0, le=65535)
     # days customers' texts and raw payloads are kept (`tandem db purge`, daily while running); unset: forever
     tandem_retention_days: int | None = Field(None, ge=1, le=36_500)
+    # response-time targets, as durations (90s, 15m, 4h, 1h30m); unset: no target. Counted in support hours
+    # unless TANDEM_SLA_CLOCK=24x7; agents are warned at TANDEM_SLA_WARN_AT of the target (bot/sla.py)
+    tandem_sla_first_response: float | None = None
+    tandem_sla_next_response: float | None = None
+    tandem_sla_warn_at: float = Field(0.75, gt=0.0, lt=1.0)
+    tandem_sla_clock: Literal["support_hours", "24x7"] = "support_hours"
+    # who gets a handed-off conversation among the agents on duty (bot/routing.py)
+    tandem_assign: Literal["round_robin", "least_busy", "manual"] = "round_robin"
+
+    @field_validator("tandem_sla_first_response", "tandem_sla_next_response", mode="before")
+    @classmethod
+    def _duration(cls, value):
+        if value is None or str(value).strip() == "":
+            return None
+        return parse_duration(str(value))
 
     @field_validator("tandem_kb", "tandem_snippets", mode="before")
     @classmethod
@@ -149,6 +180,10 @@ class Settings(BaseSettings):
     @property
     def llm_enabled(self) -> bool:
         return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def sla_targets(self) -> bool:
+        return bool(self.tandem_sla_first_response or self.tandem_sla_next_response)
 
     @property
     def support_hours(self) -> SupportHours:

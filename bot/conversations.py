@@ -19,6 +19,7 @@ from rapidfuzz.distance import Levenshtein
 from bot import texts
 from bot.config import Settings
 from bot.ports import Store
+from bot.routing import Routing, in_scope
 from bot.safety import OutboundPolicy, policy_for
 from bot.snippets import SnippetBook
 from vocab import (
@@ -46,16 +47,7 @@ def role_name(actor: Actor) -> str:
     return actor.role.name.lower()
 
 
-def in_scope(actor: Actor, platform: str, workspace: str) -> bool:
-    """Whether `actor` may act on a conversation at (`platform`, `workspace`): the same platform, and the same workspace (Slack team, Discord guild)
-    where both are known. Slack Connect customers write into our workspace's channels, so their conversations
-    are ours; a conversation or agent with no workspace (the console, a Discord DM) is scoped by platform."""
-    if actor.platform != platform:
-        return False
-    return not actor.workspace or not workspace or actor.workspace == workspace
-
-
-class ConversationService:
+class ConversationService(Routing):
     def __init__(self, settings: Settings, store: Store, policy: OutboundPolicy | None = None,
                  snippets: SnippetBook | None = None):
         self.settings = settings
@@ -83,6 +75,8 @@ class ConversationService:
         self.store.enqueue_action(conv.platform, OutboxKind.SEND_MESSAGE,
                                   {"address": asdict(conv.address), "text": text, "style": style},
                                   conversation_id=conv.id, message_id=message_id)
+        if author_kind in (AuthorKind.BOT, AuthorKind.AGENT):
+            self.reply_out(conv)
         return message_id
 
     def notify(self, conv: Conversation, key: str, **values) -> int:
@@ -116,6 +110,7 @@ class ConversationService:
         """A customer message was logged: note when, follow their language, close drafts it made moot."""
         conv = self._change(conv, last_customer_at=self.store.now(), language=language)
         self.supersede(conv, by="customer_message")
+        self.expect_reply(conv)
         return conv
 
     def rate(self, conv: Conversation, rating: int, customer: Actor) -> Conversation:
@@ -139,8 +134,9 @@ class ConversationService:
 
     def reopen(self, conv: Conversation) -> Conversation:
         """One fixed rule: back to the person who handled it, otherwise back to the bot. No ping-pong."""
-        if conv.human_involved and conv.assignee:
+        if conv.human_involved and (conv.assignee or conv.previous_assignee):
             conv = self._change(conv, state=State.WAITING_HUMAN, handoff_reason=Handoff.REOPENED,
+                                assignee=conv.assignee or conv.previous_assignee,
                                 handoff_at=self.store.now(), resolved_at=None, awaiting_rating=False, reopened=True)
             self.audit(TANDEM, AuditAction.REOPEN, conversation_id=conv.id, to="human", assignee=conv.assignee)
             self.audit(TANDEM, AuditAction.HANDOFF, conversation_id=conv.id, reason=Handoff.REOPENED,
@@ -168,7 +164,9 @@ class ConversationService:
             minutes=self.settings.tandem_expected_wait_minutes, hours=hours.describe(),
         )
         self.send(conv, notice, author_kind=AuthorKind.SYSTEM, style=Style.SYSTEM)
+        self.expect_reply(conv)
         self.refresh_card(conv)
+        conv = self.route(conv)
         log.info("conversation #%s handed off: %s %s", conv.id, reason.value, detail, extra={"conversation_id": conv.id})
         return conv
 
@@ -177,7 +175,8 @@ class ConversationService:
         """The agent owns the conversation; the bot stays silent until it is handed back."""
         previous = conv.assignee if conv.state == State.HUMAN else None
         self.supersede(conv, by=agent)
-        conv = self._change(conv, state=State.HUMAN, assignee=agent.label, handoff_reason=None, human_involved=True)
+        conv = self._change(conv, state=State.HUMAN, assignee=agent.label, assignee_id=agent.user_id,
+                            handoff_reason=None, human_involved=True)
         self.audit(agent, AuditAction.TAKEOVER, conversation_id=conv.id, via=via, previous=previous)
         if announce:
             self.notify(conv, "takeover", agent=agent.label)
@@ -185,7 +184,9 @@ class ConversationService:
         return conv
 
     def hand_back(self, conv: Conversation, agent: Actor) -> Conversation:
-        conv = self._change(conv, state=State.BOT, handoff_reason=None)
+        conv = self._change(conv, state=State.BOT, handoff_reason=None, assignee=None, assignee_id=None,
+                            previous_assignee=conv.assignee or conv.previous_assignee)
+        self.reply_out(conv, answered=False)
         self.audit(agent, AuditAction.HANDBACK, conversation_id=conv.id)
         self.notify(conv, "handback")
         self.refresh_card(conv)
@@ -195,6 +196,7 @@ class ConversationService:
         """An agent wrote straight into the customer's conversation (already logged): that is a takeover."""
         if conv.first_response_at is None:
             conv = self._change(conv, first_response_at=self.store.now())
+        self.reply_out(conv)
         if conv.state != State.HUMAN or conv.assignee != agent.label:
             return self.take_over(conv, agent, via="message", announce=False)
         conv = self._change(conv, human_involved=True)
@@ -220,15 +222,22 @@ class ConversationService:
         self.audit(agent, AuditAction.NOTE, conversation_id=conv.id, chars=len(text))
 
     def assign(self, conv: Conversation, agent: Actor, assignee: str) -> Conversation:
-        conv = self._change(conv, assignee=assignee)
-        self.audit(agent, AuditAction.ASSIGN, conversation_id=conv.id, assignee=assignee)
+        """Assign to an agent (a known agent is mentioned in the card's thread, so they hear of it)."""
+        label, user_id = self.assignee_of(conv, assignee, agent)
+        conv = self._change(conv, assignee=label, assignee_id=user_id)
+        self.audit(agent, AuditAction.ASSIGN, conversation_id=conv.id, assignee=label, assignee_id=user_id)
+        if user_id != agent.user_id:
+            self.tell_agents(conv, f"#{conv.id} ({conv.customer}) is assigned to you by {agent.label}.",
+                             ((user_id, label),))
         self.refresh_card(conv)
         return conv
 
     def resolve(self, conv: Conversation, agent: Actor) -> Conversation:
         discarded = self.supersede(conv, by=agent)
         conv = self._change(conv, state=State.RESOLVED, resolved_at=self.store.now(), awaiting_rating=True,
-                            handoff_reason=None)
+                            handoff_reason=None, assignee=None, assignee_id=None,
+                            previous_assignee=conv.assignee or conv.previous_assignee)
+        self.reply_out(conv, answered=False)
         self.audit(agent, AuditAction.RESOLVE, conversation_id=conv.id, discarded_drafts=discarded)
         self.notify(conv, "resolved")
         self.refresh_card(conv)

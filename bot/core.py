@@ -2,7 +2,8 @@
 
 Flow: `receive` records an event in the inbox (the adapter acknowledges the platform right after);
 one processor task applies inbox rows in order through the conversation rules; a bounded pool of
-drafting workers calls the drafter; every outbound action goes through the outbox. Each step is
+drafting workers calls the drafter; every outbound action goes through the outbox; a watch queues the
+response-time alerts as due times pass (bot/sla.py). Each step is
 persisted before the next, so a crash at any point loses nothing: pending inbox rows, drafting jobs
 and outbox actions are picked up again at start-up. What each event *does* to a conversation is not
 decided here: the rules (bot/rules.py) decide and the conversation service (bot/conversations.py) acts.
@@ -30,6 +31,7 @@ from bot.registry import Context
 from bot.rules import ConversationRules
 from bot.safety import policy_for
 from bot.snippets import SnippetBook, load_snippets
+from bot.sla import SlaWatch
 from bot.texts import as_text, storable
 from vocab import Actor, AuthorKind, CommandResult, DraftStatus, EditForm, InboundMessage, Receipt
 from vocab.times import iso
@@ -64,6 +66,7 @@ class Core:
         self.rules = ConversationRules(self.conversations, store, getattr(drafter, "name", "drafter"))
         self.adapters: dict[str, Adapter] = {}
         self.outbox = Dispatcher(store, self.adapters, self.conversations)
+        self.sla = SlaWatch(store, self.conversations, self.outbox.wake)  # response-time alerts (bot/sla.py)
         self.metrics = Metrics(self)
         self._tasks: list[asyncio.Task] = []
         self._inbox_wake = asyncio.Event()
@@ -100,6 +103,7 @@ class Core:
         self._tasks.append(asyncio.create_task(self.outbox.run(), name="tandem-outbox"))
         if self.kb is not None and self.kb.writable and self.settings.tandem_kb_poll > 0:
             self._tasks.append(asyncio.create_task(self.kb.watch(self.settings.tandem_kb_poll), name="tandem-kb"))
+        self._tasks.append(asyncio.create_task(self.sla.run(), name="tandem-sla"))
         self._inbox_wake.set()
         self._draft_wake.set()
 
@@ -114,7 +118,9 @@ class Core:
         """Wait until every recorded event is processed, drafted and delivered (used by tests and the console)."""
         deadline = time.monotonic() + timeout
         while True:
-            if (
+            if self.started and self.sla.has_due_work():  # a due time passed (the clock moved): alert before calling it idle
+                self.sla.wake()
+            elif (
                 self._busy == 0
                 and not self._inbox_wake.is_set()
                 and not self._claimed
@@ -163,6 +169,7 @@ class Core:
             self.store.mark_inbox_done(row["id"], error=storable(f"{type(exc).__name__}: {exc}"))
         self._draft_wake.set()
         self.outbox.wake()
+        self.sla.wake()
 
     # ---- drafting ----------------------------------------------------------------------------------------
     async def _feed_drafts(self) -> None:
@@ -227,6 +234,7 @@ class Core:
     def _after_command(self) -> None:
         self.outbox.wake()
         self._draft_wake.set()
+        self.sla.wake()
 
     def _once(self, delivery: str | None, what: str, run: Callable[[], T]) -> T | CommandResult:
         """Run agent input once per delivery key (a Slack trigger_id, a Discord interaction id): the key is

@@ -14,6 +14,7 @@ from bot.cards import REASONS, build_card
 from bot.conversations import in_scope
 from bot.registry import COMMANDS, Arg, Button, CommandError, Context, OutOfScope, command
 from bot.snippets import Snippet
+from bot.sla import due_label
 from bot.texts import clip
 from vocab import CommandResult, Conversation, Draft, DraftStatus, Mode, Role, State, Tone
 
@@ -77,34 +78,69 @@ def help_(ctx: Context) -> CommandResult:
     return CommandResult("Tandem commands:\n" + "\n".join(lines))
 
 
-@command("queue", help="What needs a person, oldest first, with wait time and reason")
-def queue(ctx: Context) -> CommandResult:
-    now = ctx.store.clock()
+@command("queue", Arg("which", "choice", required=False, choices=("mine", "unassigned", "all")),
+         help="What needs a person, soonest due first, with the assignee: all (default), mine or unassigned")
+def queue(ctx: Context, which: str | None) -> CommandResult:
+    now, which = ctx.store.clock(), which or "all"
     rows = [r for r in ctx.store.conversations_needing_agent() if in_scope(ctx.actor, r["platform"], r["workspace"])]
+    if which == "mine":
+        rows = [r for r in rows if r["assignee_id"] == ctx.actor.user_id or r["assignee"] == ctx.who]
+    elif which == "unassigned":
+        rows = [r for r in rows if not r["assignee"]]
+    clock = ctx.conversations.sla_clock()
     lines = []
     for r in rows:
         if r["state"] == "human":
             what = f"owned by {r['assignee'] or '?'}"
-        elif r["state"] == "waiting_human":
-            what = REASONS.get(r["handoff_reason"] or "", r["handoff_reason"] or "waiting")
         else:
-            what = "draft to review"
+            what = (REASONS.get(r["handoff_reason"] or "", r["handoff_reason"] or "waiting")
+                    if r["state"] == "waiting_human" else "draft to review")
+            what += f" · assigned to {r['assignee']}" if r["assignee"] else " · unassigned"
         draft = f" · draft d{r['draft_id']} ({r['draft_confidence']:.0%})" if r["draft_id"] else ""
+        due = f" · {due_label(clock, r['due_at'], now)}" if r["due_at"] else ""
         lines.append(f"#{r['id']} · {r['platform']} · {r['customer_name'] or r['customer_id']} · "
-                     f"waiting {_ago(r['waiting_since'], now)} · {what}{draft}")
+                     f"waiting {_ago(r['waiting_since'], now)}{due} · {what}{draft}")
     undelivered = ctx.store.undelivered_count()
     if undelivered:
         lines.append(f"⚠ {undelivered} outbound message(s) not delivered yet; retrying (see logs).")
-    if not lines:
-        return CommandResult("Nothing needs a person right now. 🎉", data={"conversations": []})
-    return CommandResult(f"{len(rows)} conversation(s) need a person:\n" + "\n".join(lines),
+    if not rows:
+        nothing = {"all": "Nothing needs a person right now. 🎉", "mine": "Nothing is assigned to you right now.",
+                   "unassigned": "Every conversation that needs a person is assigned."}[which]
+        return CommandResult("\n".join([nothing, *lines]), data={"conversations": []})
+    title = {"all": "need a person", "mine": "assigned to you", "unassigned": "need a person, unassigned"}[which]
+    return CommandResult(f"{len(rows)} conversation(s) {title}:\n" + "\n".join(lines),
                          data={"conversations": [r["id"] for r in rows]})
+
+
+@command("duty", Arg("state", "choice", required=False, choices=("on", "off")), Arg("agent", "agent", required=False),
+         help="Go on or off duty (a lead: anyone); alone, who is on duty")
+def duty(ctx: Context, state: str | None, agent: str | None) -> CommandResult:
+    service = ctx.conversations
+    if state is None:
+        if agent:
+            raise CommandError("Say `duty on` or `duty off` before the agent's name.")
+        rows = service.on_duty(ctx.actor.platform, ctx.actor.workspace)
+        if not rows:
+            return CommandResult("Nobody is on duty: handed-off conversations stay unassigned. `duty on` to take them.",
+                                 data={"on_duty": []})
+        names = [f"{r['name'] or r['user_id']} ({r['open']} open)" for r in rows]
+        return CommandResult(f"On duty ({service.settings.tandem_assign.replace('_', ' ')}): " + ", ".join(names),
+                             data={"on_duty": [r["name"] or r["user_id"] for r in rows]})
+    target = service.agent_named(ctx.actor, agent)
+    if target.user_id != ctx.actor.user_id and ctx.actor.role < Role.LEAD:
+        raise CommandError("Only a lead can put someone else on or off duty; nothing was changed.")
+    who = "You are" if target.user_id == ctx.actor.user_id else f"{target.label} is"
+    moved = service.set_duty(target, state == "on", ctx.actor)
+    if moved is None:
+        return CommandResult(f"{who} already {state} duty; nothing changed.")
+    handed = f" Their open conversations went to others: {', '.join(f'#{i}' for i in moved)}." if moved else ""
+    return CommandResult(f"{who} {state} duty now.{handed}", data={"moved": moved or []})
 
 
 @command("show", CONV, help="A conversation's transcript, state and pending draft")
 def show(ctx: Context, conversation: int) -> CommandResult:
     conv = _conversation(ctx, conversation, open_only=False)
-    card = build_card(ctx.store, conv)
+    card = build_card(ctx.store, conv, ctx.conversations.snippets, ctx.conversations.sla_clock())
     lines = [f"Conversation #{conv.id} · {conv.platform} {card.where} · {conv.customer} · {card.state_label}"]
     for m in ctx.store.recent_messages(conv.id, limit=15):
         who = {"customer": conv.customer, "note": f"note by {m['author_name']}"}.get(
@@ -200,7 +236,7 @@ def note(ctx: Context, conversation: int, text: str) -> CommandResult:
 @command("assign", CONV, Arg("agent", "agent"), help="Assign the conversation to an agent")
 def assign(ctx: Context, conversation: int, agent: str) -> CommandResult:
     conv = ctx.conversations.assign(_conversation(ctx, conversation), ctx.actor, agent)
-    return CommandResult(f"#{conv.id} assigned to {agent}.")
+    return CommandResult(f"#{conv.id} assigned to {conv.assignee}.")
 
 
 @command("resolve", CONV, Arg("confirm", "choice", required=False, choices=("confirm",)),

@@ -32,6 +32,7 @@ from vocab import (
     ConversationChange,
     Delivery,
     DeliveryError,
+    NotifyAgents,
     OutboxKind,
     PartsSent,
     PostReport,
@@ -124,7 +125,8 @@ class Dispatcher:
         return dataclasses.replace(self.conversations.policy.action(self._raw_action(row)), key=delivery_key(row))
 
     def _card(self, conv):
-        return self.conversations.policy.card(build_card(self.store, conv, self.conversations.snippets))
+        return self.conversations.policy.card(build_card(self.store, conv, self.conversations.snippets,
+                                                         self.conversations.sla_clock()))
 
     def _raw_action(self, row: dict):
         payload = json.loads(row["payload"])
@@ -133,17 +135,40 @@ class Dispatcher:
                                parts=PartsSent(payload.get("parts_done", 0), payload.get("first_ref", "")))
         if row["kind"] == OutboxKind.UPSERT_CARD:
             conv = self.store.conversation(payload["conversation_id"])
-            return UpsertCard(build_card(self.store, conv, self.conversations.snippets), conv.card_ref,
-                              conv.card_channel)
+            return UpsertCard(build_card(self.store, conv, self.conversations.snippets, self.conversations.sla_clock()),
+                              conv.card_ref, conv.card_channel)
         if row["kind"] == OutboxKind.POST_REPORT:
             report = dict(payload)
             report["fields"] = tuple(tuple(f) for f in report.get("fields", ()))
             report["sections"] = tuple(tuple(s) for s in report.get("sections", ()))
             return PostReport(**report)
+        if row["kind"] == OutboxKind.NOTIFY_AGENTS:  # in the card's thread as it is now (posted since, maybe)
+            conv = self.store.conversation(payload["conversation_id"])
+            return NotifyAgents(conv.id, payload["text"], tuple(tuple(m) for m in payload.get("mentions", ())),
+                                conv.card_channel or "", conv.card_ref or "")
         raise ValueError(f"unknown outbox action kind {row['kind']!r}")
+
+    def _stale(self, row: dict) -> bool:
+        """A response-time alert whose wait ended (the reply went out) before it could be sent: drop it."""
+        if row["kind"] != OutboxKind.NOTIFY_AGENTS:
+            return False
+        target_id = json.loads(row["payload"]).get("target_id")
+        target = self.store.target(target_id) if target_id is not None else None
+        if target is None or target["closed_at"] is None:
+            return False
+        why = f"the reply went out at {target['answered_at']}" if target["answered_at"] else "nobody waits any more"
+        with self.store.atomic():
+            self.store.mark_action_dropped(row["id"], why)
+            self.store.log_event("tandem", AuditAction.SLA_ALERT_DROPPED, conversation_id=row["conversation_id"],
+                                 outbox_id=row["id"], target_id=target_id, why=why)
+        log.info("outbox #%s: response-time alert for #%s dropped, no longer true (%s)", row["id"],
+                 row["conversation_id"], why, extra=about(row))
+        return True
 
     async def _deliver(self, row: dict) -> bool:
         adapter = self.adapters[row["platform"]]
+        if self._stale(row):
+            return True
         try:
             action = self._action(row)
             async with asyncio.timeout(SEND_TIMEOUT):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 from urllib.parse import urlsplit
 
-from vocab import CardView, CommandResult, EditForm, PostReport, SendMessage, UpsertCard
+from vocab import CardView, CommandResult, EditForm, NotifyAgents, PostReport, SendMessage, UpsertCard
 
 PING_MARK = "[ping removed]"
 LINK_MARK = "[link removed]"
@@ -165,6 +165,8 @@ class OutboundPolicy:
             return replace(action, card=self.card(action.card))
         if isinstance(action, PostReport):
             return self.report(action)
+        if isinstance(action, NotifyAgents):  # names a customer, who may be called "@everyone"
+            return replace(action, text=self.text(action.text))
         return action
 
     def answer(self, result):

@@ -145,3 +145,19 @@ class Analytics:
             (start, end),
         )[0]
         return avg, n, rated
+
+    # ---- response-time targets ---------------------------------------------------------------------------
+    def response_targets(self, start: str, end: str) -> list[tuple]:
+        """(kind, met?, seconds past the target, agent) per target started in the period that was met (a reply
+        by its due time) or missed (a late reply, a breach, or closed after its due time); those still running
+        in time, or closed in time without a reply, are left out. `agent`: who had it when it broke."""
+        return self._rows(
+            """
+            SELECT t.kind, t.answered_at IS NOT NULL AND t.answered_at <= t.due_at AND t.breached_at IS NULL,
+                   t.past_s, COALESCE(t.breached_assignee, c.assignee, c.previous_assignee, '')
+            FROM response_targets t JOIN conversations c ON c.id = t.conversation_id
+            WHERE t.started_at >= ? AND t.started_at < ?
+              AND (t.answered_at <= t.due_at OR t.breached_at IS NOT NULL OR t.closed_at > t.due_at)
+            """,
+            (start, end),
+        )

@@ -11,13 +11,16 @@ from vocab.times import iso, utcnow  # noqa: F401  (re-exported for storage modu
 
 
 # The agents' queue: handed-off and owned conversations, and those with a draft awaiting review, each with the
-# moment it started waiting. `queue` lists it, `/metrics` counts it: one definition for both.
+# moment it started waiting and its reply's due time (response_targets). `queue` lists it, `/metrics` counts it:
+# one definition for both.
 QUEUE_SQL = """
     SELECT c.*, d.id AS draft_id, d.confidence AS draft_confidence,
            COALESCE(CASE WHEN c.state = 'waiting_human' THEN c.handoff_at END, d.drafted_at, c.updated_at)
-               AS waiting_since
+               AS waiting_since,
+           t.due_at AS due_at
     FROM conversations c
     LEFT JOIN drafts d ON d.conversation_id = c.id AND d.status = 'pending'
+    LEFT JOIN response_targets t ON t.conversation_id = c.id AND t.closed_at IS NULL
     WHERE c.state IN ('waiting_human', 'human') OR d.id IS NOT NULL
 """
 # Outbox rows still to be delivered: queued, or in flight when the process stopped.

@@ -269,6 +269,58 @@ def m007_lessons(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_lessons_created ON lessons(created_at)")
 
 
+@migrations()
+def m008_sla_and_duty(db: sqlite_utils.Database) -> None:
+    """Response-time targets and on-duty routing (bot/sla.py, bot/routing.py).
+
+    `duty`: the agents who said `duty on|off`, with the platform ids needed to mention them; `turn` (1, 2, ...:
+    the order of their last assignment) orders the round robin. `response_targets`: one row per wait for a
+    reply (`first`: the customer's first message to the first reply they see; `next`: a later message while a
+    person owns or is awaited), with its
+    warning and due times in UTC, when each alert was queued, and how it ended: `answered_at` (a reply) or
+    `closed_at` alone (handed back or resolved without one); `past_s` is the time past the target, in the
+    target's clock. An open target (closed_at NULL) is the conversation's current due time; at most one.
+    `outbox.key`: an idempotency key, so an alert is queued once however often it is looked at."""
+    db.execute("ALTER TABLE conversations ADD COLUMN assignee_id TEXT")
+    db.execute("ALTER TABLE conversations ADD COLUMN previous_assignee TEXT")
+    db.execute(
+        """
+        CREATE TABLE duty (
+            platform TEXT NOT NULL,
+            workspace TEXT NOT NULL DEFAULT '',
+            user_id TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            on_duty INTEGER NOT NULL DEFAULT 0,
+            changed_at TEXT NOT NULL,
+            changed_by TEXT NOT NULL DEFAULT '',
+            last_assigned_at TEXT,
+            turn INTEGER,
+            PRIMARY KEY (platform, workspace, user_id)
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE response_targets (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            warn_at TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            warned_at TEXT,
+            breached_at TEXT,
+            breached_assignee TEXT,
+            answered_at TEXT,
+            closed_at TEXT,
+            past_s REAL
+        )"""
+    )
+    db.execute("CREATE UNIQUE INDEX idx_targets_open ON response_targets(conversation_id) WHERE closed_at IS NULL")
+    db.execute("CREATE INDEX idx_targets_started ON response_targets(started_at)")
+    db.execute("ALTER TABLE outbox ADD COLUMN key TEXT")
+    db.execute("CREATE UNIQUE INDEX idx_outbox_key ON outbox(key) WHERE key IS NOT NULL")
+
+
 def _create_private(path: Path) -> None:
     """Create the database file readable by its owner alone, before SQLite opens it. SQLite gives the WAL and
     shared-memory files it creates beside a database the database file's mode, so those are 0600 too."""

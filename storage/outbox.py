@@ -18,9 +18,10 @@ from vocab import OutboxKind
 class OutboxStore(StoreBase):
     def enqueue_action(
         self, platform: str, kind: OutboxKind, payload: dict, *, conversation_id: int | None = None,
-        message_id: int | None = None,
+        message_id: int | None = None, key: str | None = None,
     ) -> int | None:
-        """Persist an outbound action before anyone tries to send it. Card updates coalesce per conversation."""
+        """Persist an outbound action before anyone tries to send it. Card updates coalesce per conversation;
+        an action with an idempotency `key` is queued once ever (None when that key was queued before)."""
         kind = OutboxKind(kind)
         if kind == OutboxKind.UPSERT_CARD and conversation_id is not None:
             if self._one(
@@ -30,6 +31,12 @@ class OutboxStore(StoreBase):
             ):
                 return None
         now = self.now()
+        if key is not None:
+            cur = self.db.execute(
+                "INSERT INTO outbox (platform, kind, conversation_id, message_id, payload, next_attempt_at, created_at,"
+                " key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING",
+                (platform, kind, conversation_id, message_id, json.dumps(payload, ensure_ascii=False), now, now, key))
+            return cur.lastrowid if cur.rowcount == 1 else None
         return self._insert(
             "outbox", {
                 "platform": platform,
@@ -83,6 +90,10 @@ class OutboxStore(StoreBase):
             "UPDATE outbox SET payload = json_set(payload, '$.parts_done', ?, '$.first_ref', ?) WHERE id = ?",
             (done, first_ref, action_id),
         )
+
+    def mark_action_dropped(self, action_id: int, why: str) -> None:
+        """Not sent, on purpose: what it said is no longer true (an alert whose reply came first)."""
+        self.db.execute("UPDATE outbox SET status = 'dropped', last_error = ? WHERE id = ?", (why, action_id))
 
     def mark_action_failed(self, action_id: int, error: str) -> None:
         self.db.execute(

@@ -14,12 +14,13 @@ from storage.analytics import Analytics
 from storage.base import QUEUE_SQL
 from storage.db import open_db
 from storage.lessons import LessonStore
+from storage.duty import DutyStore
 from storage.records import to_conversation, to_draft
 from storage.watch import WatchStore
 from vocab import Address, AuditAction, Conversation, ConversationChange, Draft
 
 
-class Store(LessonStore, WatchStore):
+class Store(LessonStore, WatchStore, DutyStore):
     """The SQLite engine of the `bot.ports.Store` contract."""
 
     # ---- the digest's queries ----------------------------------------------------------------------------
@@ -139,8 +140,9 @@ class Store(LessonStore, WatchStore):
         return self.conversation(conversation_id)
 
     def conversations_needing_agent(self) -> list[dict[str, Any]]:
-        """Handed-off conversations and conversations with a draft awaiting review, oldest wait first."""
-        return self._all(QUEUE_SQL + " ORDER BY waiting_since, c.id")
+        """Handed-off conversations and conversations with a draft awaiting review: the soonest due time first,
+        then those without one, oldest wait first."""
+        return self._all(QUEUE_SQL + " ORDER BY t.due_at IS NULL, t.due_at, waiting_since, c.id")
 
     # ---- messages ----------------------------------------------------------------------------------------
     def append_message(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, load_settings
-from vocab import Actor, Address, Delivery, DeliveryError, InboundMessage, Role, SendMessage, UpsertCard
+from vocab import Actor, Address, Delivery, DeliveryError, InboundMessage, NotifyAgents, Role, SendMessage, UpsertCard
 from tandem.runtime import build_core
 
 FIXTURE_KB = Path(__file__).parent / "fixtures" / "kb"
@@ -48,6 +48,7 @@ class RecordingAdapter:
         self.sent: list[SendMessage] = []
         self.cards: list[UpsertCard] = []
         self.reports: list = []
+        self.notices: list = []  # NotifyAgents: assignments and response-time alerts
         self.failures: list[DeliveryError] = []  # raised, one per message delivery, before succeeding
         self.core = None
         self._n = 0
@@ -67,6 +68,8 @@ class RecordingAdapter:
         elif isinstance(action, UpsertCard):
             self.cards.append(action)
             return Delivery(ref=action.ref or f"card-{self._n}", channel="agents")
+        elif isinstance(action, NotifyAgents):
+            self.notices.append(action)
         else:
             self.reports.append(action)
         return Delivery(ref=f"msg-{self._n}", channel=action.address.channel if hasattr(action, "address") else "")

@@ -40,13 +40,13 @@ async def until(check: Callable[[], object], timeout: float = 5.0, what: str = "
 
 
 class Desk:
-    def __init__(self, fake: FakeDiscord, db_path: str, **overrides):
+    def __init__(self, fake: FakeDiscord, db_path: str, clock=None, **overrides):
         self.fake = fake
         self.world = fake.world
         settings = load_settings(env_file=None, **{"tandem_db": db_path,
                                                    "tandem_kb": str(Path(__file__).parent / "fixtures" / "kb"),
                                                    **overrides})
-        self.core = build_core(settings)
+        self.core = build_core(settings, clock=clock)
         self.adapter: DiscordAdapter | None = None
 
     async def start(self) -> "Desk":

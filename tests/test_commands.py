@@ -11,7 +11,7 @@ CUSTOMER = Actor("test", "U-cara", "cara", Role.CUSTOMER)
 async def test_every_command_is_declared_once_with_usage_and_help():
     expected = {"help", "queue", "show", "approve", "edit", "reject", "takeover", "handback", "reply", "note",
                 "assign", "resolve", "mode", "digest", "teach", "kb", "approve_taught", "discard_taught",
-                "snippet", "snippets"}
+                "snippet", "snippets", "duty"}
     assert set(COMMANDS) == expected
     assert all(c.help and c.usage.startswith(c.name) for c in COMMANDS.values())
     assert COMMANDS["mode"].role == Role.LEAD

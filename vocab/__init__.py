@@ -1,6 +1,16 @@
 """The shared vocabulary of Tandem: every layer (adapters, the core, storage) may import this, and it imports
 nothing of ours. Enums for every closed set of names, the inbound and outbound data, the stored records."""
-from vocab.actions import CardView, Delivery, DeliveryError, EditForm, PartsSent, PostReport, SendMessage, UpsertCard
+from vocab.actions import (
+    CardView,
+    Delivery,
+    DeliveryError,
+    EditForm,
+    NotifyAgents,
+    PartsSent,
+    PostReport,
+    SendMessage,
+    UpsertCard,
+)
 from vocab.enums import (
     TANDEM,
     AuditAction,
@@ -18,11 +28,11 @@ from vocab.health import PlatformHealth
 from vocab.messages import Actor, Address, CommandResult, InboundMessage, Receipt, Source
 from vocab.records import KEEP, Conversation, ConversationChange, Draft
 
-Action = SendMessage | UpsertCard | PostReport
+Action = SendMessage | UpsertCard | PostReport | NotifyAgents
 
 __all__ = [
     "KEEP", "Action", "Actor", "ConversationChange", "Address", "AuditAction", "AuthorKind", "CardView", "CommandResult", "Conversation",
-    "Delivery", "DeliveryError", "Draft", "DraftStatus", "EditForm", "Handoff", "InboundMessage", "Mode", "OutboxKind",
+    "Delivery", "DeliveryError", "Draft", "DraftStatus", "EditForm", "Handoff", "InboundMessage", "Mode", "NotifyAgents", "OutboxKind",
     "PartsSent", "PlatformHealth", "PostReport", "Receipt", "Role", "SendMessage", "Source", "State", "Style", "TANDEM", "Tone",
     "UpsertCard",
 ]

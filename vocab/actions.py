@@ -54,6 +54,9 @@ class CardView:
     buttons: tuple[str, ...]  # command names: approve, edit, reject, takeover, handback, resolve
     where: str = ""
     snippets: tuple[tuple[str, str], ...] = ()  # the saved-reply picker: (name, title); empty: no picker
+    # the response-time target for people ("reply due in 4m", "reply overdue by 3m"); not compared, so the
+    # passing of time alone does not make a delivered card out of date (the watch refreshes it at each alert)
+    due: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,21 @@ class PostReport:
     sections: tuple[tuple[str, str], ...] = ()  # (heading, body text with one item per line)
     image_path: str | None = None
     kind: OutboxKind = OutboxKind.POST_REPORT
+    key: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class NotifyAgents:
+    """Tell agents something about a conversation in its card's thread (the agent channel when the card has no
+    thread yet): an assignment, a response-time warning. `mentions` are (platform user id, name) of the people
+    to notify; the adapter renders them as its platform's mentions, and notifies those people only."""
+
+    conversation_id: int
+    text: str
+    mentions: tuple[tuple[str, str], ...] = ()
+    channel: str = ""  # the card's channel ("" : the agent channel)
+    thread: str = ""  # the card's message: its thread
+    kind: OutboxKind = OutboxKind.NOTIFY_AGENTS
     key: str = field(default="", compare=False)
 
 

@@ -76,6 +76,7 @@ class OutboxKind(str, enum.Enum):
     SEND_MESSAGE = "send_message"
     UPSERT_CARD = "upsert_card"
     POST_REPORT = "post_report"
+    NOTIFY_AGENTS = "notify_agents"
 
 
 class AuditAction(str, enum.Enum):
@@ -112,6 +113,12 @@ class AuditAction(str, enum.Enum):
     KB_WRITE = "kb_write"  # Tandem wrote an article file into TANDEM_KB (details: article, path, why)
     KB_APPROVE = "kb_approve"  # a lead approved what was taught to an article
     KB_DISCARD = "kb_discard"  # a lead discarded it
+    DUTY = "duty"  # an agent went on or off duty (details: agent, on, by)
+    ROUTE = "route"  # a conversation was assigned by TANDEM_ASSIGN (details: assignee, strategy, why)
+    # response-time targets (details: kind first|next, due_at)
+    SLA_WARNING = "sla_warning"
+    SLA_BREACH = "sla_breach"
+    SLA_ALERT_DROPPED = "sla_alert_dropped"  # an alert no longer true when it would be sent
     # commands that did not run
     COMMAND_UNKNOWN = "command_unknown"
     COMMAND_REFUSED = "command_refused"

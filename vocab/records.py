@@ -38,6 +38,8 @@ class Conversation:
     reopened_count: int
     card_channel: str | None
     card_ref: str | None
+    assignee_id: str | None = None  # the assignee's platform user id, to mention them
+    previous_assignee: str | None = None  # who had it when it was resolved or handed back (a reopen goes back)
 
     @property
     def address(self) -> Address:
@@ -93,6 +95,8 @@ class ConversationChange:
     handoff_reason: Handoff | None = KEEP
     handoff_at: str | None = KEEP
     assignee: str | None = KEEP
+    assignee_id: str | None = KEEP
+    previous_assignee: str | None = KEEP
     human_involved: bool = KEEP
     awaiting_rating: bool = KEEP
     language: str = KEEP

@@ -194,8 +194,9 @@ def _annotation(arg: Arg) -> Any:
 
 
 def _value(value: Any) -> Any:
+    """A member as the core reads a person: `<@id|name>`, so it can mention them (bot/routing.parse_ref)."""
     if isinstance(value, (discord.Member, discord.User)):
-        return value.display_name
+        return f"<@{value.id}|{value.display_name}>"
     return value
 
 

@@ -16,7 +16,7 @@ from adapters.discord import interactions, translate
 from adapters.discord.config import DiscordSettings
 from bot.commands import card_buttons
 from bot.ports import route, send_parts
-from vocab import Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
+from vocab import Address, Delivery, DeliveryError, NotifyAgents, PostReport, SendMessage, UpsertCard
 
 log = logging.getLogger("adapters.discord.adapter")
 
@@ -42,7 +42,7 @@ class Outbound:
 
     async def deliver(self, action: SendMessage | UpsertCard | PostReport) -> Delivery:
         try:
-            return await route(action, send=self._send, card=self._card, report=self._report)
+            return await route(action, send=self._send, card=self._card, report=self._report, notify=self._notify)
         except discord.RateLimited as exc:
             raise DeliveryError(f"rate limited for {exc.retry_after:.0f}s", retry_after=exc.retry_after) from exc
         except (discord.Forbidden, discord.NotFound) as exc:
@@ -64,7 +64,21 @@ class Outbound:
         first = await send_parts(translate.split_message(translate.render(action.text)), post, action.parts)
         return Delivery(ref=first, channel=str(target))
 
-    async def _conversation_channel(self, address) -> int:
+    async def _notify(self, action: NotifyAgents) -> Delivery:
+        """Agents are told in the thread of the conversation's card (started on first use), and only the people
+        mentioned are pinged."""
+        channel_id = action.channel or self.settings.discord_agent_channel or ""
+        target = await self._conversation_channel(Address("discord", channel_id, action.thread),
+                                                  name=f"Conversation #{action.conversation_id}")
+        ids = [uid for uid, _ in action.mentions if uid.isdigit()]
+        shown = " ".join(f"<@{uid}>" if uid.isdigit() else translate.plain(name or uid) for uid, name in action.mentions)
+        pings = discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(int(u)) for u in ids])
+        message = await self.client.get_partial_messageable(target).send(
+            (shown + " " if shown else "") + translate.render(action.text), allowed_mentions=pings,
+            **nonce_of(action.key))
+        return Delivery(ref=str(message.id), channel=str(target))
+
+    async def _conversation_channel(self, address, name: str = "") -> int:
         """The channel to post in: the DM, or the conversation's thread, started from the customer's message."""
         if address.is_dm or not address.thread:
             return int(address.channel)
@@ -72,7 +86,7 @@ class Outbound:
         if thread in self._threads or isinstance(self.client.get_channel(int(thread)), discord.Thread):
             return int(thread)
         original = self.client._connection._get_message(int(thread))  # cached first message, for a thread name
-        name = (original.content if original is not None else "") or "Support request"
+        name = name or (original.content if original is not None else "") or "Support request"
         try:
             await self.client.http.start_thread_with_message(int(address.channel), int(thread),
                                                              name=name[:THREAD_NAME_LIMIT], auto_archive_duration=1440)

@@ -185,6 +185,8 @@ def card_embed(card: CardView) -> discord.Embed:
     embed.add_field(name="State", value=_clip(card.state_label, 1024) or card.state, inline=True)
     if card.assignee:
         embed.add_field(name="Assignee", value=_clip(card.assignee, 1024), inline=True)
+    if card.due:
+        embed.add_field(name="Reply due", value=_clip(card.due, 1024), inline=True)
     if card.handoff_reason:
         embed.add_field(name="Why a person", value=_clip(card.handoff_reason, 1024), inline=True)
     if card.sources:

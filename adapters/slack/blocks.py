@@ -34,6 +34,12 @@ def mention(text: str, ids: set[str] | frozenset[str]) -> str:
     return _USER_ID.sub(lambda m: f"<@{m.group(0)}>" if m.group(0) in ids else m.group(0), text)
 
 
+def mentions_of(people) -> str:
+    """The mentions that start an agent notice: <@U...> for each Slack user id, the name otherwise."""
+    shown = [f"<@{uid}>" if _USER_ID.fullmatch(uid or "") else escape(name or uid) for uid, name in people]
+    return " ".join(shown) + " " if shown else ""
+
+
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 _HEADING = re.compile(r"^#{1,6}\s+(.+)$", re.M)
@@ -75,6 +81,8 @@ def card_blocks(card: CardView, people: frozenset[str] = frozenset()) -> tuple[s
         meta.append("in " + _CHANNEL_REF.sub(r"<#\1>", escape(card.where)))
     if card.assignee:
         meta.append(f"owner: {escape(card.assignee)}")
+    if card.due:
+        meta.append(f"⏱ {escape(card.due)}")
     blocks.append(_context(mention(" · ".join(meta), people)))
     blocks.append(_section("*Latest message*\n" + quote(escape(clip(card.latest_message, SECTION_LIMIT - 100)))))
     if card.handoff_reason:

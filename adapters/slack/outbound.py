@@ -24,10 +24,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from vocab import Delivery, DeliveryError, PostReport, SendMessage, UpsertCard
+from vocab import Delivery, DeliveryError, NotifyAgents, PostReport, SendMessage, UpsertCard
 from bot.ports import route, send_parts
 
-from .blocks import card_blocks, render, report_blocks, split_message
+from .blocks import card_blocks, mentions_of, render, report_blocks, split_message
 from .config import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ class Outbound:
     async def deliver(self, action: SendMessage | UpsertCard | PostReport) -> Delivery:
         what = f"{type(action).__name__}"
         try:
-            return await route(action, send=self._send, card=self._card, report=self._report)
+            return await route(action, send=self._send, card=self._card, report=self._report, notify=self._notify)
         except DeliveryError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure must reach the outbox classified
@@ -140,6 +140,14 @@ class Outbound:
         log.info("slack: sent %s message to %s thread=%s ts=%s", action.style, address.channel, thread, first)
         return Delivery(ref=first, channel=address.channel)
 
+    async def _notify(self, action: NotifyAgents) -> Delivery:
+        """Agents are told in the card's thread (the agent channel before the card exists), mentioned by id."""
+        channel = action.channel or self.settings.slack_agent_channel or ""
+        resp = await self.client.chat_postMessage(channel=channel, thread_ts=action.thread or None,
+                                                  text=mentions_of(action.mentions) + render(action.text, self.people),
+                                                  unfurl_links=False, metadata=metadata(action.key))
+        return Delivery(ref=str(resp.get("ts", "")), channel=channel)
+
     def _parts(self, action: SendMessage) -> list[str]:
         return split_message(render(action.text, self.people))
 
@@ -151,6 +159,8 @@ class Outbound:
             address = action.address
             thread = address.thread if not address.is_dm and address.thread else None
             channel, parts = address.channel, len(self._parts(action))
+        elif isinstance(action, NotifyAgents):
+            channel, thread, parts = action.channel or self.settings.slack_agent_channel or "", action.thread, 1
         elif isinstance(action, UpsertCard):
             if action.ref:
                 return None  # an update in place: doing it again changes nothing

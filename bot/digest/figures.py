@@ -61,6 +61,19 @@ class AgentRow:
 
 
 @dataclass
+class TargetRow:
+    """One response-time target (first | next) over a period: met, missed, and the median time past it."""
+
+    met: int = 0
+    missed: int = 0
+    median_past: float | None = None
+
+    @property
+    def share_met(self) -> float | None:
+        return _rate(self.met, self.met + self.missed)
+
+
+@dataclass
 class Day:
     date: date
     outcomes: dict[str, int]
@@ -104,6 +117,8 @@ class Figures:
     hours: list[int] = field(default_factory=lambda: [0] * 24)  # conversations opened per local hour
     weekdays: list[int] = field(default_factory=lambda: [0] * 7)  # Monday first
     days: list[Day] = field(default_factory=list)
+    targets: dict[str, TargetRow] = field(default_factory=dict)  # "first" / "next" (TANDEM_SLA_*)
+    breaches: dict[str, int] = field(default_factory=dict)  # missed targets per agent ("" : nobody assigned)
 
     @property
     def handoffs_total(self) -> int:
@@ -223,6 +238,7 @@ def compute_figures(
         frt = frt_by_day.get(day)
         f.days.append(Day(day, dict(per_day[day]), statistics.median(frt) if frt else None, dict(decisions[day])))
         day += timedelta(days=1)
+    f.targets, f.breaches = _targets(q.response_targets(a, b))
     if not full:
         return f
 
@@ -233,6 +249,24 @@ def compute_figures(
     f.agents = _agents(q.agent_activity(a, b), agent_waits)
     f.kb_gaps = group_questions(q.knowledge_gaps(a, b, low_confidence))
     return f
+
+
+def _targets(rows: list[tuple]) -> tuple[dict[str, TargetRow], dict[str, int]]:
+    targets: dict[str, TargetRow] = {}
+    past: dict[str, list[float]] = defaultdict(list)
+    breaches: dict[str, int] = defaultdict(int)
+    for kind, met, past_s, agent in rows:
+        row = targets.setdefault(kind, TargetRow())
+        if met:
+            row.met += 1
+            continue
+        row.missed += 1
+        breaches[agent] += 1
+        if past_s is not None:
+            past[kind].append(past_s)
+    for kind, row in targets.items():
+        row.median_past = Timing.of(past[kind]).median
+    return dict(sorted(targets.items())), dict(sorted(breaches.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _agents(activity: list[tuple], waits: dict[str, list[float]]) -> list[AgentRow]:

@@ -96,7 +96,22 @@ def _sections(cur: Figures, prev: Figures) -> list[tuple[str, str]]:
         ("Agents", _clip(agents)),
         ("Knowledge-base gaps (articles to write)", _clip(gaps)),
         ("Busiest times", _clip(_busiest(cur))),
+        *([("Response-time targets", _clip(_targets(cur, prev)))] if cur.targets or prev.targets else []),
     ]
+
+
+def _targets(cur: Figures, prev: Figures) -> list[str]:
+    """Each target's share met (with the change), the median time past it of those missed, and who missed."""
+    lines = []
+    for kind, row in cur.targets.items():
+        before = prev.targets.get(kind)
+        change = rate_change(row.share_met, before.share_met if before else None)
+        late = f", missed by a median of {duration(row.median_past)}" if row.median_past is not None else ""
+        lines.append(f"{kind} reply: {percent(row.share_met)} met ({row.met} of {row.met + row.missed}){late} "
+                     f"{change}".rstrip())
+    if cur.breaches:
+        lines.append("missed, by agent: " + ", ".join(f"{agent or 'unassigned'} {n}" for agent, n in cur.breaches.items()))
+    return lines
 
 
 def _timing(label: str, now: Timing, before: Timing) -> str:

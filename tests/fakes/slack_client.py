@@ -42,9 +42,11 @@ def shown(text: str) -> str:
 
 class SlackHarness:
     def __init__(self, tmp_path: Path, drafter: Any = None, core: dict[str, Any] | None = None, *,
-                 api: FakeSlackAPI | None = None, **overrides: Any):
+                 api: FakeSlackAPI | None = None, clock: Any = None, **overrides: Any):
         """`core`: core settings (tandem_*, openai_*); `api`: a FakeSlackAPI already started, shared with another
-        harness (a restart on the same Slack); `overrides` are Slack settings."""
+        harness (a restart on the same Slack); `clock`: the store's clock (tests travel in time); `overrides` are
+        Slack settings."""
+        self.clock = clock
         self.tmp_path = tmp_path
         self.drafter = drafter
         self.core_overrides = core or {}  # core settings (tandem_*, openai_*); `overrides` are Slack settings
@@ -59,7 +61,7 @@ class SlackHarness:
             await self.api.start()
         core_settings = load_settings(env_file=None, **{"tandem_db": str(self.tmp_path / "t.db"), "tandem_kb": str(KB),
                                                         **self.core_overrides})
-        self.core = build_core(core_settings, drafter=self.drafter)
+        self.core = build_core(core_settings, drafter=self.drafter, clock=self.clock)
         settings = SlackSettings(_env_file=None, **{
             "slack_bot_token": "xoxb-test", "slack_signing_secret": SECRET, "slack_api_url": self.api.base_url,
             "slack_support_channels": SUPPORT, "slack_agent_channel": AGENTS, "slack_agent_users": AGENT,
@@ -219,7 +221,7 @@ class SlackHarness:
 
     def latest_card_blocks(self) -> list[dict[str, Any]]:
         calls = [c for c in self.api.calls if c.status == 200 and c.method in ("chat.postMessage", "chat.update")
-                 and c.params.get("channel") == AGENTS]
+                 and c.params.get("channel") == AGENTS and "blocks" in c.params]  # not a notice in its thread
         return calls[-1].params["blocks"]
 
 
