@@ -321,6 +321,13 @@ def m008_sla_and_duty(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX idx_outbox_key ON outbox(key) WHERE key IS NOT NULL")
 
 
+
+@migrations()
+def m013_lessons_by_conversation(db: sqlite_utils.Database) -> None:
+    """Every card build looks up the lessons of its conversation (the Save to knowledge base button shows
+    whether it was taught already): index that lookup instead of scanning the table."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_lessons_conversation ON lessons(conversation_id)")
+
 def _create_private(path: Path) -> None:
     """Create the database file readable by its owner alone, before SQLite opens it. SQLite gives the WAL and
     shared-memory files it creates beside a database the database file's mode, so those are 0600 too."""
