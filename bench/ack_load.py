@@ -34,18 +34,30 @@ from tests.fakes.slack_client import SECRET, SUPPORT, sign  # noqa: E402
 
 
 # ---- the two servers (child processes) -------------------------------------------------------------------
-async def serve_tandem(delay: float) -> None:
+async def serve_api() -> None:
+    """The fake Slack Web API in a process of its own, so its work is charged to neither app."""
+    from tests.fakes.slack_api import FakeSlackAPI
+
+    api = await FakeSlackAPI().start()
+    print(api.port, flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    await api.stop()
+
+
+async def serve_tandem(delay: float, api_port: int) -> None:
     import logging
 
     from bench.intake import CountingDrafter
     from bot.drafting.retrieval import KBDrafter
     from bot.kb import load_kb
+    from tests.fakes.slack_api import FakeSlackAPI
     from tests.fakes.slack_client import KB, SlackHarness
 
     logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         drafter = CountingDrafter(KBDrafter(load_kb(KB)), delay)
-        async with SlackHarness(Path(tmp), drafter=drafter) as slack:
+        api = FakeSlackAPI(port=api_port)  # already serving in its own process: the harness only reads base_url
+        async with SlackHarness(Path(tmp), drafter=drafter, api=api) as slack:
             print(slack.adapter.port, flush=True)
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
             rows = slack.core.store.db.execute("SELECT count(*) FROM inbox").fetchone()[0]
@@ -53,15 +65,14 @@ async def serve_tandem(delay: float) -> None:
                   flush=True)
 
 
-async def serve_bare() -> None:
+async def serve_bare(api_port: int) -> None:
     from aiohttp import web
     from slack_bolt.async_app import AsyncApp
     from slack_sdk.web.async_client import AsyncWebClient
 
     from tests.fakes.slack_api import FakeSlackAPI
 
-    api = FakeSlackAPI()
-    await api.start()
+    api = FakeSlackAPI(port=api_port)
     app = AsyncApp(signing_secret=SECRET, client=AsyncWebClient(token="xoxb-test", base_url=api.base_url))
 
     @app.event("message")
@@ -76,7 +87,6 @@ async def serve_bare() -> None:
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     print(json.dumps({}), flush=True)
     await runner.cleanup()
-    await api.stop()
 
 
 # ---- the sender ------------------------------------------------------------------------------------------
@@ -128,8 +138,9 @@ def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(p * 10) - 1] * 1000
 
 
-def run_one(kind: str, rate: float, n: int, delay: float) -> dict:
-    child = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--delay", str(delay)],
+def run_one(kind: str, rate: float, n: int, delay: float, api_port: int) -> dict:
+    child = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--delay", str(delay),
+                              "--api-port", str(api_port)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     port = int(child.stdout.readline())
     time.sleep(1.0)  # let the child's start-up finish before the clock starts
@@ -149,14 +160,24 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200, help="events offered per second")
     parser.add_argument("--seconds", type=float, default=10, help="how long to offer them")
     parser.add_argument("--delay", type=float, default=10.0, help="seconds per draft (the slow model)")
-    parser.add_argument("--serve", choices=("tandem", "bare"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=("tandem", "bare", "api"), help=argparse.SUPPRESS)
+    parser.add_argument("--api-port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve_tandem(args.delay) if args.serve == "tandem" else serve_bare())
+        serving = {"tandem": lambda: serve_tandem(args.delay, args.api_port),
+                   "bare": lambda: serve_bare(args.api_port), "api": serve_api}
+        asyncio.run(serving[args.serve]())
         return
     n = int(args.rate * args.seconds)
     print(f"{n} signed events at {args.rate:g}/s, {args.delay:g} s per draft")
-    rows = [run_one(kind, args.rate, n, args.delay) for kind in ("bare", "tandem")]
+    api = subprocess.Popen([sys.executable, __file__, "--serve", "api"], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        api_port = int(api.stdout.readline())
+        rows = [run_one(kind, args.rate, n, args.delay, api_port) for kind in ("bare", "tandem")]
+    finally:
+        api.stdin.close()
+        api.wait(30)
     print(f"{'app':<7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'non-2xx':>8} {'lost':>5}")
     for r in rows:
         lost = "" if r["lost"] is None else r["lost"]
