@@ -13,7 +13,6 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bot.digest.chart import render_chart
 from bot.digest.figures import Digest, build_digest
 from bot.digest.render import to_report
 from bot.digest.settings import DigestSettings
@@ -44,6 +43,8 @@ def build_report(store: Store, settings: DigestSettings, *, days: int | None = N
             now=now or datetime.now(timezone.utc),
             low_confidence=settings.tandem_handoff_threshold if low_confidence is None else low_confidence,
         )
+    from bot.digest.chart import render_chart  # matplotlib costs ~30 MB: load it only when a digest is drawn
+
     png = render_chart(digest, chart_path(store.path, digest))
     return digest, to_report(digest, image_path=str(png))
 

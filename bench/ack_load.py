@@ -1,0 +1,192 @@
+"""Acknowledgement latency under load: Tandem's Slack endpoint against a bare slack-bolt app that only
+acknowledges, sent the same signed events open-loop, at the same rate, in the same run.
+
+Slack gives an app 3 seconds to acknowledge an event; Tandem records each event before acknowledging, so
+what matters is how long that acknowledgement waits behind the rest of the core's work. Each app runs in a
+child process of its own (so the sender's CPU is not counted against it) against the fake Slack Web API:
+`tandem` is the real SlackAdapter on a core over a temporary SQLite file, with a drafter that takes
+`--delay` seconds per draft (a slow model); `bare` is an AsyncApp whose message listener does nothing.
+The sender schedules event i at start + i / rate whatever the answers do (open loop: a slow answer does
+not slow the offered load), each a new customer in the support channel, and times every answer.
+Afterwards the Tandem child counts the inbox rows, so a lost event shows as `lost`.
+
+    python bench/ack_load.py                          # 200 events/s for 10 s, 10 s drafts
+    python bench/ack_load.py --rate 500 --seconds 10  # past saturation
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp  # noqa: E402
+
+from tests.fakes.slack_api import BOT_USER, TEAM  # noqa: E402
+from tests.fakes.slack_client import SECRET, SUPPORT, sign  # noqa: E402
+
+
+# ---- the two servers (child processes) -------------------------------------------------------------------
+async def serve_api() -> None:
+    """The fake Slack Web API in a process of its own, so its work is charged to neither app."""
+    from tests.fakes.slack_api import FakeSlackAPI
+
+    api = await FakeSlackAPI().start()
+    print(api.port, flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    await api.stop()
+
+
+async def serve_tandem(delay: float, api_port: int) -> None:
+    import logging
+
+    from bench.intake import CountingDrafter
+    from bot.drafting.retrieval import KBDrafter
+    from bot.kb import load_kb
+    from tests.fakes.slack_api import FakeSlackAPI
+    from tests.fakes.slack_client import KB, SlackHarness
+
+    logging.disable(logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        drafter = CountingDrafter(KBDrafter(load_kb(KB)), delay)
+        api = FakeSlackAPI(port=api_port)  # already serving in its own process: the harness only reads base_url
+        async with SlackHarness(Path(tmp), drafter=drafter, api=api) as slack:
+            print(slack.adapter.port, flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            rows = slack.core.store.db.execute("SELECT count(*) FROM inbox").fetchone()[0]
+            print(json.dumps({"recorded": rows, "draft_calls": drafter.calls, "peak_drafts": drafter.peak}),
+                  flush=True)
+
+
+async def serve_bare(api_port: int) -> None:
+    from aiohttp import web
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from tests.fakes.slack_api import FakeSlackAPI
+
+    api = FakeSlackAPI(port=api_port)
+    app = AsyncApp(signing_secret=SECRET, client=AsyncWebClient(token="xoxb-test", base_url=api.base_url))
+
+    @app.event("message")
+    async def _nothing() -> None:  # bolt acknowledges events itself; the listener does no work
+        return None
+
+    runner = web.AppRunner(app.web_app(path="/slack/events"))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    print(site._server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    print(json.dumps({}), flush=True)
+    await runner.cleanup()
+
+
+# ---- the sender ------------------------------------------------------------------------------------------
+def envelope(run: str, i: int) -> str:
+    ts = f"1800{i:06d}.000100"
+    event = {"type": "message", "channel": SUPPORT, "user": f"ULOAD{i:06d}", "text": "How do I reset my password?",
+             "ts": ts, "team": TEAM, "event_ts": ts, "channel_type": "channel"}
+    return json.dumps({"token": "legacy", "team_id": TEAM, "api_app_id": "A0TANDEM", "event": event,
+                       "type": "event_callback", "event_id": f"Ev{run}{i:07d}", "event_time": int(time.time()),
+                       "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}]})
+
+
+async def offer(port: int, rate: float, n: int, run: str) -> tuple[list[float], int]:
+    """Send n signed events at `rate` per second, open loop; (latencies in seconds, non-2xx count)."""
+    latencies: list[float] = []
+    failures = 0
+    url = f"http://127.0.0.1:{port}/slack/events"
+    bodies = [envelope(run, i) for i in range(n)]
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def one(body: str) -> None:
+            nonlocal failures
+            stamp = str(int(time.time()))
+            headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": stamp,
+                       "X-Slack-Signature": sign(body, stamp)}
+            started = time.perf_counter()
+            try:
+                async with session.post(url, data=body.encode(), headers=headers,
+                                        timeout=aiohttp.ClientTimeout(total=30)) as resp:
+                    await resp.read()
+                    ok = 200 <= resp.status < 300
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                ok = False
+            latencies.append(time.perf_counter() - started)
+            failures += not ok
+
+        start = time.perf_counter()
+        tasks = []
+        for i, body in enumerate(bodies):
+            wait = start + i / rate - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            tasks.append(asyncio.create_task(one(body)))
+        await asyncio.gather(*tasks)
+    return latencies, failures
+
+
+def pct(values: list[float], p: float) -> float:
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(p * 10) - 1] * 1000
+
+
+def run_one(kind: str, rate: float, n: int, delay: float, api_port: int) -> dict:
+    child = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--delay", str(delay),
+                              "--api-port", str(api_port)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    port = int(child.stdout.readline())
+    time.sleep(1.0)  # let the child's start-up finish before the clock starts
+    latencies, failures = asyncio.run(offer(port, rate, n, kind[0]))
+    child.stdin.write("done\n")
+    child.stdin.flush()
+    counts = json.loads(child.stdout.readline())
+    child.stdin.close()
+    child.wait(60)
+    p50, p95, p99 = (pct(latencies, p) for p in (50, 95, 99))
+    return {"kind": kind, "p50": p50, "p95": p95, "p99": p99, "max": max(latencies) * 1000,
+            "non2xx": failures, "lost": (n - counts["recorded"]) if "recorded" in counts else None, **counts}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200, help="events offered per second")
+    parser.add_argument("--seconds", type=float, default=10, help="how long to offer them")
+    parser.add_argument("--delay", type=float, default=10.0, help="seconds per draft (the slow model)")
+    parser.add_argument("--serve", choices=("tandem", "bare", "api"), help=argparse.SUPPRESS)
+    parser.add_argument("--api-port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serving = {"tandem": lambda: serve_tandem(args.delay, args.api_port),
+                   "bare": lambda: serve_bare(args.api_port), "api": serve_api}
+        asyncio.run(serving[args.serve]())
+        return
+    n = int(args.rate * args.seconds)
+    print(f"{n} signed events at {args.rate:g}/s, {args.delay:g} s per draft")
+    api = subprocess.Popen([sys.executable, __file__, "--serve", "api"], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        api_port = int(api.stdout.readline())
+        rows = [run_one(kind, args.rate, n, args.delay, api_port) for kind in ("bare", "tandem")]
+    finally:
+        api.stdin.close()
+        api.wait(30)
+    print(f"{'app':<7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'non-2xx':>8} {'lost':>5}")
+    for r in rows:
+        lost = "" if r["lost"] is None else r["lost"]
+        print(f"{r['kind']:<7} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['p99']:>8.1f} {r['max']:>8.1f} "
+              f"{r['non2xx']:>8} {lost:>5}")
+    bare, tandem = rows
+    print(f"Tandem p99 / bare p99 = {tandem['p99'] / bare['p99']:.1f}x; "
+          f"draft calls {tandem['draft_calls']}, peak in flight {tandem['peak_drafts']}")
+
+
+if __name__ == "__main__":
+    main()
