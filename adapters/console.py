@@ -30,6 +30,7 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.text import Text
 
+from bot import emojis
 from bot.commands import card_buttons
 from vocab import (
     Actor,
@@ -39,6 +40,7 @@ from vocab import (
     InboundMessage,
     NotifyAgents,
     PostReport,
+    React,
     Role,
     SendMessage,
     UpsertCard,
@@ -160,11 +162,13 @@ class ConsoleAdapter:
             return result
         if self.echo:
             self.out.print(f"[{name}] {visible(text)}")
+        line = uuid.uuid4().hex[:8]
         event = InboundMessage(
-            event_id=f"console-{uuid.uuid4()}",
+            event_id=f"console-{line}",
             address=Address("console", channel=name, is_dm=True),
             author=customer,
             text=text,
+            message_id=f"line-{line}",  # what a status reaction is shown on
         )
         await self.core.receive(event)
         await self.core.wait_idle(timeout=120)
@@ -191,6 +195,8 @@ class ConsoleAdapter:
                 self.out.print(f"    {heading}\n      " + body.replace("\n", "\n      "))
             if action.image_path:
                 self.out.print(f"    chart: {action.image_path}")
+        elif isinstance(action, React):  # a terminal cannot react: say what would be shown
+            self.out.print(f"  {'−' if action.remove else '+'}{emojis.unicode_of(action.emoji)} on {action.message_ref}")
         elif isinstance(action, NotifyAgents):
             who = " ".join(f"@{name or user_id}" for user_id, name in action.mentions)
             self.out.print(f"  🔔 {who + ': ' if who else ''}{action.text}")

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     tandem_sla_clock: Literal["support_hours", "24x7"] = "support_hours"
     # who gets a handed-off conversation among the agents on duty (bot/routing.py)
     tandem_assign: Literal["round_robin", "least_busy", "manual"] = "round_robin"
+    # status reactions on the customer's first message (unicode, :name: or name; empty: none), bot/emojis.py
+    tandem_reaction_seen: str = "eyes"
+    tandem_reaction_resolved: str = "white_check_mark"
 
     @field_validator("tandem_sla_first_response", "tandem_sla_next_response", mode="before")
     @classmethod

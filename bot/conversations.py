@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from rapidfuzz.distance import Levenshtein
 
-from bot import texts
+from bot import emojis, texts
 from bot.config import Settings
 from bot.ports import Store
 from bot.routing import Routing, in_scope
@@ -83,6 +83,19 @@ class ConversationService(Routing):
         """Tell the customer, in their language, what just happened (a system notice)."""
         return self.send(conv, texts.say(key, conv.language, **values), author_kind=AuthorKind.SYSTEM,
                          style=Style.SYSTEM)
+
+    def react(self, conv: Conversation, setting: str, *, remove: bool = False, ref: str | None = None) -> None:
+        """Queue a status reaction on the customer's first message, once ever per conversation and emoji (the
+        outbox key), so a restart or a replayed event never reacts twice; an empty setting: no reaction."""
+        name = emojis.name_of(setting)
+        ref = ref or self.store.first_customer_message_ref(conv.id)
+        if not name or not ref:
+            return
+        self.store.enqueue_action(conv.platform, OutboxKind.REACT,
+                                  {"channel": conv.address.channel, "message_ref": ref, "emoji": name,
+                                   "remove": remove},
+                                  conversation_id=conv.id,
+                                  key=f"react:{conv.id}:{ref}:{name}:{'off' if remove else 'on'}")
 
     def refresh_card(self, conv: Conversation) -> None:
         self.store.enqueue_action(conv.platform, OutboxKind.UPSERT_CARD, {"conversation_id": conv.id},
@@ -241,6 +254,8 @@ class ConversationService(Routing):
         self.audit(agent, AuditAction.RESOLVE, conversation_id=conv.id, discarded_drafts=discarded)
         self.notify(conv, "resolved")
         self.refresh_card(conv)
+        self.react(conv, self.settings.tandem_reaction_seen, remove=True)
+        self.react(conv, self.settings.tandem_reaction_resolved)
         return conv
 
     # ---- drafts --------------------------------------------------------------------------------------------

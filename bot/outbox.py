@@ -36,6 +36,7 @@ from vocab import (
     OutboxKind,
     PartsSent,
     PostReport,
+    React,
     SendMessage,
     UpsertCard,
 )
@@ -146,6 +147,8 @@ class Dispatcher:
             conv = self.store.conversation(payload["conversation_id"])
             return NotifyAgents(conv.id, payload["text"], tuple(tuple(m) for m in payload.get("mentions", ())),
                                 conv.card_channel or "", conv.card_ref or "")
+        if row["kind"] == OutboxKind.REACT:
+            return React(payload["channel"], payload["message_ref"], payload["emoji"], payload.get("remove", False))
         raise ValueError(f"unknown outbox action kind {row['kind']!r}")
 
     def _stale(self, row: dict) -> bool:

@@ -38,6 +38,7 @@ from vocab import (
     PartsSent,
     PlatformHealth,
     PostReport,
+    React,
     Receipt,
     SendMessage,
     UpsertCard,
@@ -100,6 +101,7 @@ class Store(Protocol):
     def mark_message_delivered(self, message_id: int, platform_message_id: str) -> None: ...
     def recent_messages(self, conversation_id: int, limit: int = 20) -> list[Row]: ...
     def recent_customer_texts(self, conversation_id: int, limit: int = 5) -> list[str]: ...
+    def first_customer_message_ref(self, conversation_id: int) -> str | None: ...
 
     # drafts
     def create_draft_job(self, conversation_id: int, message_id: int) -> int: ...
@@ -262,6 +264,7 @@ async def route(
     card: Callable[[UpsertCard], Awaitable[Delivery]],
     report: Callable[[PostReport], Awaitable[Delivery]],
     notify: Callable[[NotifyAgents], Awaitable[Delivery]],
+    react: Callable[[React], Awaitable[Delivery]],
 ) -> Delivery:
     """Call the adapter's handler for this kind of action; an unknown kind cannot be delivered by retrying."""
     if isinstance(action, SendMessage):
@@ -272,6 +275,8 @@ async def route(
         return await report(action)
     if isinstance(action, NotifyAgents):
         return await notify(action)
+    if isinstance(action, React):
+        return await react(action)
     raise DeliveryError(f"cannot deliver {type(action).__name__}", retry=False)
 
 

@@ -124,6 +124,7 @@ class ConversationRules:
             conv, rated = self._resolved(conv, event, text)
             if rated:
                 return
+        opened = conv is None
         if conv is None:
             conv = self.service.open(event.address, event.author, signals.detect_language(text))
         message_id = self.store.append_message(
@@ -131,6 +132,8 @@ class ConversationRules:
             author_id=event.author.user_id, author_name=event.author.name,
             platform_message_id=event.message_id or None, inbox_id=inbox_id, attachments=event.attachments,
         )
+        if opened:
+            self.service.react(conv, self.service.settings.tandem_reaction_seen)
         conv = self.service.customer_wrote(conv, signals.detect_language(text) if text else conv.language)
         self._customer_message(conv, text, event.attachments, message_id)
 

@@ -202,6 +202,12 @@ class Store(LessonStore, WatchStore, DutyStore):
         )
         return rows[::-1]
 
+    def first_customer_message_ref(self, conversation_id: int) -> str | None:
+        """The platform id of the conversation's first customer message (where its status reaction sits)."""
+        row = self._one("SELECT platform_message_id FROM messages WHERE conversation_id = ? AND author_kind = "
+                        "'customer' ORDER BY id LIMIT 1", (conversation_id,))
+        return row["platform_message_id"] if row else None
+
     def recent_customer_texts(self, conversation_id: int, limit: int = 5) -> list[str]:
         rows = self._all(
             "SELECT text FROM messages WHERE conversation_id = ? AND author_kind = 'customer' "

@@ -136,3 +136,25 @@ def test_env_file_is_read(tmp_path):
     (tmp_path / ".env").write_text("TANDEM_MODE=sometimes\n")
     result = tandem("run", cwd=tmp_path)
     assert "TANDEM_MODE" in result.stderr and result.returncode != 0
+
+
+async def test_mode_alone_shows_the_current_mode(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from adapters.console import ConsoleAdapter
+    from tandem.runtime import build_core
+    from tests.conftest import make_settings
+
+    core = build_core(make_settings(tmp_path))
+    console = ConsoleAdapter(stdin=io.StringIO(""), out=Console(file=io.StringIO(), color_system=None),
+                             agent_name="ana")
+    core.register(console)
+    await console.start(core)
+    await core.start()
+    try:
+        shown = await console.handle_line("/mode")
+        assert shown.ok and shown.text.startswith("Mode is ") and shown.data["mode"] == core.conversations.mode.value
+    finally:
+        await core.stop()

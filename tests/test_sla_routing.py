@@ -136,7 +136,7 @@ async def test_alerts_are_not_repeated_after_a_restart(tmp_path, clock):
         clock.advance(minutes=1)
         await again.wait_idle()
         assert len(again.test_adapter.notices) == 1
-        rows = [r for r in again.store.outbox_rows() if r["key"]]
+        rows = [r for r in again.store.outbox_rows() if r["key"] and r["kind"] == "notify_agents"]
         assert [r["key"].split(":")[-1] for r in rows] == ["warning"] and rows[0]["status"] == "sent"
     finally:
         await again.stop()

@@ -6,6 +6,7 @@ from vocab.actions import (
     DeliveryError,
     EditForm,
     NotifyAgents,
+    React,
     PartsSent,
     PostReport,
     SendMessage,
@@ -28,11 +29,11 @@ from vocab.health import PlatformHealth
 from vocab.messages import Actor, Address, CommandResult, InboundMessage, Receipt, Source
 from vocab.records import KEEP, Conversation, ConversationChange, Draft
 
-Action = SendMessage | UpsertCard | PostReport | NotifyAgents
+Action = SendMessage | UpsertCard | PostReport | NotifyAgents | React
 
 __all__ = [
     "KEEP", "Action", "Actor", "ConversationChange", "Address", "AuditAction", "AuthorKind", "CardView", "CommandResult", "Conversation",
     "Delivery", "DeliveryError", "Draft", "DraftStatus", "EditForm", "Handoff", "InboundMessage", "Mode", "NotifyAgents", "OutboxKind",
-    "PartsSent", "PlatformHealth", "PostReport", "Receipt", "Role", "SendMessage", "Source", "State", "Style", "TANDEM", "Tone",
+    "PartsSent", "PlatformHealth", "PostReport", "React", "Receipt", "Role", "SendMessage", "Source", "State", "Style", "TANDEM", "Tone",
     "UpsertCard",
 ]

@@ -116,6 +116,19 @@ class DeliveryError(Exception):
 
 
 @dataclass(frozen=True)
+class React:
+    """Put a status reaction on (or take it off) a customer's message. `emoji` is the core's form, an alias
+    without colons (`eyes`, see bot/emojis.py); each adapter renders it (Slack: the name, Discord: unicode)."""
+
+    channel: str
+    message_ref: str
+    emoji: str
+    remove: bool = False
+    kind: OutboxKind = OutboxKind.REACT
+    key: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
 class EditForm:
     """The core's answer to an Edit button: open a form prefilled with the draft (adapters only render it)."""
 

@@ -77,6 +77,7 @@ class OutboxKind(str, enum.Enum):
     UPSERT_CARD = "upsert_card"
     POST_REPORT = "post_report"
     NOTIFY_AGENTS = "notify_agents"
+    REACT = "react"
 
 
 class AuditAction(str, enum.Enum):

@@ -15,8 +15,9 @@ import discord
 from adapters.discord import interactions, translate
 from adapters.discord.config import DiscordSettings
 from bot.commands import card_buttons
+from bot import emojis
 from bot.ports import route, send_parts
-from vocab import Address, Delivery, DeliveryError, NotifyAgents, PostReport, SendMessage, UpsertCard
+from vocab import Address, Delivery, DeliveryError, NotifyAgents, PostReport, React, SendMessage, UpsertCard
 
 log = logging.getLogger("adapters.discord.adapter")
 
@@ -42,7 +43,8 @@ class Outbound:
 
     async def deliver(self, action: SendMessage | UpsertCard | PostReport) -> Delivery:
         try:
-            return await route(action, send=self._send, card=self._card, report=self._report, notify=self._notify)
+            return await route(action, send=self._send, card=self._card, report=self._report, notify=self._notify,
+                               react=self._react)
         except discord.RateLimited as exc:
             raise DeliveryError(f"rate limited for {exc.retry_after:.0f}s", retry_after=exc.retry_after) from exc
         except (discord.Forbidden, discord.NotFound) as exc:
@@ -63,6 +65,16 @@ class Outbound:
 
         first = await send_parts(translate.split_message(translate.render(action.text)), post, action.parts)
         return Delivery(ref=first, channel=str(target))
+
+    async def _react(self, action: React) -> Delivery:
+        """A status reaction in unicode (bot/emojis.py); a 403 or 404 (10008 Unknown Message) is not retried."""
+        message = self.client.get_partial_messageable(int(action.channel)).get_partial_message(int(action.message_ref))
+        emoji = emojis.unicode_of(action.emoji)
+        if action.remove:
+            await message.remove_reaction(emoji, self.client.user)  # DELETE .../@me
+        else:
+            await message.add_reaction(emoji)
+        return Delivery(ref=action.message_ref, channel=action.channel)
 
     async def _notify(self, action: NotifyAgents) -> Delivery:
         """Agents are told in the thread of the conversation's card (started on first use), and only the people

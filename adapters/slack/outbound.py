@@ -24,7 +24,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from vocab import Delivery, DeliveryError, NotifyAgents, PostReport, SendMessage, UpsertCard
+from vocab import Delivery, DeliveryError, NotifyAgents, PostReport, React, SendMessage, UpsertCard
 from bot.ports import route, send_parts
 
 from .blocks import card_blocks, mentions_of, render, report_blocks, split_message
@@ -36,6 +36,7 @@ HOPELESS = {
     "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed", "account_inactive",
     "token_revoked", "token_expired", "no_permission", "missing_scope", "restricted_action", "msg_too_long",
     "no_text", "invalid_blocks", "invalid_arguments", "user_not_found", "team_access_not_granted",
+    "message_not_found", "invalid_name", "too_many_reactions",
 }
 GONE = {"message_not_found", "cant_update_message", "edit_window_closed"}
 EVENT_TYPE = "tandem_outbox"
@@ -118,7 +119,8 @@ class Outbound:
     async def deliver(self, action: SendMessage | UpsertCard | PostReport) -> Delivery:
         what = f"{type(action).__name__}"
         try:
-            return await route(action, send=self._send, card=self._card, report=self._report, notify=self._notify)
+            return await route(action, send=self._send, card=self._card, report=self._report, notify=self._notify,
+                               react=self._react)
         except DeliveryError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure must reach the outbox classified
@@ -139,6 +141,19 @@ class Outbound:
         first = await send_parts(self._parts(action), post, action.parts)
         log.info("slack: sent %s message to %s thread=%s ts=%s", action.style, address.channel, thread, first)
         return Delivery(ref=first, channel=address.channel)
+
+    async def _react(self, action: React) -> Delivery:
+        """A status reaction by name; one already there (or already gone) is what was wanted."""
+        call = self.client.reactions_remove if action.remove else self.client.reactions_add
+        try:
+            await call(channel=action.channel, timestamp=action.message_ref, name=action.emoji)
+        except SlackApiError as exc:
+            error = (exc.response.data or {}).get("error") if isinstance(exc.response.data, dict) else None
+            if error not in ("already_reacted", "no_reaction"):
+                raise
+            log.info("slack: reaction %s on %s was already %s", action.emoji, action.message_ref,
+                     "gone" if action.remove else "there")
+        return Delivery(ref=action.message_ref, channel=action.channel)
 
     async def _notify(self, action: NotifyAgents) -> Delivery:
         """Agents are told in the card's thread (the agent channel before the card exists), mentioned by id."""

@@ -4,7 +4,8 @@ One aiohttp app serves both halves. REST: every call is recorded (method, path, 
 payloads shaped like Discord's (see discord/types/*.py). Gateway: HELLO, IDENTIFY -> READY + GUILD_CREATE,
 heartbeat ACKs, RESUME (replaying missed events, or forcibly the last N to simulate redelivery), RECONNECT,
 INVALID_SESSION (d=false: identify again; d=true: resumable), raw text frames (`send_raw`, for frames that are
-not a JSON object), and `dispatch()` to push MESSAGE_CREATE, INTERACTION_CREATE and friends. Payload builders live in
+not a JSON object), and `dispatch()` to push MESSAGE_CREATE, INTERACTION_CREATE, MESSAGE_REACTION_ADD and friends. The bot's own
+reactions (PUT/DELETE .../reactions/{emoji}/@me) are kept in `reactions`. Payload builders live in
 `discord_payloads.py`. Reusable by any test that needs a Discord to post to.
 
 As Discord documents for POST /channels/{id}/messages: a message sent with a `nonce` and `enforce_nonce: true`
@@ -17,6 +18,7 @@ import asyncio
 import itertools
 import json
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +47,7 @@ class FakeDiscord:
         self.world = world or P.World()
         self.calls: list[Call] = []
         self.messages: dict[str, dict] = {}  # posted by the bot, by id
+        self.reactions: dict[tuple[str, str], list[str]] = {}  # (channel, message) -> the bot's reactions
         self.threads: dict[str, dict] = {}  # threads created through REST
         self.identifies: list[dict] = []
         self.resumes: list[dict] = []
@@ -291,6 +294,14 @@ class FakeDiscord:
                 msg.update({k: v for k, v in body.items() if k in ("content", "embeds", "components")})
                 msg["edited_timestamp"] = P.now()
             return ok(msg)
+        if m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me", path):
+            mine = self.reactions.setdefault((m[1], m[2]), [])  # as Discord: adding twice or removing none is 204
+            emoji = urllib.parse.unquote(m[3])
+            if method == "PUT" and emoji not in mine:
+                mine.append(emoji)
+            elif method == "DELETE" and emoji in mine:
+                mine.remove(emoji)
+            return web.Response(status=204)
         if m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)/threads", path):
             if m[2] in self.threads:
                 return ok({"message": "A thread has already been created for this message", "code": 160004},

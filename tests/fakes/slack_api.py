@@ -60,6 +60,7 @@ class FakeSlackAPI:
         self._runner: web.AppRunner | None = None
         self._sockets: list[web.WebSocketResponse] = []
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> posted messages, oldest first
+        self.reactions: dict[tuple[str, str], list[str]] = {}  # (channel, ts) -> the bot's reactions, by name
         self._hold: tuple[str, Callable[[Call], bool]] | None = None
         self._released = asyncio.Event()
         self.held: list[Call] = []
@@ -222,6 +223,18 @@ class FakeSlackAPI:
                      if m.get("thread_ts") == p.get("ts") or m["ts"] == p.get("ts")]
             return ok | {"messages": [self._listed(m, self._flag(p.get("include_all_metadata"))) for m in found],
                          "has_more": False}
+        if method in ("reactions.add", "reactions.remove"):  # the bot's reactions, with Slack's errors
+            mine = self.reactions.setdefault((str(p.get("channel")), str(p.get("timestamp"))), [])
+            name = str(p.get("name"))
+            if method == "reactions.add":
+                if name in mine:
+                    return {"ok": False, "error": "already_reacted"}
+                mine.append(name)
+            elif name not in mine:
+                return {"ok": False, "error": "no_reaction"}
+            else:
+                mine.remove(name)
+            return ok
         if method == "chat.update":
             return ok | {"channel": p.get("channel"), "ts": p.get("ts"), "text": p.get("text", "")}
         if method == "chat.postEphemeral":

@@ -1,0 +1,139 @@
+"""Status reactions on the customer's first message (👀 when recorded, ✅ when resolved), through the outbox:
+the console, and the real Slack and Discord clients against their fakes."""
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+from rich.console import Console
+
+from adapters.console import ConsoleAdapter
+from bot.emojis import name_of, unicode_of
+from tests.conftest import make_settings
+from tests.discord_harness import Desk, until
+from tests.fakes.discord_fake import FakeDiscord
+from tests.fakes.slack_api import FakeSlackAPI
+from tests.fakes.slack_client import SUPPORT, SlackHarness
+from tests.test_sla_platforms import slash
+from tandem.runtime import build_core
+
+HUMAN = "I want to talk to a human please"
+
+
+def test_a_setting_is_written_once_either_way():
+    assert name_of("👀") == name_of(":eyes:") == name_of("eyes") == "eyes"
+    assert name_of("✅") == "white_check_mark" and unicode_of("white_check_mark") == "✅"
+    assert name_of("thumbsup::skin-tone-2") == "thumbsup"
+    assert name_of("") == name_of("  ") == "" and unicode_of("") == ""
+
+
+# ---- the console: the core path (a terminal cannot react, it says what would be shown) -----------------------
+async def test_console_seen_then_resolved(tmp_path):
+    core = build_core(make_settings(tmp_path))
+    out = io.StringIO()
+    console = ConsoleAdapter(stdin=io.StringIO(""), out=Console(file=out, width=100, color_system=None),
+                             agent_name="ana")
+    core.register(console)
+    await console.start(core)
+    await core.start()
+    try:
+        await console.handle_line("bob> " + HUMAN)
+        await core.wait_idle()
+        ref = core.store.first_customer_message_ref(1)
+        assert ref and f"+👀 on {ref}" in out.getvalue()
+        await console.handle_line("/resolve 1")
+        await core.wait_idle()
+        assert f"−👀 on {ref}" in out.getvalue() and f"+✅ on {ref}" in out.getvalue()
+    finally:
+        await core.stop()
+
+
+# ---- Slack -------------------------------------------------------------------------------------------------
+async def test_slack_eyes_then_check_mark_and_a_restart_does_not_react_again(tmp_path):
+    api = await FakeSlackAPI().start()
+    try:
+        async with SlackHarness(tmp_path, api=api) as h:
+            ts = await h.say(HUMAN)
+            await h.settle()
+            assert api.reactions[(SUPPORT, ts)] == ["eyes"]
+            await h.say("any news?", thread=ts)  # the same conversation
+            await h.settle()
+            assert len(api.called("reactions.add")) == 1  # the first message only
+            await h.command("resolve 1")
+            await h.settle()
+            assert api.reactions[(SUPPORT, ts)] == ["white_check_mark"]
+        async with SlackHarness(tmp_path, api=api) as h:  # the same database and Slack, a new process
+            await h.settle()
+        assert len(api.called("reactions.add", status=None)) == 2 and len(api.called("reactions.remove")) == 1
+    finally:
+        await api.stop()
+
+
+async def test_slack_missing_scope_is_logged_once_and_not_retried(tmp_path, caplog):
+    async with SlackHarness(tmp_path) as h:
+        h.api.fail_next(1, status=200, error="missing_scope", method="reactions.add")
+        with caplog.at_level(logging.ERROR):
+            await h.say(HUMAN)
+            await h.settle()
+            await h.settle()
+        assert len(h.api.called("reactions.add", status=None)) == 1
+        failed = [r for r in caplog.records if "missing_scope" in r.getMessage() and r.levelno >= logging.ERROR]
+        assert len(failed) == 1
+        assert h.replies(channel=SUPPORT) or h.cards()  # the conversation itself goes on
+
+
+async def test_slack_empty_settings_turn_reactions_off(tmp_path):
+    async with SlackHarness(tmp_path, core={"tandem_reaction_seen": "", "tandem_reaction_resolved": ""}) as h:
+        await h.say(HUMAN)
+        await h.settle()
+        await h.command("resolve 1")
+        await h.settle()
+        assert not h.api.called("reactions.add", status=None) and not h.api.called("reactions.remove", status=None)
+
+
+async def test_slack_a_setting_given_as_unicode_reacts_by_name(tmp_path):
+    async with SlackHarness(tmp_path, core={"tandem_reaction_seen": "🙏"}) as h:
+        ts = await h.say(HUMAN)
+        await h.settle()
+        assert h.api.reactions[(SUPPORT, ts)] == ["pray"]
+
+
+# ---- Discord -----------------------------------------------------------------------------------------------
+@pytest.fixture
+async def fake():
+    f = await FakeDiscord().start()
+    yield f
+    await f.stop()
+
+
+async def test_discord_eyes_then_check_mark_in_unicode(fake, tmp_path):
+    desk = await Desk(fake, str(tmp_path / "t.db")).start()
+    w = desk.world
+    try:
+        message = w.customer_message(w.support_channel, HUMAN)
+        await desk.send("MESSAGE_CREATE", message)
+        key = (w.support_channel, message["id"])
+        await until(lambda: fake.reactions.get(key) == ["👀"], what="👀 on the customer's message")
+        await slash(desk, w.agent, "resolve", {"conversation": 1})
+        await until(lambda: fake.reactions.get(key) == ["✅"], what="✅ instead of 👀")
+        puts = fake.find("PUT", r"/channels/\d+/messages/\d+/reactions/.+/@me")
+        assert len(puts) == 2 and len(fake.find("DELETE", r"/channels/\d+/messages/\d+/reactions/.+/@me")) == 1
+    finally:
+        await desk.stop()
+
+
+async def test_discord_unknown_message_is_not_retried(fake, tmp_path, caplog):
+    desk = await Desk(fake, str(tmp_path / "t.db")).start()
+    w = desk.world
+    try:
+        fake.fail("PUT", r"/channels/\d+/messages/\d+/reactions/.+/@me", status=404)
+        with caplog.at_level(logging.ERROR):
+            await desk.send("MESSAGE_CREATE", w.customer_message(w.support_channel, HUMAN))
+            await until(lambda: fake.find("PUT", r"/channels/\d+/messages/\d+/reactions/.+/@me"), what="the PUT")
+            await desk.idle()
+            await desk.idle()
+        assert len(fake.find("PUT", r"/channels/\d+/messages/\d+/reactions/.+/@me")) == 1
+        assert len([r for r in caplog.records if "cannot be delivered" in r.getMessage()]) == 1
+    finally:
+        await desk.stop()
