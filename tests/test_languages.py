@@ -28,3 +28,11 @@ def test_short_messages_fall_back():
     assert detect("halo", fallback="id") == ("id", 0.0)
     assert detect("ok", fallback=None)[0] == "en"
     assert detect("Bagaimana cara membatalkan pesanan saya?")[0] == "id"
+
+
+def test_more_indonesian_articles_answer_in_indonesian():
+    drafter = KBDrafter(load_kb())
+    late = drafter.answer("Barang yang saya pesan belum datang juga, bagaimana ini?")
+    assert (late.sources[0].id, late.language) == ("order-not-arrived", "id")
+    login = drafter.answer("Saya tidak menerima kode verifikasi SMS untuk masuk")
+    assert (login.sources[0].id, login.language) == ("login-2fa", "id")
