@@ -34,6 +34,7 @@ class DraftResult:
     grounding: str = ""  # the text of the articles the draft rests on (what it may promise)
     unwritten: tuple[str, ...] = ()  # ids of those articles whose answer is not written yet (import placeholder)
     unreviewed: tuple[str, ...] = ()  # ids of those articles taught and not yet approved by a lead (status: draft)
+    language: str = ""  # the language the draft is written in (bot.language)
 
 
 class DrafterError(Exception):

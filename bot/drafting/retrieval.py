@@ -32,6 +32,7 @@ from sklearn.svm import LinearSVC
 
 from bot.drafting.base import DraftRequest, DraftResult
 from bot.kb import Article
+from bot.language import detect
 from vocab import Source
 
 # Fusion weights of the ranking score: svm + W_LEX * lexical-nn + W_EMB * embedding-nn.
@@ -231,6 +232,7 @@ class KBDrafter:
     def answer(self, question: str) -> DraftResult:
         order, conf, total = self.rank([question], k=3)
         top = self.index.articles[order[0, 0]]
+        language, text = top.answer_in(detect(question, fallback=top.language)[0])
         sources = tuple(
             Source(self.index.articles[i].id, self.index.articles[i].title, round(float(total[0, i]), 4))
             for i in order[0]
@@ -239,7 +241,8 @@ class KBDrafter:
         if not math.isfinite(confidence):
             confidence = 0.0
         return DraftResult(
-            text=top.answer,
+            text=text,
+            language=language,
             confidence=round(confidence, 4),
             sources=sources,
             needs_human=top.handoff,
@@ -247,7 +250,7 @@ class KBDrafter:
             drafter=self.name,
             model=self.index.encoder.name if self.index.encoder is not None else None,
             grounding_confidence=round(confidence, 4),
-            grounding=top.answer,
+            grounding=text,
             unwritten=() if top.written else (top.id,),
             unreviewed=(top.id,) if top.is_draft else (),
         )
