@@ -2,28 +2,11 @@
 workspace only, reach the model as marked examples and are listed among the draft's sources."""
 from __future__ import annotations
 
-import pytest
-
-from tests.conftest import conv_of, make_settings, say, start_core
-from tests.fakes.openai_server import FakeOpenAI
+from tests.conftest import conv_of, say
+from tests.test_llm_drafter import fake, llm_core  # noqa: F401 (the same fixtures: real client, fake endpoint)
 
 OURS = "Sure thing! You can move your payment date once per order under Orders > Schedule."
 THEIRS = "Other workspace: call our hotline to move the payment date."
-
-
-@pytest.fixture
-async def fake():
-    async with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-async def llm_core(tmp_path, fake, clock):
-    settings = make_settings(tmp_path, openai_base_url=fake.base_url, openai_api_key="test",
-                             tandem_llm_timeout=2.0, tandem_llm_model="support-model")
-    core = await start_core(settings, clock)
-    yield core
-    await core.stop()
 
 
 async def answered(core, fake, who: str, question: str, final: str, *, workspace: str = "", status="edited"):
