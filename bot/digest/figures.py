@@ -119,6 +119,8 @@ class Figures:
     days: list[Day] = field(default_factory=list)
     targets: dict[str, TargetRow] = field(default_factory=dict)  # "first" / "next" (TANDEM_SLA_*)
     breaches: dict[str, int] = field(default_factory=dict)  # missed targets per agent ("" : nobody assigned)
+    # teaching (bot/teach.py): questions taught, articles created, drafts drawn from taught articles, approved as is
+    taught: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @property
     def handoffs_total(self) -> int:
@@ -248,6 +250,7 @@ def compute_figures(
             agent_waits[agent].append(seconds)
     f.agents = _agents(q.agent_activity(a, b), agent_waits)
     f.kb_gaps = group_questions(q.knowledge_gaps(a, b, low_confidence))
+    f.taught = q.teaching(a, b)
     return f
 
 
