@@ -298,3 +298,5 @@ def test_teaching_figures(tmp_path):
     text = to_text(digest)
     assert "2 questions taught, 1 new articles" in text
     assert "2 drafts drawn from taught content, 1 approved unchanged" in text
+    assert digest.current.weekly_acceptance[:7] == [None] * 7
+    assert digest.current.weekly_acceptance[7] == pytest.approx(2 / 3)

@@ -103,8 +103,10 @@ def _sections(cur: Figures, prev: Figures) -> list[tuple[str, str]]:
 
 def _teaching(cur: Figures) -> list[str]:
     questions, articles, drafts, unchanged = cur.taught
+    weeks = " ".join(percent(r) for r in cur.weekly_acceptance)
     return [f"{questions} questions taught, {articles} new articles",
-            f"{drafts} drafts drawn from taught content, {unchanged} approved unchanged"]
+            f"{drafts} drafts drawn from taught content, {unchanged} approved unchanged",
+            f"acceptance per week, last 8 (oldest first): {weeks}"]
 
 
 def _targets(cur: Figures, prev: Figures) -> list[str]:
