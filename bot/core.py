@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from bot import commands
 from bot.config import Settings
 from bot.conversations import ConversationService
+from bot.drafting.examples import team_examples
 from bot.drafting.base import Drafter, DrafterError, DraftRequest, DraftResult
 from bot.kb_live import LiveKB
 from bot.metrics import Metrics
@@ -207,7 +208,11 @@ class Core:
             for m in self.store.recent_messages(conv.id, limit=12)
             if m["id"] < draft.message_id and m["author_kind"] != AuthorKind.NOTE
         )
-        request = DraftRequest(conv.id, message["text"][:MAX_QUESTION_CHARS], history, conv.language)
+        question = message["text"][:MAX_QUESTION_CHARS]
+        examples = ()
+        if getattr(self.drafter, "uses_examples", False):  # only the LLM drafter: the KB drafter pays nothing
+            examples = team_examples(self.store, conv.platform, conv.workspace, question, exclude=conv.id)
+        request = DraftRequest(conv.id, question, history, conv.language, examples)
         started = time.perf_counter()
         result: DraftResult | None = None
         error = ""

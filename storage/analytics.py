@@ -62,6 +62,18 @@ class Analytics:
             (start, end),
         ))
 
+    def teaching(self, start: str, end: str) -> tuple[int, int, int, int]:
+        """(questions taught, articles created by teaching, drafts whose top source is a taught article, of those
+        approved unchanged) in the period. Discarded lessons do not count."""
+        (taught, articles), = self._rows(
+            "SELECT count(*), coalesce(sum(kind = 'article'), 0) FROM lessons "
+            "WHERE status != 'discarded' AND created_at >= ? AND created_at < ?", (start, end))
+        (drafts, approved), = self._rows(
+            "SELECT count(*), coalesce(sum(status = 'approved'), 0) FROM drafts "
+            "WHERE created_at >= ? AND created_at < ? AND json_extract(sources, '$[0].id') IN "
+            "(SELECT article_id FROM lessons WHERE status != 'discarded')", (start, end))
+        return taught, articles, drafts, approved
+
     def draft_status_by_bucket(self, start: str, end: str) -> list[tuple[str, str, int]]:
         """(15-minute bucket of created_at, status, drafts) for the drafts created in the period."""
         return self._rows(

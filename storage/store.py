@@ -16,11 +16,12 @@ from storage.db import open_db
 from storage.lessons import LessonStore
 from storage.duty import DutyStore
 from storage.records import to_conversation, to_draft
+from storage.voice import VoiceStore
 from storage.watch import WatchStore
 from vocab import Address, AuditAction, Conversation, ConversationChange, Draft
 
 
-class Store(LessonStore, WatchStore, DutyStore):
+class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
     """The SQLite engine of the `bot.ports.Store` contract."""
 
     # ---- the digest's queries ----------------------------------------------------------------------------

@@ -275,3 +275,28 @@ def test_chart_labels_today_so_far_or_leaves_it_out_when_empty(db):
     assert busy[-1] == "Thu 13 Mar\n(so far)" and len(busy) == 7
     quiet = labels(datetime(2025, 3, 14, 12, 0, tzinfo=UTC))  # Friday under way, nothing yet
     assert quiet[-1] == "Thu 13 Mar" and len(quiet) == 6
+
+
+def test_teaching_figures(tmp_path):
+    db = open_db(tmp_path / "teach.db")
+    clock = Clock()
+    s = Store(db, clock=clock)
+    cid, mid = _open(s, clock, "slack", (2025, 3, 11, 9), "How do refunds work?")
+    clock.at(2025, 3, 11, 10)
+    for question, kind, status in (("How do refunds work?", "article", "draft"), ("Refund time?", "question", "approved"),
+                                   ("Gone?", "article", "discarded")):
+        s.add_lesson(conversation_id=cid, platform="slack", workspace="", question=question, answer="a",
+                     language="en", article_id="refunds" if status != "discarded" else "gone", kind=kind,
+                     taught_by="U1", status=status)
+    for status, top in (("approved", "refunds"), ("edited", "refunds"), ("approved", "pay-in-4")):
+        clock.at(2025, 3, 12, 9)
+        did = s.create_draft_job(cid, mid)
+        s.complete_draft(did, status=status, text="t", sources=[{"id": top, "title": "x", "score": 0.9}],
+                         confidence=0.9, drafter="kb", model=None, latency_ms=5.0)
+    digest = build_digest(Analytics(db), days=7, tz="UTC", now=NOW)
+    assert digest.current.taught == (2, 1, 2, 1)
+    text = to_text(digest)
+    assert "2 questions taught, 1 new articles" in text
+    assert "2 drafts drawn from taught content, 1 approved unchanged" in text
+    assert digest.current.weekly_acceptance[:7] == [None] * 7
+    assert digest.current.weekly_acceptance[7] == pytest.approx(2 / 3)

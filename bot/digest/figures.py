@@ -119,6 +119,9 @@ class Figures:
     days: list[Day] = field(default_factory=list)
     targets: dict[str, TargetRow] = field(default_factory=dict)  # "first" / "next" (TANDEM_SLA_*)
     breaches: dict[str, int] = field(default_factory=dict)  # missed targets per agent ("" : nobody assigned)
+    # teaching (bot/teach.py): questions taught, articles created, drafts drawn from taught articles, approved as is
+    taught: tuple[int, int, int, int] = (0, 0, 0, 0)
+    weekly_acceptance: list[float | None] = field(default_factory=list)  # 8 weeks up to the period's end, oldest first
 
     @property
     def handoffs_total(self) -> int:
@@ -248,7 +251,18 @@ def compute_figures(
             agent_waits[agent].append(seconds)
     f.agents = _agents(q.agent_activity(a, b), agent_waits)
     f.kb_gaps = group_questions(q.knowledge_gaps(a, b, low_confidence))
+    f.taught = q.teaching(a, b)
+    f.weekly_acceptance = [_acceptance(q.draft_status_counts(iso(end - timedelta(weeks=w + 1)), iso(end - timedelta(weeks=w))))
+                           for w in range(WEEKS - 1, -1, -1)]
     return f
+
+
+WEEKS = 8
+
+
+def _acceptance(counts: dict[str, int]) -> float | None:
+    """Drafts approved unchanged / drafts decided (approved, edited, rejected)."""
+    return _rate(counts.get("approved", 0), sum(counts.get(k, 0) for k in ("approved", "edited", "rejected")))
 
 
 def _targets(rows: list[tuple]) -> tuple[dict[str, TargetRow], dict[str, int]]:

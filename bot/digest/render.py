@@ -97,7 +97,16 @@ def _sections(cur: Figures, prev: Figures) -> list[tuple[str, str]]:
         ("Knowledge-base gaps (articles to write)", _clip(gaps)),
         ("Busiest times", _clip(_busiest(cur))),
         *([("Response-time targets", _clip(_targets(cur, prev)))] if cur.targets or prev.targets else []),
+        *([("Teaching", _clip(_teaching(cur)))] if any(cur.taught) else []),
     ]
+
+
+def _teaching(cur: Figures) -> list[str]:
+    questions, articles, drafts, unchanged = cur.taught
+    weeks = " ".join(percent(r) for r in cur.weekly_acceptance)
+    return [f"{questions} questions taught, {articles} new articles",
+            f"{drafts} drafts drawn from taught content, {unchanged} approved unchanged",
+            f"acceptance per week, last 8 (oldest first): {weeks}"]
 
 
 def _targets(cur: Figures, prev: Figures) -> list[str]:

@@ -17,6 +17,7 @@ class DraftRequest:
     question: str
     history: tuple[tuple[str, str], ...] = ()  # (author_kind, text), oldest first, excluding `question`
     language: str = "en"
+    examples: tuple = ()  # bot.drafting.examples.Example: past team answers (only for drafters that use them)
 
 
 @dataclass(frozen=True)
