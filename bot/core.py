@@ -128,6 +128,7 @@ class Core:
                 and self.store.count_inbox("pending") == 0
                 and self.store.count_drafts_in_progress() == 0
                 and not self.outbox.has_due_work()
+                and (self.kb is None or self.kb.applied.is_set())  # a taught article is in the index
             ):
                 return
             if time.monotonic() > deadline:

@@ -6,6 +6,11 @@ draft without a restart. This module is the one place that knows the folder: it 
 disk (by modification time and size, polled), re-reads just those, and hands the changed and removed
 articles to the KB drafter's index (`KBDrafter.apply`). A file that no longer parses is logged and its last
 good version kept, so a typo in an editor never takes the bot down.
+
+Re-indexing is CPU work. When a write comes from the event loop's thread (a teaching command), the file is
+written at once but the index update runs in one background thread (single-flight: writes that arrive while
+it works are folded into its next pass), so acknowledgements are not held up; drafts meanwhile score against
+the old index, which is replaced with one assignment. Called with no running loop (the CLI), it applies inline.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import asyncio
 import logging
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 from bot.kb import Article, KBError, bundled_kb_path, load_article
@@ -31,6 +37,13 @@ class LiveKB:
         self.root = Path(root) if root is not None else bundled_kb_path()
         self._seen: dict[str, tuple[int, int]] = self._stat_all()
         self.changes = 0  # files applied since start (for logs and tests)
+        self._pending: dict[str, Path] = {}  # files written on the loop, waiting for the background apply
+        self._lock = threading.Lock()  # guards _pending and _worker
+        self._apply_lock = threading.Lock()  # one index update at a time (background, scan, inline)
+        self._worker: threading.Thread | None = None
+        self._written: dict[str, Article | None] = {}  # written, not yet indexed (None: removed)
+        self.applied = threading.Event()  # set whenever no background apply is pending
+        self.applied.set()
 
     # ---- reading -----------------------------------------------------------------------------------------
     @property
@@ -38,6 +51,9 @@ class LiveKB:
         return list(self.drafter.index.articles)
 
     def article(self, article_id: str) -> Article | None:
+        with self._lock:
+            if article_id in self._written:  # written, index update still running
+                return self._written[article_id]
         return next((a for a in self.drafter.index.articles if a.id == article_id), None)
 
     def path_for(self, article_id: str) -> Path:
@@ -61,15 +77,53 @@ class LiveKB:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        self.refresh([path])
-        return self.article(article.id) or article
+        article = load_article(path)  # as installed (its path is the article's own)
+        self._apply_soon(path, article)
+        return article
 
     def remove(self, article_id: str) -> None:
         if not self.writable:
             raise KBReadOnly("the bundled sample knowledge base cannot be changed: set TANDEM_KB")
         path = self.path_for(article_id)
         path.unlink(missing_ok=True)
-        self.refresh([path])
+        self._apply_soon(path, None)
+
+    def _apply_soon(self, path: Path, article: Article | None) -> None:
+        """Apply a written file: inline when no event loop runs in this thread, else in the background."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.refresh([path])
+            return
+        with self._lock:
+            self._pending[path.name] = path
+            self._written[path.stem] = article
+            self.applied.clear()
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._drain, name="tandem-kb-apply", daemon=True)
+                self._worker.start()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                paths = list(self._pending.values())
+                self._pending.clear()
+                if not paths:
+                    self._worker = None
+                    self.applied.set()
+                    return
+            try:
+                self.refresh(paths)
+            except Exception:  # a failed apply must not leave the worker flagged as running
+                log.exception("knowledge base: applying %s failed", ", ".join(p.stem for p in paths))
+            with self._lock:
+                for p in paths:
+                    if p.name not in self._pending:
+                        self._written.pop(p.stem, None)
+
+    async def settled(self) -> None:
+        """Wait (without blocking the loop) until every write so far is in the index."""
+        await asyncio.to_thread(self.applied.wait)
 
     # ---- following the folder ----------------------------------------------------------------------------
     def _stat_all(self) -> dict[str, tuple[int, int]]:
@@ -94,6 +148,10 @@ class LiveKB:
 
     def refresh(self, paths: list[Path]) -> None:
         """Re-read these files (a missing one is a removed article) and update the index with them."""
+        with self._apply_lock:
+            self._refresh(paths)
+
+    def _refresh(self, paths: list[Path]) -> None:
         changed: list[Article] = []
         removed: list[str] = []
         for path in paths:

@@ -80,3 +80,51 @@ async def test_the_running_core_drafts_from_a_file_edited_by_hand(tmp_path, kb_d
         assert draft.text.startswith("Gift cards cannot be used")
     finally:
         await core.stop()
+
+
+async def test_a_write_on_the_event_loop_is_applied_in_a_thread_while_the_loop_keeps_running(tmp_path):
+    """Teaching writes from the loop's thread: the index update runs elsewhere, and the loop runs meanwhile."""
+    import asyncio
+    import threading
+
+    from bot.drafting.retrieval import KBDrafter
+    from bot.kb import bundled_kb_path, load_kb
+    from bot.kb_live import LiveKB
+
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    for path in bundled_kb_path().glob("*.md"):
+        if path.name.lower() != "readme.md":
+            (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    drafter = KBDrafter(load_kb(folder))
+    kb = LiveKB(drafter, folder)
+    applied_in: list[str] = []
+    real_apply = drafter.apply
+
+    def apply(changed, removed):
+        applied_in.append(threading.current_thread().name)
+        ticks_at_start = len(ticks)
+        while len(ticks) == ticks_at_start:  # the update cannot finish until the loop has run a task
+            threading.Event().wait(0.001)
+        real_apply(changed, removed)
+
+    drafter.apply = apply
+    ticks: list[int] = []
+
+    async def tick():
+        while True:
+            ticks.append(1)
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(tick())
+    text = "---\ntitle: Pay with a gift card\nquestions:\n  - Can I pay with a gift card?\n---\nGift cards are welcome.\n"
+    article = kb.write("gift-card", text)
+    assert kb.article("gift-card") == article  # readable at once, before the index has it
+    await kb.settled()
+    assert applied_in and applied_in[0] != threading.main_thread().name
+    assert drafter.answer("can i pay using a gift card").text.strip() == "Gift cards are welcome."
+    kb.remove("gift-card")
+    assert kb.article("gift-card") is None
+    await kb.settled()
+    ticker.cancel()
+    assert "gift-card" not in {a.id for a in drafter.index.articles}
