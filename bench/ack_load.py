@@ -170,13 +170,13 @@ def pct(values: list[float], p: float) -> float:
 
 
 def run_one(kind: str, rate: float, n: int, delay: float, api_port: int, seed_db: str | None = None,
-            build: bool = False) -> dict:
+            build: bool = False, warmup: float = 1.0) -> dict:
     extra = (["--seed-db", seed_db] if seed_db and kind == "tandem" else []) + (["--digests"] if build else [])
     child = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--delay", str(delay),
                               "--api-port", str(api_port), *extra],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     port = int(child.stdout.readline())
-    time.sleep(1.0)  # let the child's start-up finish before the clock starts
+    time.sleep(warmup)  # let the child's start-up finish before the clock starts
     latencies, failures = asyncio.run(offer(port, rate, n, kind[0]))
     child.stdin.write("done\n")
     child.stdin.flush()
@@ -196,6 +196,7 @@ def main() -> None:
     parser.add_argument("--serve", choices=("tandem", "bare", "api"), help=argparse.SUPPRESS)
     parser.add_argument("--api-port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--seed-db", help="run Tandem on a copy of this database (e.g. bench/digest_bench.py's)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds between an app listening and the load")
     parser.add_argument("--digests", action="store_true", help="Tandem builds digests back to back meanwhile")
     args = parser.parse_args()
     if args.serve:
@@ -209,7 +210,7 @@ def main() -> None:
                            stdout=subprocess.PIPE, text=True)
     try:
         api_port = int(api.stdout.readline())
-        rows = [run_one(kind, args.rate, n, args.delay, api_port, args.seed_db, args.digests) for kind in ("bare", "tandem")]
+        rows = [run_one(kind, args.rate, n, args.delay, api_port, args.seed_db, args.digests, args.warmup) for kind in ("bare", "tandem")]
     finally:
         api.stdin.close()
         api.wait(30)
