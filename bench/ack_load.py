@@ -12,6 +12,12 @@ Afterwards the Tandem child counts the inbox rows, so a lost event shows as `los
 
     python bench/ack_load.py                          # 200 events/s for 10 s, 10 s drafts
     python bench/ack_load.py --rate 500 --seconds 10  # past saturation
+    python bench/ack_load.py --seed-db /tmp/tandem-bench-1m.db             # Tandem on a copy of a big log
+    python bench/ack_load.py --seed-db /tmp/tandem-bench-1m.db --digests   # and digests built meanwhile
+
+`--seed-db` copies a seeded database (bench/digest_bench.py builds a 1,000,000-message one) under the
+Tandem child; with `--digests` it also builds and posts the digest (`post_digest`, what `/tandem digest`
+runs) back to back for as long as the load lasts, and reports how many builds ran and how long each took.
 """
 from __future__ import annotations
 
@@ -44,8 +50,24 @@ async def serve_api() -> None:
     await api.stop()
 
 
-async def serve_tandem(delay: float, api_port: int) -> None:
+async def digests(core, built: list[float]) -> None:
+    """Build and post the weekly digest back to back (each build in its worker thread, as `/tandem digest`)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.digest.publish import digest_settings, post_digest
+
+    settings = digest_settings(None)
+    now = datetime(2026, 11, 30, tzinfo=ZoneInfo("Europe/Amsterdam"))  # the week digest_bench.py seeds
+    while True:
+        started = time.perf_counter()
+        await post_digest(core, settings, now=now, days=7)
+        built.append(time.perf_counter() - started)
+
+
+async def serve_tandem(delay: float, api_port: int, seed_db: str | None = None, build: bool = False) -> None:
     import logging
+    import shutil
 
     from bench.intake import CountingDrafter
     from bot.drafting.retrieval import KBDrafter
@@ -57,12 +79,21 @@ async def serve_tandem(delay: float, api_port: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         drafter = CountingDrafter(KBDrafter(load_kb(KB)), delay)
         api = FakeSlackAPI(port=api_port)  # already serving in its own process: the harness only reads base_url
+        if seed_db:
+            shutil.copyfile(seed_db, Path(tmp) / "t.db")  # the harness's database file
         async with SlackHarness(Path(tmp), drafter=drafter, api=api) as slack:
+            count = "SELECT count(*) FROM inbox"
+            before = slack.core.store.db.execute(count).fetchone()[0]
+            built: list[float] = []
             print(slack.adapter.port, flush=True)
-            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-            rows = slack.core.store.db.execute("SELECT count(*) FROM inbox").fetchone()[0]
-            print(json.dumps({"recorded": rows, "draft_calls": drafter.calls, "peak_drafts": drafter.peak}),
-                  flush=True)
+            line = asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            builder = asyncio.create_task(digests(slack.core, built)) if build else None
+            await line
+            if builder:
+                builder.cancel()
+            rows = slack.core.store.db.execute(count).fetchone()[0] - before
+            print(json.dumps({"recorded": rows, "draft_calls": drafter.calls, "peak_drafts": drafter.peak,
+                              "digests": [round(b, 2) for b in built]}), flush=True)
 
 
 async def serve_bare(api_port: int) -> None:
@@ -138,12 +169,14 @@ def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(p * 10) - 1] * 1000
 
 
-def run_one(kind: str, rate: float, n: int, delay: float, api_port: int) -> dict:
+def run_one(kind: str, rate: float, n: int, delay: float, api_port: int, seed_db: str | None = None,
+            build: bool = False, warmup: float = 1.0) -> dict:
+    extra = (["--seed-db", seed_db] if seed_db and kind == "tandem" else []) + (["--digests"] if build else [])
     child = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--delay", str(delay),
-                              "--api-port", str(api_port)],
+                              "--api-port", str(api_port), *extra],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     port = int(child.stdout.readline())
-    time.sleep(1.0)  # let the child's start-up finish before the clock starts
+    time.sleep(warmup)  # let the child's start-up finish before the clock starts
     latencies, failures = asyncio.run(offer(port, rate, n, kind[0]))
     child.stdin.write("done\n")
     child.stdin.flush()
@@ -162,9 +195,12 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=10.0, help="seconds per draft (the slow model)")
     parser.add_argument("--serve", choices=("tandem", "bare", "api"), help=argparse.SUPPRESS)
     parser.add_argument("--api-port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--seed-db", help="run Tandem on a copy of this database (e.g. bench/digest_bench.py's)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds between an app listening and the load")
+    parser.add_argument("--digests", action="store_true", help="Tandem builds digests back to back meanwhile")
     args = parser.parse_args()
     if args.serve:
-        serving = {"tandem": lambda: serve_tandem(args.delay, args.api_port),
+        serving = {"tandem": lambda: serve_tandem(args.delay, args.api_port, args.seed_db, args.digests),
                    "bare": lambda: serve_bare(args.api_port), "api": serve_api}
         asyncio.run(serving[args.serve]())
         return
@@ -174,7 +210,7 @@ def main() -> None:
                            stdout=subprocess.PIPE, text=True)
     try:
         api_port = int(api.stdout.readline())
-        rows = [run_one(kind, args.rate, n, args.delay, api_port) for kind in ("bare", "tandem")]
+        rows = [run_one(kind, args.rate, n, args.delay, api_port, args.seed_db, args.digests, args.warmup) for kind in ("bare", "tandem")]
     finally:
         api.stdin.close()
         api.wait(30)
@@ -186,6 +222,8 @@ def main() -> None:
     bare, tandem = rows
     print(f"Tandem p99 / bare p99 = {tandem['p99'] / bare['p99']:.1f}x; "
           f"draft calls {tandem['draft_calls']}, peak in flight {tandem['peak_drafts']}")
+    if args.digests:
+        print(f"digests built during the load: {len(tandem['digests'])}, seconds each: {tandem['digests']}")
 
 
 if __name__ == "__main__":

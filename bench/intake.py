@@ -8,6 +8,11 @@ core on the same file for the rest, and waits until every message has a draft or
 
     python bench/intake.py                      # 5,000 customers, 16 workers, 200 ms per draft
     python bench/intake.py -n 1000 --workers 4 --delay 0.05 --kill-at 0
+    python bench/intake.py --cpu -n 1000        # the core's CPU per new customer and per follow-up
+
+`--cpu` measures the core's own CPU instead: N new customers, then one follow-up from each, every phase
+sent, drafted (KB drafter, no sleep) and delivered until the core is idle; the process CPU of the phase
+minus the CPU spent inside the drafter (timed in its worker thread), divided by N.
 """
 from __future__ import annotations
 
@@ -75,11 +80,57 @@ class NullAdapter:
         return Delivery(ref=f"r{self.delivered}", channel="agents")
 
 
-def burst_message(i: int, questions: list[str]) -> InboundMessage:
+def burst_message(i: int, questions: list[str], follow_up: bool = False) -> InboundMessage:
+    tag = "follow-" if follow_up else ""
     return InboundMessage(
-        event_id=f"burst-{i}", address=Address(PLATFORM, channel=f"C{i}"),
-        author=Actor(PLATFORM, f"U{i}", f"customer {i}"), text=questions[i % len(questions)], message_id=f"m{i}",
+        event_id=f"burst-{tag}{i}", address=Address(PLATFORM, channel=f"C{i}"),
+        author=Actor(PLATFORM, f"U{i}", f"customer {i}"), text=questions[(i + follow_up) % len(questions)],
+        message_id=f"m{tag}{i}",
     )
+
+
+class TimedDrafter:
+    """The KB drafter, its CPU timed in the worker thread it runs in, so it can be taken out of the core's."""
+
+    name = "kb"
+
+    def __init__(self, inner: KBDrafter):
+        self.inner, self.cpu = inner, 0.0
+
+    def _answer(self, question: str):
+        t0 = time.thread_time()
+        try:
+            return self.inner.answer(question)
+        finally:
+            self.cpu += time.thread_time() - t0
+
+    async def draft(self, request):
+        return await asyncio.to_thread(self._answer, request.question)
+
+
+async def cpu_run(n: int, db_path: str) -> dict:
+    """The core's CPU per message: (process CPU of the phase - drafter CPU) / n, for new customers, then
+    for one follow-up from each of them."""
+    settings = load_settings(Settings, env_file=None, tandem_db=db_path, tandem_support_hours="24/7", tandem_kb=KB)
+    drafter = TimedDrafter(KBDrafter(load_kb(KB)))
+    questions = sample_questions()
+    core = build_core(settings, drafter=drafter)
+    core.register(NullAdapter())
+    await core.start()
+    out = {"n": n}
+    for phase, follow_up in (("new", False), ("follow_up", True)):
+        cpu0, wall0, draft0 = time.process_time(), time.perf_counter(), drafter.cpu
+        for i in range(n):
+            await core.receive(burst_message(i, questions, follow_up))
+            await asyncio.sleep(0)
+        await settle(core, poll=0.01)
+        cpu, draft = time.process_time() - cpu0, drafter.cpu - draft0
+        out[phase] = {"core_ms": (cpu - draft) * 1000 / n, "drafter_ms": draft * 1000 / n,
+                      "wall_s": time.perf_counter() - wall0}
+    out["conversations"] = sum(1 for _ in core.store.export_conversations())
+    out["lost"] = lost_messages(core.store)
+    await core.stop()
+    return out
 
 
 def sample_questions(kb: Path = KB) -> list[str]:
@@ -218,7 +269,17 @@ def main() -> None:
     parser.add_argument("--kill-at", type=float, default=0.5,
                         help="fraction of the burst after which the core is killed and rebuilt (0: never)")
     parser.add_argument("--db", default=None, help="SQLite file (default: a temporary one)")
+    parser.add_argument("--cpu", action="store_true", help="measure the core's CPU per new customer and follow-up")
     args = parser.parse_args()
+    if args.cpu:
+        with tempfile.TemporaryDirectory() as tmp:
+            r = asyncio.run(cpu_run(args.n, args.db or f"{tmp}/bench.db"))
+        for phase, target in (("new", 2.0), ("follow_up", 1.0)):
+            p = r[phase]
+            print(f"{phase:9s}: core CPU {p['core_ms']:.2f} ms/message (target {target:.0f} ms), drafter "
+                  f"{p['drafter_ms']:.2f} ms/message, {r['n']:,} in {p['wall_s']:.1f} s")
+        print(f"conversations {r['conversations']:,}, lost {r['lost']}")
+        sys.exit(0 if r["lost"] == 0 else 1)
     with tempfile.TemporaryDirectory() as tmp:
         result = asyncio.run(run(args.n, args.workers, args.delay, args.kill_at, args.db or f"{tmp}/bench.db"))
     print(table(result))
