@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.discord_harness import Desk, card_of, until
+from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.slack_client import AGENT, CUSTOMER, SlackHarness
 from vocab import Address
 
@@ -78,3 +80,76 @@ async def test_slack_an_empty_setting_turns_the_ticket_off(tmp_path):
         await h.react(ts, channel=GENERAL)
         await h.settle()
         assert count_conversations(h.core) == 0 and not h.api.called("conversations.history")
+
+
+# ---- Discord -----------------------------------------------------------------------------------------------
+@pytest.fixture
+async def fake():
+    f = await FakeDiscord().start()
+    yield f
+    await f.stop()
+
+
+@pytest.fixture
+async def desk(fake, tmp_path):
+    d = await Desk(fake, str(tmp_path / "t.db")).start()
+    yield d
+    await d.stop()
+
+
+def posted_in_general(fake: FakeDiscord, content: str = QUESTION) -> dict:
+    """A customer's message in a channel Tandem does not serve (it saw it, and did nothing)."""
+    w = fake.world
+    message = w.customer_message(w.other_channel, content)
+    fake.messages[message["id"]] = message
+    return message
+
+
+def cards(fake: FakeDiscord) -> list[dict]:
+    return [m for m in fake.messages.values() if m["channel_id"] == fake.world.agent_channel and m["embeds"]]
+
+
+async def test_discord_an_agents_ticket_opens_a_conversation_with_the_author_as_customer(desk, fake):
+    w = fake.world
+    message = posted_in_general(fake)
+    await desk.send("MESSAGE_REACTION_ADD", w.reaction(w.agent, message))
+    await until(lambda: cards(fake), what="a review card")
+    conv = conversation_of(desk.core, Address("discord", w.other_channel, message["id"], w.guild_id))
+    assert conv is not None and conv.customer_id == w.customer.id
+    assert fake.find("GET", rf"/channels/{w.other_channel}/messages/{message['id']}$")
+    assert "Conversation #1" in card_of(fake)["embeds"][0]["title"]
+
+
+async def test_discord_the_same_ticket_twice_opens_one_conversation(desk, fake):
+    w = fake.world
+    message = posted_in_general(fake)
+    await desk.send("MESSAGE_REACTION_ADD", w.reaction(w.agent, message))
+    await until(lambda: cards(fake), what="a review card")
+    await desk.send("MESSAGE_REACTION_ADD", w.reaction(w.agent, message), recorded=False)  # again: a duplicate
+    await desk.send("MESSAGE_REACTION_ADD", w.reaction(w.lead, message))  # another agent: a known message
+    await desk.idle()
+    assert count_conversations(desk.core) == 1 and len(cards(fake)) == 1
+
+
+async def test_discord_a_customers_ticket_or_another_emoji_does_nothing(desk, fake):
+    w = fake.world
+    message = posted_in_general(fake)
+    await desk.send("MESSAGE_REACTION_ADD", w.reaction(w.customer, message))  # recorded; the core says no
+    await desk.send("MESSAGE_REACTION_ADD", w.reaction(w.agent, message, "👍"), recorded=False)
+    await desk.idle()
+    assert count_conversations(desk.core) == 0 and not cards(fake)
+    await desk.send("MESSAGE_REACTION_ADD", w.reaction(w.agent, message))  # an agent's after the customer's
+    await until(lambda: count_conversations(desk.core) == 1, what="the agent's ticket")
+
+
+async def test_discord_an_empty_setting_turns_the_ticket_off(fake, tmp_path):
+    desk = await Desk(fake, str(tmp_path / "t.db"), tandem_ticket_emoji="").start()
+    w = fake.world
+    try:
+        message = posted_in_general(fake)
+        await desk.send("MESSAGE_REACTION_ADD", w.reaction(w.agent, message), recorded=False)
+        await desk.idle()
+        assert count_conversations(desk.core) == 0
+        assert not fake.find("GET", rf"/channels/{w.other_channel}/messages/{message['id']}$")
+    finally:
+        await desk.stop()
