@@ -8,6 +8,7 @@ import pytest
 from tests.discord_harness import Desk, card_of, until
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.slack_client import AGENT, CUSTOMER, SlackHarness
+from tests.test_discord_flows import desk, fake  # noqa: F401 (the fake Discord and a desk on it, as fixtures)
 from vocab import Address
 
 QUESTION = "Can I change my payment due date?"
@@ -83,20 +84,6 @@ async def test_slack_an_empty_setting_turns_the_ticket_off(tmp_path):
 
 
 # ---- Discord -----------------------------------------------------------------------------------------------
-@pytest.fixture
-async def fake():
-    f = await FakeDiscord().start()
-    yield f
-    await f.stop()
-
-
-@pytest.fixture
-async def desk(fake, tmp_path):
-    d = await Desk(fake, str(tmp_path / "t.db")).start()
-    yield d
-    await d.stop()
-
-
 def posted_in_general(fake: FakeDiscord, content: str = QUESTION) -> dict:
     """A customer's message in a channel Tandem does not serve (it saw it, and did nothing)."""
     w = fake.world
