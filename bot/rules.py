@@ -157,6 +157,9 @@ class ConversationRules:
         log.info("%s opened a ticket from %s message %s by %s", by.label, platform, event.message_id,
                  customer.label)
         self.apply(dataclasses.replace(event, author=customer, kind="message", by=None), inbox_id)
+        opened = self.store.message_by_platform_id(platform, event.message_id)
+        self.service.audit(by, AuditAction.TICKET, conversation_id=opened["conversation_id"] if opened else None,
+                           message=event.message_id, customer=customer.label)
 
     def _customer_message(self, conv: Conversation, text: str, attachments: int, message_id: int) -> None:
         service = self.service

@@ -38,6 +38,8 @@ async def test_slack_an_agents_ticket_opens_a_conversation_with_the_author_as_cu
     conv = conversation_of(slack.core, Address("slack", GENERAL, ts, slack.adapter.identity.team_id))
     assert conv is not None and conv.customer_id == CUSTOMER
     assert len(slack.cards()) == 1, "a draft and its card, as for any customer message"
+    opened = slack.core.store.db.execute("SELECT actor, conversation_id FROM events WHERE action = 'ticket'").fetchall()
+    assert [tuple(r) for r in opened] == [(AGENT, conv.id)], "the audit says who opened it"
     history = slack.api.called("conversations.history")
     assert history and history[-1].params.get("latest") == ts
 
