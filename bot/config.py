@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     # status reactions on the customer's first message (unicode, :name: or name; empty: none), bot/emojis.py
     tandem_reaction_seen: str = "eyes"
     tandem_reaction_resolved: str = "white_check_mark"
+    # an agent's reaction with this emoji opens a conversation for any message the bot can see (empty: off)
+    tandem_ticket_emoji: str = "ticket"
 
     @field_validator("tandem_sla_first_response", "tandem_sla_next_response", mode="before")
     @classmethod

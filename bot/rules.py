@@ -14,6 +14,7 @@ resolved. The guarantees, each tested:
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from datetime import datetime
@@ -115,6 +116,9 @@ class ConversationRules:
         if event.kind in ("edit", "delete"):
             self._edit_or_delete(event)
             return
+        if event.kind == "ticket":
+            self._ticket(event, inbox_id)
+            return
         text = clean_text(event.text)
         conv = self.store.latest_conversation_at(event.address)
         if event.author.role >= Role.AGENT and conv is not None and conv.customer_id != event.author.user_id:
@@ -136,6 +140,26 @@ class ConversationRules:
             self.service.react(conv, self.service.settings.tandem_reaction_seen)
         conv = self.service.customer_wrote(conv, signals.detect_language(text) if text else conv.language)
         self._customer_message(conv, text, event.attachments, message_id)
+
+    def _ticket(self, event: InboundMessage, inbox_id: int) -> None:
+        """An agent reacted with the ticket emoji to a message in any channel: that message opens a conversation
+        with its author as the customer, as if written in a support channel. Anyone else's reaction, or one on a
+        message Tandem already has, does nothing."""
+        by, platform = event.by, event.address.platform
+        if by is None or by.role < Role.AGENT:
+            log.info("ticket reaction on %s message %s by %s ignored: not an agent", platform, event.message_id,
+                     by.user_id if by else "nobody")
+            return
+        if not event.message_id or self.store.message_by_platform_id(platform, event.message_id) is not None:
+            log.info("ticket reaction on %s message %s ignored: the message is known", platform, event.message_id)
+            return
+        customer = dataclasses.replace(event.author, role=Role.CUSTOMER)
+        log.info("%s opened a ticket from %s message %s by %s", by.label, platform, event.message_id,
+                 customer.label)
+        self.apply(dataclasses.replace(event, author=customer, kind="message", by=None), inbox_id)
+        opened = self.store.message_by_platform_id(platform, event.message_id)
+        self.service.audit(by, AuditAction.TICKET, conversation_id=opened["conversation_id"] if opened else None,
+                           message=event.message_id, customer=customer.label)
 
     def _customer_message(self, conv: Conversation, text: str, attachments: int, message_id: int) -> None:
         service = self.service

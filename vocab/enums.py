@@ -116,6 +116,7 @@ class AuditAction(str, enum.Enum):
     KB_DISCARD = "kb_discard"  # a lead discarded it
     DUTY = "duty"  # an agent went on or off duty (details: agent, on, by)
     ROUTE = "route"  # a conversation was assigned by TANDEM_ASSIGN (details: assignee, strategy, why)
+    TICKET = "ticket"  # an agent opened a conversation from a message with the ticket reaction (details: message)
     # response-time targets (details: kind first|next, due_at)
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"

@@ -47,17 +47,23 @@ class InboundMessage:
     text: str
     message_id: str = ""
     attachments: int = 0
-    kind: str = "message"  # message | edit | delete
+    kind: str = "message"  # message | edit | delete | ticket
+    by: Actor | None = None  # ticket: the person who reacted with the ticket emoji (the author is the customer)
 
     def to_payload(self) -> dict[str, Any]:
         data = asdict(self)
         data["author"]["role"] = int(self.author.role)
+        if self.by is not None:
+            data["by"]["role"] = int(self.by.role)
         return data
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> "InboundMessage":
         author = dict(data["author"])
         author["role"] = Role(author.get("role", 0))
+        by = dict(data["by"]) if isinstance(data.get("by"), dict) else None
+        if by is not None:
+            by["role"] = Role(by.get("role", 0))
         return cls(
             event_id=data["event_id"],
             address=Address(**data["address"]),
@@ -66,6 +72,7 @@ class InboundMessage:
             message_id=data.get("message_id", ""),
             attachments=data.get("attachments", 0),
             kind=data.get("kind", "message"),
+            by=Actor(**by) if by is not None else None,
         )
 
 

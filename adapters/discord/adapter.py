@@ -27,6 +27,7 @@ from adapters.discord.outbound import Outbound
 from adapters.discord.urls import BaseURLs
 from adapters.discord.supervision import Liveness, guard_socket, watch_session
 from bot.config import ConfigError
+from bot.emojis import name_of
 from bot.ports import CoreAPI
 from vocab import Actor, Delivery, DeliveryError, PlatformHealth, PostReport, SendMessage, UpsertCard
 
@@ -41,6 +42,8 @@ def intents() -> discord.Intents:
     wanted.guild_messages = True
     wanted.dm_messages = True
     wanted.message_content = True  # privileged: enable it in the Developer Portal
+    wanted.guild_reactions = True  # the ticket reaction (TANDEM_TICKET_EMOJI); not privileged
+    wanted.dm_reactions = True
     return wanted
 
 
@@ -105,6 +108,9 @@ class TandemClient(discord.Client):
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         await self.adapter.on_delete(payload)
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.adapter.on_reaction(payload)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         if interaction.type is discord.InteractionType.modal_submit:
@@ -280,6 +286,37 @@ class DiscordAdapter:
         await self.core.receive(event)
         self.liveness.event()
         log.info("discord: deletion of %s recorded", payload.message_id)
+
+    async def on_reaction(self, payload: discord.RawReactionActionEvent) -> None:
+        """A ticket reaction (TANDEM_TICKET_EMOJI): the message it is on is fetched and recorded for the core,
+        which opens a conversation for it if the reactor is an agent. Other reactions are not looked at."""
+        if self.core is None or self.client is None:
+            return
+        ticket = name_of(self.core.settings.tandem_ticket_emoji)
+        if not ticket or name_of(str(payload.emoji)) != ticket or payload.user_id == self.client.user.id:
+            return
+        started = time.perf_counter()
+        try:
+            by = self.actor(payload.member) if payload.member is not None else \
+                Actor(translate.PLATFORM, str(payload.user_id))  # a DM: no member, no role
+            channel = self.client.get_channel(payload.channel_id) or self.client.get_partial_messageable(
+                payload.channel_id, guild_id=payload.guild_id)
+            message = await channel.fetch_message(payload.message_id)
+            place = translate.place_of(message)
+            if payload.guild_id is None:
+                place = translate.Place(place.channel_id, "", "", True)
+            event = translate.ticket(message, await self._place(place), by=by, roles=self.roles,
+                                     bot_id=str(self.client.user.id), guild=self.settings.discord_guild_id)
+            if isinstance(event, translate.Skip):
+                log.info("discord: skipped the ticket reaction on %s: %s", payload.message_id, event.reason)
+                return
+            receipt = await self.core.receive(event)
+            self.core.metrics.observe_ack("discord", time.perf_counter() - started)
+            self.liveness.event()
+            log.info("discord: ticket reaction on %s by %s recorded (inbox #%s%s)", payload.message_id, by.label,
+                     receipt.inbox_id, ", duplicate" if receipt.duplicate else "")
+        except Exception:  # a message that cannot be read (deleted, no Read Message History) must not stop the loop
+            log.exception("discord: could not record the ticket reaction on %s", payload.message_id)
 
     def _cached_parent(self, channel_id: int) -> str:
         channel = self.client.get_channel(channel_id) if self.client else None

@@ -7,6 +7,7 @@ plain objects.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -134,6 +135,19 @@ def inbound(message: Any, place: Place, *, support_channels: frozenset[str], rol
         return InboundMessage(f"edit:{mid}:{edited.isoformat()}", address, actor, as_text(message.content),
                               message_id=mid, attachments=attachments, kind="edit")
     return InboundMessage(mid, address, actor, as_text(message.content), message_id=mid, attachments=attachments)
+
+
+def ticket(message: Any, place: Place, *, by: Actor, roles: Roles, bot_id: str, guild: str | None = None) -> \
+        InboundMessage | Skip:
+    """The message a ticket reaction is on, as an InboundMessage of kind ticket: addressed as if its channel
+    served customers (a top-level message starts its own thread), its author the customer. One event per
+    message and reactor, so the same reaction again is a duplicate. Whether `by` may open it is the core's call."""
+    here = place.parent_id or place.channel_id
+    event = inbound(message, place, support_channels=frozenset({here}), roles=roles, bot_id=bot_id, guild=guild)
+    if isinstance(event, Skip):
+        return Skip(f"ticket reaction: {event.reason}")
+    return dataclasses.replace(event, event_id=f"ticket:{place.channel_id}:{event.message_id}:{by.user_id}",
+                               kind="ticket", by=by)
 
 
 def deleted(message_id: str, place: Place, *, support_channels: frozenset[str], author: Actor | None) -> \

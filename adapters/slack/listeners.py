@@ -21,13 +21,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import parse_button_id, parse_picker_id
+from bot.emojis import name_of
 from bot.ports import CoreAPI
 from vocab import EditForm
 from vocab.times import iso, utcnow
 
 from .blocks import EDIT_CALLBACK, FILL_PREFIX, edit_modal, escape
 from .config import SlackSettings
-from .translate import Identity, actor_for, translate_event
+from .translate import Identity, Translation, actor_for, ticket_ask, ticket_message, translate_event
 
 log = logging.getLogger(__name__)
 RECEIVED = "tandem_received"  # bolt context key: time.perf_counter() when the HTTP request arrived
@@ -75,12 +76,36 @@ def register(app: AsyncApp, adapter: Host) -> None:
         if channel and user:
             await adapter.client.chat_postEphemeral(channel=channel, user=user, text=text)
 
+    async def ticket(body: dict[str, Any]) -> Translation:
+        """A ticket reaction: the reacted message fetched (a top-level one from the channel's history, a thread
+        reply from its thread), for the core to open a conversation with. A failed read is a RecordError, so
+        Slack delivers the event again."""
+        ask = ticket_ask(body, settings, adapter.identity, name_of(adapter.core.settings.tandem_ticket_emoji))
+        if isinstance(ask, Translation):
+            return ask
+        try:
+            page = await adapter.client.conversations_history(channel=ask.channel, latest=ask.ts, inclusive=True,
+                                                              limit=1)
+            found = [m for m in page.get("messages") or () if m.get("ts") == ask.ts]
+            if not found:
+                page = await adapter.client.conversations_replies(channel=ask.channel, ts=ask.ts, latest=ask.ts,
+                                                                  inclusive=True, limit=1)
+                found = [m for m in page.get("messages") or () if m.get("ts") == ask.ts]
+        except Exception as exc:
+            raise RecordError(f"could not read the message of ticket reaction {body.get('event_id')}: {exc}") \
+                from exc
+        return ticket_message(body, ask, found[0] if found else None, settings, adapter.identity)
+
     @app.event(re.compile(".*"))
     async def on_event(body: dict[str, Any], request, context) -> None:
         # over HTTP the server stamped when the request arrived; over Socket Mode, timing starts here
         started = (context.get(RECEIVED) if context else None) or time.perf_counter()
         retry = request.headers.get("x-slack-retry-num", [None])[0] if request else None
-        result = translate_event(body, settings, adapter.identity)
+        event = body.get("event") if isinstance(body.get("event"), dict) else {}
+        if event.get("type") == "reaction_added":
+            result = await ticket(body)
+        else:
+            result = translate_event(body, settings, adapter.identity)
         if result.message is None:
             level = logging.DEBUG if result.quiet else logging.INFO
             log.log(level, "slack: ignored event %s: %s", body.get("event_id"), result.reason)

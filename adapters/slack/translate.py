@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.emojis import name_of
 from bot.texts import as_text
 from vocab import Actor, Address, InboundMessage, Role
 
@@ -180,3 +181,52 @@ def _delete(event: dict[str, Any], event_id: str, team: str, settings: SlackSett
     author = actor_for(old["user"], settings, team=str(old.get("user_team") or old.get("team") or ""), home=team)
     return Translation(InboundMessage(event_id, _address(event, old, team), author, "", message_id=deleted_ts,
                                       kind="delete"))
+
+
+@dataclass(frozen=True)
+class TicketAsk:
+    """An agent's ticket reaction, before the message it is on is fetched: where it is and who reacted."""
+
+    channel: str
+    ts: str
+    by: Actor
+    team: str
+
+
+def ticket_ask(body: dict[str, Any], settings: SlackSettings, me: Identity, emoji: str) -> TicketAsk | Translation:
+    """A `reaction_added` event with the ticket emoji (`emoji`, an alias from bot/emojis.py; '' = off) on a
+    message -> TicketAsk; anything else -> Translation to ignore. Whether the reactor may open a ticket is the
+    core's decision."""
+    event = body.get("event") or {}
+    item = event.get("item") if isinstance(event.get("item"), dict) else {}
+    if not emoji or name_of(as_text(event.get("reaction"))) != emoji:
+        return _ignore("a reaction that is not the ticket emoji", quiet=True)
+    if item.get("type") != "message" or not _id(item.get("channel")) or not _id(item.get("ts")):
+        return _ignore("a ticket reaction on something other than a message")
+    if not installed_here(body, me):
+        return _ignore(f"event from workspace {body.get('team_id')!r}, which Tandem is not installed for")
+    user = _id(event.get("user"))
+    if not user or user == me.bot_user_id:
+        return _ignore("a ticket reaction without a person", quiet=True)
+    team = me.team_id or str(body.get("team_id") or "")
+    by = actor_for(user, settings, team=str(event.get("user_team") or ""), home=team)
+    return TicketAsk(_id(item["channel"]), _id(item["ts"]), by, team)
+
+
+def ticket_message(body: dict[str, Any], ask: TicketAsk, msg: dict[str, Any] | None, settings: SlackSettings,
+                   me: Identity) -> Translation:
+    """The reacted message (as conversations.history/replies gave it) as an InboundMessage of kind ticket, its
+    author the customer; one event per message and reactor, so a second identical reaction is a duplicate."""
+    if not isinstance(msg, dict) or _id(msg.get("ts")) != ask.ts:
+        return _ignore(f"the message {ask.ts} in {ask.channel} could not be read")
+    if _is_bot(msg, me):
+        return _ignore("a ticket reaction on a bot's message", quiet=True)
+    user = _id(msg.get("user"))
+    if not user or msg.get("subtype") not in _WRITING:
+        return _ignore("a ticket reaction on a message that is not a person writing")
+    files = msg.get("files") if isinstance(msg.get("files"), list) else []
+    author = actor_for(user, settings, team=str(msg.get("user_team") or msg.get("team") or ""), home=ask.team)
+    address = _address({"channel": ask.channel}, {**msg, "ts": ask.ts}, ask.team)
+    return Translation(InboundMessage(f"ticket:{ask.channel}:{ask.ts}:{ask.by.user_id}", address, author,
+                                      as_text(msg.get("text")), message_id=ask.ts, attachments=len(files),
+                                      kind="ticket", by=ask.by))

@@ -289,6 +289,8 @@ class FakeDiscord:
             self.messages[msg["id"]] = msg
             return ok(msg)
         if m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path):
+            if m[2] not in self.messages:  # as Discord: 10008 Unknown Message
+                return reply({"code": 10008, "message": "Unknown Message"}, status=404)
             msg = self.messages[m[2]]
             if method == "PATCH":
                 msg.update({k: v for k, v in body.items() if k in ("content", "embeds", "components")})

@@ -155,6 +155,16 @@ class World:
         return message(mid or snowflake(), channel_id, p.user, content, guild_id=self.guild_id,
                        member_data=p.member, attachments=attachments)
 
+    def reaction(self, person: Person, message: dict, emoji: str = "🎫") -> dict:
+        """MESSAGE_REACTION_ADD: `person` reacted to `message` (with the member and its roles in a guild)."""
+        data = {"user_id": person.id, "channel_id": message["channel_id"], "message_id": message["id"],
+                "emoji": {"id": None, "name": emoji}, "type": 0, "burst": False,
+                "message_author_id": message["author"]["id"]}
+        if message.get("guild_id"):
+            data["guild_id"] = message["guild_id"]
+            data["member"] = person.full_member
+        return data
+
     def dm_message(self, content: str, *, person: Person | None = None) -> dict:
         p = person or self.customer
         return message(snowflake(), self.dm_channel, p.user, content)

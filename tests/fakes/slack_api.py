@@ -196,6 +196,13 @@ class FakeSlackAPI:
     def _flag(value: Any) -> bool:
         return value in (True, 1, "1", "true", "True")
 
+    def _before(self, message: dict[str, Any], p: dict[str, Any]) -> bool:
+        """Whether a message is within a listing's `latest` (inclusive or not, as Slack)."""
+        if not p.get("latest"):
+            return True
+        ts, latest = float(message["ts"]), float(p["latest"])
+        return ts <= latest if self._flag(p.get("inclusive")) else ts < latest
+
     def _listed(self, message: dict[str, Any], with_metadata: bool) -> dict[str, Any]:
         return {k: v for k, v in message.items() if k != "metadata" or with_metadata}
 
@@ -213,14 +220,17 @@ class FakeSlackAPI:
                 message["metadata"] = p["metadata"]
             self.messages.setdefault(str(p.get("channel")), []).append(message)
             return ok | {"channel": p.get("channel"), "ts": ts, "message": message}
-        if method == "conversations.history":  # newest first, top-level messages
-            found = [m for m in self.messages.get(str(p.get("channel")), []) if "thread_ts" not in m]
+        if method == "conversations.history":  # newest first, top-level messages, up to `latest` if given
+            found = [m for m in self.messages.get(str(p.get("channel")), [])
+                     if ("thread_ts" not in m or m["thread_ts"] == m["ts"]) and self._before(m, p)]
             limit = int(p.get("limit") or 100)
             return ok | {"messages": [self._listed(m, self._flag(p.get("include_all_metadata")))
                                       for m in reversed(found)][:limit], "has_more": False}
         if method == "conversations.replies":  # the thread, oldest first
             found = [m for m in self.messages.get(str(p.get("channel")), [])
                      if m.get("thread_ts") == p.get("ts") or m["ts"] == p.get("ts")]
+            if p.get("latest"):  # Slack: the thread's parent comes first, then replies up to `latest`
+                found = found[:1] + [m for m in found[1:] if self._before(m, p)]
             return ok | {"messages": [self._listed(m, self._flag(p.get("include_all_metadata"))) for m in found],
                          "has_more": False}
         if method in ("reactions.add", "reactions.remove"):  # the bot's reactions, with Slack's errors

@@ -124,6 +124,23 @@ class SlackHarness:
         assert status == 200
         return ts
 
+    def written(self, text: str, *, user: str = CUSTOMER, channel: str = "CGENERAL1", thread: str | None = None) -> str:
+        """A person's message the bot was not sent (a channel it does not serve), readable through
+        conversations.history/replies; returns its ts."""
+        ts = self.new_ts()
+        message = {"type": "message", "user": user, "text": text, "ts": ts, "team": TEAM}
+        if thread:
+            message["thread_ts"] = thread
+        self.api.messages.setdefault(channel, []).append(message)
+        return ts
+
+    async def react(self, ts: str, *, user: str = AGENT, channel: str = "CGENERAL1", reaction: str = "ticket",
+                    author: str = CUSTOMER) -> tuple[int, str]:
+        """Slack's `reaction_added` event: `user` reacted with `reaction` to the message `ts`."""
+        return await self.event({"type": "reaction_added", "user": user, "reaction": reaction, "item_user": author,
+                                 "item": {"type": "message", "channel": channel, "ts": ts},
+                                 "event_ts": self.new_ts()})
+
     def trigger_id(self) -> str:
         """Slack gives every command, click and submission its own trigger_id."""
         return f"13345224609.{next(self._ids)}.8088930838d88f008e0"
