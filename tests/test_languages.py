@@ -18,10 +18,20 @@ def test_english_stays_english():
     assert result.text.startswith("Cancellations are handled by the shop")
 
 
-def test_article_without_indonesian_answers_in_its_own_language():
-    result = KBDrafter(load_kb()).answer("Bagaimana cara mengganti kartu saya untuk pembayaran?")
+def test_article_without_indonesian_answers_in_its_own_language(tmp_path):
+    (tmp_path / "update-card.md").write_text(
+        "---\ntitle: Updating your payment card\nquestions:\n  - How do I change my card?\n"
+        "  - Bagaimana cara ganti kartu?\n---\nIn the app go to **Wallet > Add card** and enter the new card.\n")
+    result = KBDrafter(load_kb(tmp_path)).answer("Bagaimana cara mengganti kartu saya untuk pembayaran?")
     assert result.sources[0].id == "update-card"
     assert result.language == "en"
+
+
+def test_every_sample_article_has_an_indonesian_answer_and_questions():
+    for article in load_kb():
+        assert "id" in dict(article.translations), article.id
+        indonesian = [q for q in article.questions if detect(q)[0] == "id"]
+        assert len(indonesian) >= 3, (article.id, indonesian)
 
 
 def test_short_messages_fall_back():
