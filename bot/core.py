@@ -207,7 +207,8 @@ class Core:
             for m in self.store.recent_messages(conv.id, limit=12)
             if m["id"] < draft.message_id and m["author_kind"] != AuthorKind.NOTE
         )
-        request = DraftRequest(conv.id, message["text"][:MAX_QUESTION_CHARS], history, conv.language)
+        request = DraftRequest(conv.id, message["text"][:MAX_QUESTION_CHARS], history, conv.language,
+                               self.store.last_draft_language(conv.id) or "")
         started = time.perf_counter()
         result: DraftResult | None = None
         error = ""

@@ -17,6 +17,7 @@ class DraftRequest:
     question: str
     history: tuple[tuple[str, str], ...] = ()  # (author_kind, text), oldest first, excluding `question`
     language: str = "en"
+    previous_language: str = ""  # the language of the conversation's last draft: short messages keep it
 
 
 @dataclass(frozen=True)
