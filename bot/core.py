@@ -213,7 +213,8 @@ class Core:
         examples = ()
         if getattr(self.drafter, "uses_examples", False):  # only the LLM drafter: the KB drafter pays nothing
             examples = team_examples(self.store, conv.platform, conv.workspace, question, exclude=conv.id)
-        request = DraftRequest(conv.id, question, history, conv.language, examples)
+        request = DraftRequest(conv.id, question, history, conv.language, examples,
+                               self.store.last_draft_language(conv.id) or "")
         started = time.perf_counter()
         result: DraftResult | None = None
         error = ""

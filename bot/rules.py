@@ -244,7 +244,8 @@ class ConversationRules:
                 service.hand_off(conv, Handoff.DRAFTER_ERROR, error[:300])
             return
         common = dict(text=result.text, sources=[s.__dict__ for s in result.sources], confidence=result.confidence,
-                      drafter=result.drafter or self.drafter_name, model=result.model, latency_ms=latency_ms)
+                      drafter=result.drafter or self.drafter_name, model=result.model, latency_ms=latency_ms,
+                      language=result.language)
         if conv.state != State.BOT:
             store.complete_draft(draft_id, status=DraftStatus.SUPERSEDED, **common)
             service.audit(TANDEM, AuditAction.DRAFT_SUPERSEDED, conversation_id=conv.id, draft_id=draft_id,

@@ -11,7 +11,9 @@ Whatever teaching creates or changes is `status: draft` until a lead approves it
 article drafts at once, so the next paraphrase finds it without a restart, but every draft resting on it waits
 for a person (bot/rules.py `hold_reasons`). A question added to a published article makes that article a
 draft too: the answer is unchanged but which questions reach it is not reviewed yet, and "never auto-sent
-until approved" admits no exception. Each taught pair is a row of `lessons`; `tandem kb eval --taught`
+until approved" admits no exception. A taught answer is kept in the language it is written in (bot/language.py,
+the conversation's language when it is too short to tell): a new article's body, or, for a version of an article
+whose body is in another language, its `answers: {<lang>: ...}` entry. Each taught pair is a row of `lessons`; `tandem kb eval --taught`
 replays them.
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ from rapidfuzz import fuzz
 
 from bot import kb_edit
 from bot.kb import KBError
+from bot.language import detect
 from bot.ports import Row, Store
 from bot.registry import CommandError, Context
 from bot.texts import clean_text, clip
@@ -144,10 +147,16 @@ def article_text(ctx: Context, article_id: str) -> str:
     return ctx.kb.path_for(article_id).read_text(encoding="utf-8")
 
 
+def answer_language(conv: Conversation, answer: str) -> str:
+    """The language the answer is written in; the conversation's when the text is too short to tell."""
+    return detect(answer, fallback=conv.language or None)[0]
+
+
 def _lesson(ctx: Context, conv: Conversation, got: Received, article_id: str, kind: str, *, answer: str = "",
             status: str = "draft") -> int:
+    language = answer_language(conv, answer or got.answer)
     fields = dict(conversation_id=conv.id, platform=conv.platform, workspace=conv.workspace, question=got.question,
-                  answer=answer, language=conv.language or "en", article_id=article_id, kind=kind,
+                  answer=answer, language=language, article_id=article_id, kind=kind,
                   taught_by=ctx.who, status=status)
     lesson_id = ctx.store.add_lesson(**fields)
     if status != "draft":
@@ -168,7 +177,7 @@ def _new_article(ctx: Context, conv: Conversation, got: Received, answer: str) -
     article_id = _new_id(ctx, title, conv)
     taught = {"taught_by": ctx.who, "taught_at": stamp(ctx.store.now()),
               "taught_from": f"{conv.platform} conversation #{conv.id}"}
-    text = kb_edit.new_article(title, got.question, answer, conv.language or "en", taught)
+    text = kb_edit.new_article(title, got.question, answer, answer_language(conv, answer), taught)
     write_article(ctx, conv, article_id, text, "new article")
     _lesson(ctx, conv, got, article_id, "article", answer=answer)
     return article_id, [f"New article `{article_id}` (“{title}”) written from your answer, with the question "

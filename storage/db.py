@@ -323,6 +323,13 @@ def m008_sla_and_duty(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m011_draft_language(db: sqlite_utils.Database) -> None:
+    """The language each draft is written in (the customer's, when the article has it), to see per language
+    how drafts fare and to keep answering a conversation in the language it was answered in."""
+    db.execute("ALTER TABLE drafts ADD COLUMN language TEXT")
+
+
+@migrations()
 def m013_lessons_by_conversation(db: sqlite_utils.Database) -> None:
     """Every card build looks up the lessons of its conversation (the Save to knowledge base button shows
     whether it was taught already): index that lookup instead of scanning the table."""

@@ -251,6 +251,12 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
             )
         )
 
+    def last_draft_language(self, conversation_id: int) -> str | None:
+        """The language of the conversation's latest draft that has one (None before any)."""
+        row = self._one("SELECT language FROM drafts WHERE conversation_id = ? AND language IS NOT NULL "
+                        "ORDER BY id DESC LIMIT 1", (conversation_id,))
+        return row["language"] if row else None
+
     def supersede_open_drafts(self, conversation_id: int, by: str) -> list[int]:
         rows = self._all(
             "SELECT id FROM drafts WHERE conversation_id = ? AND status IN ('drafting', 'pending')", (conversation_id,)
@@ -276,6 +282,7 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
         model: str | None,
         latency_ms: float,
         handoff_reason: str | None = None,
+        language: str | None = None,
     ) -> None:
         self._update(
             "drafts",
@@ -290,6 +297,7 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
                 "latency_ms": latency_ms,
                 "handoff_reason": handoff_reason,
                 "drafted_at": self.now(),
+                **({"language": language} if language else {}),  # a drafter that does not say leaves it null
             },
         )
 

@@ -70,6 +70,7 @@ class Draft:
     final_text: str | None
     edit_distance: int | None
     reject_reason: str | None
+    language: str | None = None  # the language the draft is written in
 
     @property
     def source_list(self) -> tuple[Source, ...]:

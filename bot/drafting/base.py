@@ -18,6 +18,7 @@ class DraftRequest:
     history: tuple[tuple[str, str], ...] = ()  # (author_kind, text), oldest first, excluding `question`
     language: str = "en"
     examples: tuple = ()  # bot.drafting.examples.Example: past team answers (only for drafters that use them)
+    previous_language: str = ""  # the language of the conversation's last draft: short messages keep it
 
 
 @dataclass(frozen=True)

@@ -229,10 +229,12 @@ class KBDrafter:
         order, feats, total = self.index.features(questions)
         return order[:, :k], self.index.confidence(feats), total
 
-    def answer(self, question: str) -> DraftResult:
+    def answer(self, question: str, previous_language: str | None = None) -> DraftResult:
+        """The top article's answer in the question's language; a message too short to tell keeps the
+        conversation's previous draft language, else the article's."""
         order, conf, total = self.rank([question], k=3)
         top = self.index.articles[order[0, 0]]
-        language, text = top.answer_in(detect(question, fallback=top.language)[0])
+        language, text = top.answer_in(detect(question, fallback=previous_language or top.language)[0])
         sources = tuple(
             Source(self.index.articles[i].id, self.index.articles[i].title, round(float(total[0, i]), 4))
             for i in order[0]
@@ -259,4 +261,4 @@ class KBDrafter:
         return None  # nothing to release: the index lives in memory
 
     async def draft(self, request: DraftRequest) -> DraftResult:
-        return await asyncio.to_thread(self.answer, request.question)
+        return await asyncio.to_thread(self.answer, request.question, request.previous_language)
