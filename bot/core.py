@@ -28,7 +28,7 @@ from bot.kb_live import LiveKB
 from bot.metrics import Metrics
 from bot.outbox import Dispatcher
 from bot.ports import Adapter, Store
-from bot.registry import Context
+from bot.registry import Context, Later
 from bot.rules import ConversationRules
 from bot.safety import policy_for
 from bot.snippets import SnippetBook, load_snippets
@@ -52,6 +52,17 @@ def decode(payload: str) -> InboundMessage:
     event = InboundMessage.from_payload(storable(json.loads(payload)))
     return event if isinstance(event.text, str) else dataclasses.replace(event, text=as_text(event.text))
 
+
+
+async def finish(result):
+    """A command's answer; a `Later` one is computed in a worker thread, so the loop keeps acknowledging."""
+    if isinstance(result, Later) and result.work is not None:
+        try:
+            return await asyncio.to_thread(result.work)
+        except Exception:
+            log.exception("command work failed after its transaction")
+            return CommandResult("That could not be completed; the error is in Tandem's log.", ok=False)
+    return result
 
 class Core:
     def __init__(self, settings: Settings, store: Store, drafter: Drafter, snippets: SnippetBook | None = None,
@@ -267,14 +278,14 @@ class Core:
         """A typed command line (slash command text, console line)."""
         result = self._once(delivery, line.split(" ", 1)[0], lambda: commands.execute_line(self._context(actor), line))
         self._after_command()
-        return self.policy.answer(result)
+        return self.policy.answer(await finish(result))
 
     async def invoke(self, actor: Actor, name: str, args: dict[str, Any], *,
                      delivery: str | None = None) -> CommandResult:
         """A command with its arguments already apart (a modal submission, a Discord app command)."""
         result = self._once(delivery, name, lambda: commands.invoke(self._context(actor), name, args))
         self._after_command()
-        return self.policy.answer(result)
+        return self.policy.answer(await finish(result))
 
     async def press(self, actor: Actor, command: str, target_id: int, *,
                     delivery: str | None = None, snippet: str | None = None) -> CommandResult | EditForm:
@@ -283,7 +294,7 @@ class Core:
         result = self._once(delivery, f"button {command}",
                             lambda: commands.press(self._context(actor), command, target_id, snippet=snippet))
         self._after_command()
-        return self.policy.answer(result)
+        return self.policy.answer(await finish(result))
 
     def snippet_choices(self, query: str = "", limit: int = 25) -> list[tuple[str, str]]:
         """Saved replies matching what an agent typed so far, (name, title), for a platform's autocomplete."""

@@ -13,6 +13,15 @@ from bot.ports import Store
 from vocab import Actor, CommandResult, Role, Tone
 
 
+@dataclass
+class Later(CommandResult):
+    """A command whose answer takes heavy reading (the digest on a large log): the handler returns this, the
+    core runs `work` in a worker thread after the command's transaction, and the agent sees what `work`
+    returns. `work` must read on a connection of its own (`Store.reader()`), never write."""
+
+    work: Callable[[], CommandResult] | None = None
+
+
 class CommandError(Exception):
     """A command cannot be carried out; the message is shown to the agent as it is."""
 

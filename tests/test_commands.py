@@ -1,6 +1,8 @@
 """Agent commands through the core's one registry: permissions, bad ids, bad arguments, every handler."""
 from __future__ import annotations
 
+import asyncio
+
 from bot.commands import COMMANDS
 from vocab import Actor, Role, State
 from tests.conftest import AGENT, LEAD, conv_of, say, start_core
@@ -186,3 +188,29 @@ async def test_drafts_are_written_d4_and_never_taken_for_conversations(core):
     second = core.store.pending_draft(bob.id)
     approved = await core.execute(AGENT, f"approve {second.id}")
     assert approved.text == f"Draft d{second.id} approved and sent to bob (conversation #{bob.id})."
+
+
+async def test_the_digest_command_reads_in_a_worker_thread_not_on_the_loop(core, monkeypatch):
+    """`/tandem digest` on a large log reads for a second or more: the figures are built off the event loop,
+    so acknowledgements keep flowing meanwhile (the real builder runs; the wrapper only notes where)."""
+    import threading
+
+    import bot.digest.figures as figures
+
+    where: list[tuple[str, bool]] = []
+    real = figures.build_digest
+
+    def noting(*args, **kwargs):
+        try:
+            asyncio.get_running_loop()
+            on_loop = True
+        except RuntimeError:
+            on_loop = False
+        where.append((threading.current_thread().name, on_loop))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(figures, "build_digest", noting)
+    await say(core, "How does pay in 4 work?")
+    result = await core.execute(AGENT, "digest 7")
+    assert result.ok and "1 conversations opened" in result.text or "1 conversation opened" in result.text
+    assert where and where[0][1] is False and where[0][0] != threading.main_thread().name
