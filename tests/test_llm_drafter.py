@@ -37,6 +37,7 @@ async def llm_core(tmp_path, fake, clock):
     core = await start_core(settings, clock)
     yield core
     await core.stop()
+    await core.drafter.aclose()  # its HTTP client, closed on this loop (not by a later test's garbage collection)
 
 
 def handoffs(core, conv_id):
