@@ -7,8 +7,9 @@ On BANKING77 (KB from train, questions from test; TANDEM_DATA as for bench/quali
 * the index's SVM fitted once by liblinear vs shared over two threads (`_fit_one_vs_rest`): seconds each,
   the largest coefficient difference, and whether every test question gets the same top article;
 * the median and p99 time of `KBDrafter.answer` per question;
-* with --embeddings, the median time to encode one test question with each MiniLM backend, and the largest
-  difference between their vectors.
+* with --embeddings, the median time to encode one test question with the packaged int8 MiniLM and, when
+  TANDEM_EMBEDDINGS_MODEL_DIR holds the float32 weights, with each float32 backend (numpy, onnxruntime),
+  and the largest difference between their vectors.
 """
 from __future__ import annotations
 
@@ -65,11 +66,17 @@ def answer_times(drafter, questions: list[str]) -> str:
 
 
 def encoder_times(questions: list[str]) -> None:
-    from bot.drafting.embeddings import MiniLMEncoder
+    import os
+
+    from bot.drafting.embeddings import MiniLMEncoder, PackagedMiniLMEncoder
 
     vectors = {}
-    for backend in ("numpy", "onnxruntime"):
-        enc = MiniLMEncoder(backend=backend)
+    model_dir = os.environ.get("TANDEM_EMBEDDINGS_MODEL_DIR")
+    makers = {"int8 (packaged)": PackagedMiniLMEncoder}
+    if model_dir:
+        makers.update({b: lambda b=b: MiniLMEncoder(model_dir, backend=b) for b in ("numpy", "onnxruntime")})
+    for backend, make in makers.items():
+        enc = make()
         for q in questions[:20]:
             enc.encode([q])
         samples = []
@@ -80,7 +87,10 @@ def encoder_times(questions: list[str]) -> None:
         vectors[backend], seconds = timed(enc.encode, questions[:1000])
         print(f"  MiniLM {backend}: one question {percentiles(samples)}; "
               f"1,000 questions in batches {1000 / seconds:.0f} a second")
-    print(f"  max vector difference numpy vs onnxruntime: {np.abs(vectors['numpy'] - vectors['onnxruntime']).max():.1e}")
+    if model_dir:
+        print(f"  max vector difference numpy vs onnxruntime: {np.abs(vectors['numpy'] - vectors['onnxruntime']).max():.1e}")
+        cos = (vectors["int8 (packaged)"] * vectors["onnxruntime"]).sum(1)
+        print(f"  cosine int8 vs float32: min {cos.min():.4f}, median {np.median(cos):.4f}")
 
 
 def main(argv: list[str]) -> None:

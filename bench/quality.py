@@ -31,10 +31,11 @@ START, END = "<!-- quality-table:start -->", "<!-- quality-table:end -->"
 
 
 def cached_encoder():
-    """The MiniLM encoder; the KB's example questions are cached on disk under .cache/ between runs."""
-    from bot.drafting.embeddings import CachingEncoder, MiniLMEncoder
+    """The extra's encoder (all-MiniLM-L6-v2 int8); the KB's example questions are cached under .cache/."""
+    from bot.drafting.embeddings import CachingEncoder, PackagedMiniLMEncoder
 
-    return CachingEncoder(MiniLMEncoder(), ROOT / ".cache" / "embeddings-all-MiniLM-L6-v2.npz")
+    enc = PackagedMiniLMEncoder()
+    return CachingEncoder(enc, ROOT / ".cache" / f"embeddings-{enc.name}.npz")
 
 
 def build(kb_rows, encoder, exclude=frozenset()):

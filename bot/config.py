@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     tandem_embeddings_url: str | None = None
     tandem_embeddings_model: str = "text-embedding-3-small"
     tandem_embeddings_key: str | None = None
+    # the local encoder: minilm (all-MiniLM-L6-v2 int8, the `embeddings` extra) or e5-small
+    # (multilingual-e5-small, the `multilingual` extra, for KBs not in English)
+    tandem_embeddings_encoder: Literal["minilm", "e5-small"] = "minilm"
     tandem_embeddings_model_dir: Path | None = None  # a folder holding the bundled model's files instead
     tandem_workers: int = Field(4, ge=1, le=64)
     tandem_queue_size: int = Field(256, ge=1, le=100_000)

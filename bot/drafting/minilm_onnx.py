@@ -75,19 +75,23 @@ def _graph(weights: dict[str, np.ndarray], layers: int, heads: int, dim: int, ep
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def cpu_session(model):
+    """An onnxruntime session for a graph (a file path or serialized bytes), shared by every ONNX encoder."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    # at most 2 threads per question: the bot runs several drafting workers at once
+    options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+    # no busy-waiting between questions: an idle bot should not hold a core
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
 class OnnxLayers:
     """Callable (x, bias) -> hidden states; thread-safe (onnxruntime sessions allow concurrent runs)."""
 
     def __init__(self, weights: dict[str, np.ndarray], layers: int, heads: int, dim: int, eps: float):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        # at most 2 threads per question: the bot runs several drafting workers at once
-        options.intra_op_num_threads = min(2, os.cpu_count() or 1)
-        # no busy-waiting between questions: an idle bot should not hold a core
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        model = _graph(weights, layers, heads, dim, eps).SerializeToString()
-        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(_graph(weights, layers, heads, dim, eps).SerializeToString())
 
     def __call__(self, x: np.ndarray, bias: np.ndarray) -> np.ndarray:
         return self.session.run(["hidden"], {"x": x.astype(np.float32, copy=False),
