@@ -118,6 +118,23 @@ LEAD = Actor("test", "U-LEAD", "leo", Role.LEAD)
 _counter = iter(range(1, 10_000_000))
 
 
+async def start_console(core, agent_name: str = "ana"):
+    """A console adapter on `core` writing into a buffer (100 columns, no colour), both started: (console, out)."""
+    import io
+
+    from rich.console import Console
+
+    from adapters.console import ConsoleAdapter
+
+    out = io.StringIO()
+    console = ConsoleAdapter(stdin=io.StringIO(""), out=Console(file=out, width=100, color_system=None),
+                             agent_name=agent_name)
+    core.register(console)
+    await console.start(core)
+    await core.start()
+    return console, out
+
+
 def customer_message(text: str, who: str = "cara", *, event_id: str | None = None, attachments: int = 0,
                      thread: str = "", role: Role = Role.CUSTOMER, user: str | None = None,
                      kind: str = "message", message_id: str = "") -> InboundMessage:

@@ -2,15 +2,12 @@
 the console, and the real Slack and Discord clients against their fakes."""
 from __future__ import annotations
 
-import io
 import logging
 
 import pytest
-from rich.console import Console
 
-from adapters.console import ConsoleAdapter
 from bot.emojis import name_of, unicode_of
-from tests.conftest import make_settings
+from tests.conftest import make_settings, start_console
 from tests.discord_harness import Desk, until
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.slack_api import FakeSlackAPI
@@ -31,12 +28,7 @@ def test_a_setting_is_written_once_either_way():
 # ---- the console: the core path (a terminal cannot react, it says what would be shown) -----------------------
 async def test_console_seen_then_resolved(tmp_path):
     core = build_core(make_settings(tmp_path))
-    out = io.StringIO()
-    console = ConsoleAdapter(stdin=io.StringIO(""), out=Console(file=out, width=100, color_system=None),
-                             agent_name="ana")
-    core.register(console)
-    await console.start(core)
-    await core.start()
+    console, out = await start_console(core)
     try:
         await console.handle_line("bob> " + HUMAN)
         await core.wait_idle()

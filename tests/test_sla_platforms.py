@@ -3,13 +3,10 @@ clients against their fakes. The store's clock is injected, so the tests travel 
 """
 from __future__ import annotations
 
-import io
 
 import pytest
-from rich.console import Console
 
-from adapters.console import ConsoleAdapter
-from tests.conftest import FIXTURE_KB, Clock, make_settings
+from tests.conftest import FIXTURE_KB, Clock, make_settings, start_console
 from tests.discord_harness import Desk, card_of, until
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.slack_client import AGENT, AGENTS, LEAD, SUPPORT, SlackHarness
@@ -24,12 +21,7 @@ HUMAN = "I want to talk to a human please"
 async def test_console_duty_assignment_warning_and_queue(tmp_path):
     clock = Clock()
     core = build_core(make_settings(tmp_path, tandem_sla_first_response="10m"), clock=clock)
-    out = io.StringIO()
-    console = ConsoleAdapter(stdin=io.StringIO(""), out=Console(file=out, width=100, color_system=None),
-                             agent_name="ana")
-    core.register(console)
-    await console.start(core)
-    await core.start()
+    console, out = await start_console(core)
     try:
         assert (await console.handle_line("/duty on")).text == "You are on duty now."
         await console.handle_line("bob> " + HUMAN)
