@@ -6,7 +6,9 @@ is started as a subprocess with its settings pointing at them (Slack over HTTP o
 through DISCORD_API_URL / DISCORD_GATEWAY_URL) and a temporary SQLite file. When Slack says it is listening
 and the fake Discord has seen IDENTIFY, the bench waits `--settle` seconds and reads VmRSS from
 /proc/PID/status. Then it sends `-n` new customers (one message each, a different person each) over the
-Discord gateway, waits until every one is a conversation with its card posted, and reads VmRSS again.
+Discord gateway, waits until every one is a conversation with its card posted, and reads VmRSS again. The
+first customer is sent and measured on its own: what only a first message loads (the language identifier's
+model) is a one-time cost, not growth per conversation.
 
     python bench/live_rss.py             # idle RSS, then 1,000 new customers
     python bench/live_rss.py -n 0        # idle RSS only
@@ -81,6 +83,23 @@ async def drain(stream: asyncio.StreamReader, seen: list[str]) -> None:
         del seen[:-200]
 
 
+async def open_customers(discord: FakeDiscord, db: Path, first: int, count: int, rate: float) -> int:
+    """Send `count` new customers (person ids from `first`) and wait until each has a conversation and a card;
+    returns the conversations now open."""
+    w = discord.world
+    for i in range(first, first + count):
+        person = P.Person(id=str(1_150_000_000_000_000_000 + i), name=f"customer{i}")
+        await discord.dispatch("MESSAGE_CREATE", w.customer_message(
+            w.support_channel, "How do I reset my password?", person=person))
+        await asyncio.sleep(1 / rate)
+    deadline, total = time.monotonic() + 600, first + count
+    while conversations(db) < total or len(discord.posted(w.agent_channel)) < total:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {conversations(db)} conversations / {len(discord.posted(w.agent_channel))} cards")
+        await asyncio.sleep(0.5)
+    return conversations(db)
+
+
 async def run(n: int, settle: float, rate: float) -> dict:
     slack = await FakeSlackAPI().start()
     discord = await FakeDiscord().start()
@@ -100,20 +119,13 @@ async def run(n: int, settle: float, rate: float) -> dict:
             await asyncio.sleep(settle)
             out["idle_rss"], out["idle_hwm"] = vm(proc.pid), vm(proc.pid, "VmHWM")
             if n:
-                w = discord.world
-                for i in range(n):
-                    person = P.Person(id=str(1_150_000_000_000_000_000 + i), name=f"customer{i}")
-                    await discord.dispatch("MESSAGE_CREATE", w.customer_message(
-                        w.support_channel, "How do I reset my password?", person=person))
-                    await asyncio.sleep(1 / rate)
-                deadline = time.monotonic() + 600
-                while conversations(db) < n or len(discord.posted(w.agent_channel)) < n:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"only {conversations(db)} conversations / "
-                                           f"{len(discord.posted(w.agent_channel))} cards")
-                    await asyncio.sleep(0.5)
+                # The first customer loads what only a message needs (the language identifier's model, the
+                # card's templates): a one-time cost, kept apart from the per-conversation growth.
+                await open_customers(discord, db, 0, 1, rate)
                 await asyncio.sleep(settle)
-                out["open"] = conversations(db)
+                out["first_rss"] = vm(proc.pid)
+                out["open"] = await open_customers(discord, db, 1, n, rate)
+                await asyncio.sleep(settle)
                 out["after_rss"], out["after_hwm"] = vm(proc.pid), vm(proc.pid, "VmHWM")
             reader.cancel()
         finally:
@@ -133,9 +145,10 @@ def main() -> None:
     r = asyncio.run(run(args.n, args.settle, args.rate))
     print(f"connected in {r['connected_s']:.1f} s; idle RSS {r['idle_rss']:.0f} MB (peak {r['idle_hwm']:.0f} MB)")
     if "after_rss" in r:
-        growth = (r["after_rss"] - r["idle_rss"]) * 1000 / max(r["open"], 1)
+        growth = (r["after_rss"] - r["first_rss"]) * 1000 / max(r["open"] - 1, 1)
+        print(f"after the first customer: RSS {r['first_rss']:.0f} MB (one-time: what a first message loads)")
         print(f"after {r['open']} open conversations: RSS {r['after_rss']:.0f} MB (peak {r['after_hwm']:.0f} MB); "
-              f"growth {growth:.1f} MB per 1,000 open conversations")
+              f"growth {growth:.1f} MB per 1,000 open conversations after the first")
 
 
 if __name__ == "__main__":

@@ -22,9 +22,13 @@ def configured_languages() -> tuple[str, ...]:
 
 @lru_cache(maxsize=4)
 def _identifier(langs: tuple[str, ...]):
-    from py3langid.langid import _load_identifier
+    """py3langid restricted to `langs`, holding only their columns: a restricted identifier still keeps the
+    full 142-language table (28 MB) to allow a reset we never do, so it is rebuilt from the restricted one."""
+    from py3langid.langid import LanguageIdentifier, _load_identifier
 
-    return _load_identifier(norm_probs=True, langs=list(langs))
+    full = _load_identifier(norm_probs=True, langs=list(langs))
+    return LanguageIdentifier(full.nb_ptc, full.nb_pc, full.nb_classes, full.tk_nextmove, full.tk_output,
+                              norm_probs=True, tk_row=full.tk_row)
 
 
 def detect(text: str, fallback: str | None = None) -> tuple[str, float]:

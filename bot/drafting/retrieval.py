@@ -25,12 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import sklearn
 from scipy.sparse import csr_matrix, hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.svm import LinearSVC
 
 from bot.drafting.base import DraftRequest, DraftResult
+from bot.drafting.linear import LinearSVC
+from bot.drafting.tfidf import TfidfVectorizer
 from bot.kb import Article
 from bot.language import detect
 from vocab import Source
@@ -153,9 +152,8 @@ class KBIndex:
 
         The same arithmetic as stacking the word and character n-grams (and the embedding) into one row
         and calling the SVM's decision_function, done part by part: a question is answered per message,
-        and the stacking and sklearn's input checks cost more than the products themselves."""
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            word, char = self.word.transform(questions), self.char.transform(questions)
+        and the stacking and input checks cost more than the products themselves."""
+        word, char = self.word.transform(questions), self.char.transform(questions)
         sims = (word @ self.word_unit + char @ self.char_unit).toarray()
         lex_nn = self._per_article_max(sims / _row_norms(word, char)[:, None])
         emb = self.encoder.encode(questions) if self.encoder is not None else None
