@@ -300,3 +300,39 @@ def test_teaching_figures(tmp_path):
     assert "2 drafts drawn from taught content, 1 approved unchanged" in text
     assert digest.current.weekly_acceptance[:7] == [None] * 7
     assert digest.current.weekly_acceptance[7] == pytest.approx(2 / 3)
+
+
+def test_a_gap_an_agent_answered_offers_to_teach_it(db):
+    """B's low-confidence draft was edited past recognition (4 of 10 characters): an agent's answer to the export
+    question, which D asked again; the gap names B, the latest such conversation, until a lesson is taken from it."""
+    (gap,) = build_digest(Analytics(db), days=7, tz="UTC", now=NOW).current.kb_gaps
+    assert gap.conversations == [4, 2] and (gap.agent_answer, gap.taught) == (2, None)
+    assert "agent answer in conversation #2: `teach 2`" in dict(to_report(build_digest(
+        Analytics(db), days=7, tz="UTC", now=NOW)).sections)["Knowledge-base gaps (articles to write)"]
+
+    clock = Clock()
+    s = Store(db, clock=clock)
+    # F: a question nobody could draft, answered by an agent in the thread; G: the same, its draft edited a little
+    f, m = _open(s, clock, "slack", (2025, 3, 14, 9, 0), "Do you ship to Norway?")
+    _draft(s, clock, f, m, (2025, 3, 14, 9, 0), (2025, 3, 14, 9, 0, 2), status="failed", text=None, confidence=None)
+    _reply(s, clock, f, "agent", "Yes, in 3-5 days.", "slack", (2025, 3, 14, 9, 5), (2025, 3, 14, 9, 5, 1),
+           author="alice")
+    g, m = _open(s, clock, "discord", (2025, 3, 14, 10, 0), "Can I pay in Bitcoin?")
+    d = _draft(s, clock, g, m, (2025, 3, 14, 10, 0), (2025, 3, 14, 10, 0, 2), text="We accept cards only.",
+               confidence=0.2)
+    clock.at(2025, 3, 14, 10, 1)
+    s.decide_draft(d, "edited", "bob", final_text="We accept cards only!", edit_distance=1)
+    _reply(s, clock, g, "bot", "We accept cards only!", "discord", (2025, 3, 14, 10, 1), (2025, 3, 14, 10, 1, 1), d)
+    s.add_lesson(conversation_id=2, platform="discord", workspace="", question="How do I export invoices?",
+                 answer="abcdWXYZij", language="en", article_id="export", kind="article", taught_by="bob", status="draft")
+
+    digest = build_digest(Analytics(db), days=7, tz="UTC", now=NOW)
+    gaps = {gap.question: gap for gap in digest.current.kb_gaps}
+    assert (gaps["Export invoices to CSV please"].agent_answer, gaps["Export invoices to CSV please"].taught) == (None, 2)
+    assert gaps["Do you ship to Norway?"].agent_answer == f
+    assert (gaps["Can I pay in Bitcoin?"].agent_answer, gaps["Can I pay in Bitcoin?"].taught) == (None, None)
+    section = dict(to_report(digest).sections)["Knowledge-base gaps (articles to write)"]
+    assert f'"Do you ship to Norway?" — agent answer in conversation #{f}: `teach {f}`' in section
+    assert '"Export invoices to CSV please" (also: How do I export invoices?) — taught from conversation #2' in section
+    assert '"Can I pay in Bitcoin?" — no agent answer yet' in section
+    assert '"agent_answer": ' + str(f) in to_json(digest)

@@ -1,7 +1,8 @@
 """Compute the digest's figures for a period [start, end) and the period before it, from the SQLite log.
 
 All SQL lives in `storage.analytics`; this module turns its counts and value lists into a `Digest`:
-medians and 90th percentiles, rates, local-time days and hours, per-agent rows and grouped KB gaps.
+medians and 90th percentiles, rates, local-time days and hours, per-agent rows and grouped KB gaps (each
+with the conversation where an agent already answered it, if any).
 A period is the last N local calendar days in TANDEM_TIMEZONE up to a moment (today so far included);
 the scheduled post passes the local midnight before it fires, so Monday's post covers Monday to Sunday
 whole, and each day of the chart is a real calendar day. The previous period is the same stretch N days
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from bot.digest.gaps import Gap, group_questions
+from bot.digest.gaps import Gap, group_questions, mark_answers
 from bot.ports import Analytics
 from vocab import AuditAction
 from vocab.times import iso
@@ -250,7 +251,9 @@ def compute_figures(
         if agent:
             agent_waits[agent].append(seconds)
     f.agents = _agents(q.agent_activity(a, b), agent_waits)
-    f.kb_gaps = group_questions(q.knowledge_gaps(a, b, low_confidence))
+    asked = q.knowledge_gaps(a, b, low_confidence)
+    f.kb_gaps = group_questions([text for text, _ in asked], conversations=[conv for _, conv in asked])
+    mark_answers(f.kb_gaps, q.last_answers(sorted({c for gap in f.kb_gaps for c in gap.conversations})))
     f.taught = q.teaching(a, b)
     f.weekly_acceptance = [_acceptance(q.draft_status_counts(iso(end - timedelta(weeks=w + 1)), iso(end - timedelta(weeks=w))))
                            for w in range(WEEKS - 1, -1, -1)]
