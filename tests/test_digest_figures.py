@@ -242,7 +242,7 @@ def test_chart_figure_has_three_panels_with_totals_the_period_before_and_the_acc
     digest = build_digest(Analytics(db), days=7, tz="UTC", now=NOW)
     fig = build_figure(digest)
     assert tuple(round(v) for v in fig.get_size_inches() * fig.dpi) == (WIDTH, HEIGHT)
-    top, middle, bottom, rate = fig.axes  # three panels and the acceptance rate's secondary axis
+    top, middle, bottom, _weeks, rate = fig.axes  # four panels and the acceptance rate's secondary axis
     assert [ax.get_title() for ax in (top, middle, bottom)] == [f"{TITLES[0]} (UTC)", TITLES[1], TITLES[2]]
     assert rate.bbox.bounds == bottom.bbox.bounds  # twinned on the drafts panel
     bars = [c for c in top.containers if isinstance(c, BarContainer)]
@@ -262,6 +262,21 @@ def test_chart_figure_has_three_panels_with_totals_the_period_before_and_the_acc
     assert acceptance.get_label().startswith("Acceptance rate") and rate.get_ylim()[1] <= 1.05
     labels = [t.get_text() for t in bottom.get_xticklabels()]
     assert labels[0] == "Mon 10 Mar" and labels[-1] == "Sun 16 Mar" and not any("so far" in t for t in labels)
+
+
+def test_chart_shows_the_acceptance_rate_of_each_of_the_last_8_weeks(db):
+    from bot.digest.chart import TITLES, build_figure
+
+    digest = build_digest(Analytics(db), days=7, tz="UTC", now=NOW)
+    assert digest.current.weekly_decided == [0] * 6 + [1, 3]  # E approved the week before; A, B, C this week
+    weeks = build_figure(digest).axes[3]
+    assert weeks.get_title() == TITLES[3]
+    labels = [t.get_text() for t in weeks.get_xticklabels()]
+    assert len(labels) == 8 and labels[-1] == "10 Mar –\n16 Mar" and labels[-2] == "03 Mar –\n09 Mar"
+    (line,) = weeks.get_lines()
+    assert list(line.get_ydata()[-2:]) == pytest.approx([1.0, 1 / 3])
+    notes = [a.get_text() for a in weeks.texts]
+    assert notes == ["no drafts\ndecided"] * 6 + ["100%\n(1)", "33%\n(3)"]
 
 
 def test_chart_labels_today_so_far_or_leaves_it_out_when_empty(db):

@@ -123,6 +123,7 @@ class Figures:
     # teaching (bot/teach.py): questions taught, articles created, drafts drawn from taught articles, approved as is
     taught: tuple[int, int, int, int] = (0, 0, 0, 0)
     weekly_acceptance: list[float | None] = field(default_factory=list)  # 8 weeks up to the period's end, oldest first
+    weekly_decided: list[int] = field(default_factory=list)  # drafts a person decided in each of those weeks
 
     @property
     def handoffs_total(self) -> int:
@@ -255,17 +256,22 @@ def compute_figures(
     f.kb_gaps = group_questions([text for text, _ in asked], conversations=[conv for _, conv in asked])
     mark_answers(f.kb_gaps, q.last_answers(sorted({c for gap in f.kb_gaps for c in gap.conversations})))
     f.taught = q.teaching(a, b)
-    f.weekly_acceptance = [_acceptance(q.draft_status_counts(iso(end - timedelta(weeks=w + 1)), iso(end - timedelta(weeks=w))))
-                           for w in range(WEEKS - 1, -1, -1)]
+    for w in range(WEEKS - 1, -1, -1):
+        counts = q.draft_status_counts(iso(end - timedelta(weeks=w + 1)), iso(end - timedelta(weeks=w)))
+        f.weekly_acceptance.append(_acceptance(counts))
+        f.weekly_decided.append(sum(counts.get(k, 0) for k in PERSON_DECISIONS))
     return f
 
 
 WEEKS = 8
 
 
+PERSON_DECISIONS = ("approved", "edited", "rejected")
+
+
 def _acceptance(counts: dict[str, int]) -> float | None:
-    """Drafts approved unchanged / drafts decided (approved, edited, rejected)."""
-    return _rate(counts.get("approved", 0), sum(counts.get(k, 0) for k in ("approved", "edited", "rejected")))
+    """Drafts approved unchanged / drafts decided by a person (approved, edited, rejected)."""
+    return _rate(counts.get("approved", 0), sum(counts.get(k, 0) for k in PERSON_DECISIONS))
 
 
 def _targets(rows: list[tuple]) -> tuple[dict[str, TargetRow], dict[str, int]]:
