@@ -339,15 +339,18 @@ def test_a_gap_an_agent_answered_offers_to_teach_it(db):
     s.decide_draft(d, "edited", "bob", final_text="We accept cards only!", edit_distance=1)
     _reply(s, clock, g, "bot", "We accept cards only!", "discord", (2025, 3, 14, 10, 1), (2025, 3, 14, 10, 1, 1), d)
     s.add_lesson(conversation_id=2, platform="discord", workspace="", question="How do I export invoices?",
-                 answer="abcdWXYZij", language="en", article_id="export", kind="article", taught_by="bob", status="draft")
+                 answer="abcdWXYZij", language="en", article_id="export", kind="article", taught_by="bob",
+                 status="draft")
 
     digest = build_digest(Analytics(db), days=7, tz="UTC", now=NOW)
     gaps = {gap.question: gap for gap in digest.current.kb_gaps}
-    assert (gaps["Export invoices to CSV please"].agent_answer, gaps["Export invoices to CSV please"].taught) == (None, 2)
+    export = gaps["Export invoices to CSV please"]
+    assert (export.agent_answer, export.taught) == (None, 2)
     assert gaps["Do you ship to Norway?"].agent_answer == f
     assert (gaps["Can I pay in Bitcoin?"].agent_answer, gaps["Can I pay in Bitcoin?"].taught) == (None, None)
     section = dict(to_report(digest).sections)["Knowledge-base gaps (articles to write)"]
     assert f'"Do you ship to Norway?" — agent answer in conversation #{f}: `teach {f}`' in section
-    assert '"Export invoices to CSV please" (also: How do I export invoices?) — taught from conversation #2' in section
+    assert '"Export invoices to CSV please" (also: How do I export invoices?) — taught from conversation #2' \
+        in section
     assert '"Can I pay in Bitcoin?" — no agent answer yet' in section
     assert '"agent_answer": ' + str(f) in to_json(digest)
