@@ -51,7 +51,7 @@ async def serve_api() -> None:
 
 
 async def digests(core, built: list[float]) -> None:
-    """Build and post the weekly digest back to back (each build in its worker thread, as `/tandem digest`)."""
+    """Build and post the weekly digest back to back (each build in its child process, as `/tandem digest`)."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 

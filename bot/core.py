@@ -55,9 +55,12 @@ def decode(payload: str) -> InboundMessage:
 
 
 async def finish(result):
-    """A command's answer; a `Later` one is computed in a worker thread, so the loop keeps acknowledging."""
+    """A command's answer; a `Later` one is computed off the loop (a worker thread, or the coroutine it gives,
+    which may use a child process), so the loop keeps acknowledging."""
     if isinstance(result, Later) and result.work is not None:
         try:
+            if asyncio.iscoroutinefunction(result.work):
+                return await result.work()
             return await asyncio.to_thread(result.work)
         except Exception:
             log.exception("command work failed after its transaction")

@@ -270,20 +270,15 @@ def mode(ctx: Context, mode: str | None) -> CommandResult:
 
 @command("digest", Arg("days", "days", required=False), help="Figures for the last N days (default 7)")
 def digest(ctx: Context, days: int | None) -> CommandResult:
-    """Built in a worker thread on a read connection of its own (a year of log takes a second of reading): the
-    loop keeps acknowledging meanwhile."""
+    """Built in a child process on a read connection of its own (a year of log takes seconds of reading and
+    charting): the loop keeps acknowledging meanwhile."""
     settings, store = ctx.conversations.settings, ctx.store
 
-    def build() -> CommandResult:
-        from bot.digest.figures import build_digest
-        from bot.digest.render import to_text
+    async def build() -> CommandResult:
+        from bot.digest.offload import build_off_loop
+        from bot.digest.publish import digest_answer
 
-        with store.reader() as queries:
-            result = build_digest(queries, days=days or 7, tz=settings.tandem_timezone, now=store.clock(),
-                                  low_confidence=settings.tandem_handoff_threshold)
-        cur = result.current
-        return CommandResult(to_text(result), data={
-            "opened": cur.opened, "resolved": cur.resolved, "acceptance": cur.acceptance, "drafts": cur.drafts,
-            "handoffs": cur.handoffs, "csat_average": cur.csat_average, "ratings": cur.csat_ratings})
+        return await build_off_loop(store, digest_answer, days or 7, settings.tandem_timezone, store.clock(),
+                                    settings.tandem_handoff_threshold)
 
     return Later("", work=build)
