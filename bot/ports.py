@@ -194,6 +194,10 @@ class CoreAPI(Protocol):
     adapters: Mapping[str, "Adapter"]
     metrics: Watch
 
+    def acknowledging(self) -> AbstractContextManager[None]:
+        """Around the part of a platform request computed before it is answered: background work gives way."""
+        ...
+
     async def receive(self, event: InboundMessage) -> Receipt:
         """Record an inbound event; the adapter acknowledges the platform after this returns."""
 
