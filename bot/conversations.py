@@ -266,8 +266,10 @@ class ConversationService(Routing):
         return conv
 
     # ---- drafts --------------------------------------------------------------------------------------------
-    def send_draft(self, conv: Conversation, draft: Draft, final: str, agent: Actor) -> DraftStatus:
-        """An agent approved a draft as it is or with their edits: send it; a handoff is then satisfied."""
+    def send_draft(self, conv: Conversation, draft: Draft, final: str, agent: Actor, *, snippet: str | None = None
+                   ) -> DraftStatus:
+        """An agent approved a draft as it is or with their edits: send it; a handoff is then satisfied.
+        `snippet`: the saved reply sent in its place (named in the audit row)."""
         status = DraftStatus.APPROVED if final.strip() == (draft.text or "").strip() else DraftStatus.EDITED
         distance = Levenshtein.distance(draft.text or "", final)
         self.store.decide_draft(draft.id, status, agent.label, final_text=final, edit_distance=distance)
@@ -275,7 +277,8 @@ class ConversationService(Routing):
         if conv.state == State.WAITING_HUMAN:
             conv = self._change(conv, state=State.BOT, handoff_reason=None)
         action = AuditAction.EDIT if status == DraftStatus.EDITED else AuditAction.APPROVE
-        self.audit(agent, action, conversation_id=conv.id, draft_id=draft.id, edit_distance=distance)
+        self.audit(agent, action, conversation_id=conv.id, draft_id=draft.id, edit_distance=distance,
+                   **({"snippet": snippet} if snippet else {}))
         self.refresh_card(conv)
         return status
 
