@@ -103,7 +103,7 @@ async def test_discord_unknown_message_is_not_retried(fake, tmp_path, caplog):
 AGAIN = "it broke again, I want to talk to a human"
 
 
-async def test_console_seen_resolved_reopened_resolved_again_and_the_next_resolve_the_check_mark(tmp_path):
+async def test_console_seen_resolved_reopened_resolved_again(tmp_path):
     core = build_core(make_settings(tmp_path))
     console, out = await start_console(core)
     try:
