@@ -341,6 +341,14 @@ async def test_draft_ids_resolve_confirmation_and_mode_through_app_commands(desk
     approved = await slash(w.agent, "approve", {"draft": f"#d{draft.id}"})
     assert approved.startswith(f"Draft d{draft.id} approved and sent to ") and f"(conversation #{conv.id})" in approved
     assert "Mode is review" in await slash(w.lead, "mode", {})
+    assert "resolved; the customer was asked for a rating" in await slash(w.agent, "resolve", {"conversation": conv.id})
+    assert "1 (poor) to 5 (great)" in posts_in(fake, msg["id"])[-1]
+    for text in ("10/10", "5"):  # a try at a rating is told how; a lone 1-5 is the rating
+        await desk.send("MESSAGE_CREATE", w.customer_message(msg["id"], text))
+        await desk.idle()
+    said = posts_in(fake, msg["id"])
+    assert "reply with just one number from 1" in said[-2] and "5/5" in said[-1]
+    assert desk.core.store.ratings_for(conv.id) == [5]
 
 
 async def test_edit_modal_saved_reply_menu_sends_it_filled_as_the_edit(desk, fake):

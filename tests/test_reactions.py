@@ -46,15 +46,16 @@ async def test_slack_eyes_then_check_mark_and_a_restart_does_not_react_again(tmp
         await api.stop()
 
 
-async def test_slack_missing_scope_is_logged_once_and_not_retried(tmp_path, caplog):
+@pytest.mark.parametrize("error", ["missing_scope", "message_not_found"])  # no permission; the message is deleted
+async def test_slack_missing_scope_is_logged_once_and_not_retried(tmp_path, caplog, error):
     async with SlackHarness(tmp_path) as h:
-        h.api.fail_next(1, status=200, error="missing_scope", method="reactions.add")
+        h.api.fail_next(1, status=200, error=error, method="reactions.add")
         with caplog.at_level(logging.ERROR):
             await h.say(HUMAN)
             await h.settle()
             await h.settle()
         assert len(h.api.called("reactions.add", status=None)) == 1
-        failed = [r for r in caplog.records if "missing_scope" in r.getMessage() and r.levelno >= logging.ERROR]
+        failed = [r for r in caplog.records if error in r.getMessage() and r.levelno >= logging.ERROR]
         assert len(failed) == 1
         assert h.replies(channel=SUPPORT) or h.cards()  # the conversation itself goes on
 
@@ -83,11 +84,12 @@ async def fake():
     await f.stop()
 
 
-async def test_discord_unknown_message_is_not_retried(fake, tmp_path, caplog):
+@pytest.mark.parametrize("status", [403, 404])  # Missing Permissions; Unknown Message (deleted)
+async def test_discord_unknown_message_is_not_retried(fake, tmp_path, caplog, status):
     desk = await Desk(fake, str(tmp_path / "t.db")).start()
     w = desk.world
     try:
-        fake.fail("PUT", r"/channels/\d+/messages/\d+/reactions/.+/@me", status=404)
+        fake.fail("PUT", r"/channels/\d+/messages/\d+/reactions/.+/@me", status=status)
         with caplog.at_level(logging.ERROR):
             await desk.send("MESSAGE_CREATE", w.customer_message(w.support_channel, HUMAN))
             await until(lambda: fake.find("PUT", r"/channels/\d+/messages/\d+/reactions/.+/@me"), what="the PUT")
@@ -95,6 +97,19 @@ async def test_discord_unknown_message_is_not_retried(fake, tmp_path, caplog):
             await desk.idle()
         assert len(fake.find("PUT", r"/channels/\d+/messages/\d+/reactions/.+/@me")) == 1
         assert len([r for r in caplog.records if "cannot be delivered" in r.getMessage()]) == 1
+    finally:
+        await desk.stop()
+
+
+async def test_discord_empty_settings_turn_reactions_off(fake, tmp_path):
+    desk = await Desk(fake, str(tmp_path / "t.db"), tandem_reaction_seen="", tandem_reaction_resolved="").start()
+    w = desk.world
+    try:
+        await desk.send("MESSAGE_CREATE", w.customer_message(w.support_channel, HUMAN))
+        await slash(desk, w.agent, "resolve", {"conversation": 1})
+        await desk.idle()
+        assert desk.core.store.conversation(1).state == "resolved"
+        assert not fake.find("PUT", r"/channels/\d+/messages/\d+/reactions/.+/@me") and not fake.reactions
     finally:
         await desk.stop()
 

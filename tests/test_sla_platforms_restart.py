@@ -101,6 +101,11 @@ async def test_slack_round_robin_off_duty_breach_across_a_restart_and_a_stale_al
             await h.settle()
             assert h.core.store.conversation(2).assignee_id == AGENT  # the next in turn
             assert h.replies(thread=card[2], channel=AGENTS)[-1].startswith(f"<@{AGENT}> #2 ")
+            for line, who, says in (("queue mine", AGENT2, "#3 "), ("queue unassigned", AGENT, "is assigned"),
+                                    ("duty", AGENT, AGENT2)):
+                await h.command(line, user=who)
+                await h.settle()
+                assert says in h.answers(who)[-1] and LEAD not in h.answers(who)[-1], line
 
             clock.advance(minutes=5)  # #1 waited 8 minutes: warned
             await h.settle()
@@ -127,6 +132,12 @@ async def test_slack_round_robin_off_duty_breach_across_a_restart_and_a_stale_al
             await h.settle()
             assert len(alerts(h.replies(thread=card[1], channel=AGENTS), 1)) == 2
             assert len(h.core.store.events_named(AuditAction.SLA_BREACH)) == 2  # #1, and #3 (nobody replied)
+            await h.command("reply 1 Sorry for the wait.")  # an hour past the target
+            await h.command("digest", user=LEAD)
+            await h.settle()
+            digest = h.answers(LEAD)[-1]
+            assert "first reply: 33% met (1 of 3), missed by a median of 1h" in digest
+            assert f"missed, by agent: {AGENT} 1, {AGENT2} 1" in digest
     finally:
         await api.stop()
 
@@ -166,6 +177,10 @@ async def test_discord_round_robin_off_duty_breach_across_a_restart_and_a_stale_
         assert store.conversation(2).assignee_id == w.agent.id  # the next in turn
         await until(lambda: any(t.startswith(f"<@{w.agent.id}> #2 ") for t in thread_texts(fake, card[2])),
                     what="the agent told of #2")
+        for sub, who, says in (("queue", erin, "#3 "), ("duty", w.agent, "Erin (1 open), Bob (2 open)")):
+            await slash(desk, who, sub, {"which": "mine"} if sub == "queue" else {})
+            answer = fake.find("POST", r"/webhooks/\d+/[^/]+")[-1].json["content"]
+            assert says in answer and "#1 " not in answer and "Carol" not in answer, (sub, answer)
 
         clock.advance(minutes=5)  # #1 waited 8 minutes: warned
         await desk.idle()
