@@ -306,6 +306,14 @@ class Core:
         self._after_command()
         return self.policy.answer(await finish(result))
 
+    async def submit_edit(self, actor: Actor, draft_id: int, text: str | None, *, snippet: str | None = None,
+                          delivery: str | None = None) -> CommandResult:
+        """The Edit form sent back: its text, or the saved reply chosen in it (`commands.submit_edit`)."""
+        result = self._once(delivery, "edit form",
+                            lambda: commands.submit_edit(self._context(actor), draft_id, text, snippet))
+        self._after_command()
+        return self.policy.answer(await finish(result))
+
     def snippet_choices(self, query: str = "", limit: int = 25) -> list[tuple[str, str]]:
         """Saved replies matching what an agent typed so far, (name, title), for a platform's autocomplete."""
         return [(s.name, s.title) for s in self.snippets.search(query, limit=limit)]

@@ -16,7 +16,7 @@ from bot.registry import COMMANDS, Arg, Button, CommandError, Context, Later, Ou
 from bot.snippets import Snippet
 from bot.sla import due_label
 from bot.texts import clip
-from vocab import CommandResult, Conversation, Draft, DraftStatus, Mode, Role, State, Tone
+from vocab import AuditAction, CommandResult, Conversation, Draft, DraftStatus, Mode, Role, State, Tone
 
 CONV = Arg("conversation", "conversation")
 DRAFT = Arg("draft", "draft")
@@ -166,6 +166,28 @@ def edit(ctx: Context, draft: int, text: str) -> CommandResult:
     status = ctx.conversations.send_draft(conv, d, text, ctx.actor)
     return CommandResult(f"Draft d{d.id} {'approved' if status == DraftStatus.APPROVED else 'edited'} "
                          f"and sent to {conv.customer} (conversation #{conv.id}).")
+
+
+def edit_with_snippet(ctx: Context, draft: int, text: str | None, name: str) -> CommandResult:
+    """The Edit form sent back with a saved reply chosen beside its text (Discord: a form cannot fill its own text
+    box as Slack's does). The saved reply, filled for the conversation, goes out as the edit when the text was
+    left as the draft or cleared. A changed text as well is two answers at once: nothing is sent, the draft still
+    waits, and the agent gets their text back so nothing they wrote is lost."""
+    d, conv = _pending_draft(ctx, draft)
+    saved = find_snippet(ctx, name)
+    filled = fill_snippet(ctx, saved, conv)
+    typed = (text or "").strip()
+    if typed and typed not in ((d.text or "").strip(), filled.strip()):
+        ctx.store.log_event(ctx.who, AuditAction.COMMAND_ERROR, actor_role=ctx.actor.role.name.lower(),
+                            command="edit", conversation_id=conv.id, draft_id=d.id, error=f"changed text and saved reply {saved.name}")
+        return CommandResult(
+            f"You changed the text and chose the saved reply `{saved.name}`, so it is not clear which to send: "
+            f"nothing was sent and draft d{d.id} still waits. Press Edit again and leave the menu empty to send "
+            f"your text, or leave the text as the draft to send the saved reply. Your text:\n{typed}", ok=False)
+    status = ctx.conversations.send_draft(conv, d, filled, ctx.actor, snippet=saved.name)
+    return CommandResult(f"Draft d{d.id} {'approved' if status == DraftStatus.APPROVED else 'edited'}: saved reply "
+                         f"`{saved.name}` sent to {conv.customer} (conversation #{conv.id}).",
+                         data={"snippet": saved.name, "conversation": conv.id})
 
 
 @command("reject", DRAFT, Arg("reason", "text", required=False, rest=True),

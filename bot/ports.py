@@ -215,6 +215,11 @@ class CoreAPI(Protocol):
         """A review-card button: the answer to show, or the Edit form to open (`snippet`: the Edit form again,
         its text filled from that saved reply)."""
 
+    async def submit_edit(self, actor: Actor, draft_id: int, text: str | None, *, snippet: str | None = None,
+                          delivery: str | None = None) -> CommandResult:
+        """The Edit form sent back: its text as `edit`, or the saved reply chosen in the form (sent filled as the
+        edit when the text was left as the draft or cleared; with a changed text too, nothing is sent)."""
+
     def snippet_choices(self, query: str = "", limit: int = 25) -> list[tuple[str, str]]:
         """Saved replies matching `query` (all when empty), (name, title), best first."""
 
