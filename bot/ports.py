@@ -77,6 +77,7 @@ class Store(Protocol):
     def atomic(self) -> AbstractContextManager: ...
     def analytics(self) -> Analytics: ...
     def reader(self) -> AbstractContextManager[Analytics]: ...
+    def reader_factory(self) -> Callable[[], AbstractContextManager[Analytics]] | None: ...
 
     # inbox
     def record_inbound(self, platform: str, event_id: str, kind: str, payload: dict) -> tuple[int, bool]: ...
@@ -196,6 +197,10 @@ class CoreAPI(Protocol):
     adapters: Mapping[str, "Adapter"]
     metrics: Watch
 
+    def acknowledging(self) -> AbstractContextManager[None]:
+        """Around the part of a platform request computed before it is answered: background work gives way."""
+        ...
+
     async def receive(self, event: InboundMessage) -> Receipt:
         """Record an inbound event; the adapter acknowledges the platform after this returns."""
 
@@ -212,6 +217,11 @@ class CoreAPI(Protocol):
                     delivery: str | None = None, snippet: str | None = None) -> CommandResult | EditForm:
         """A review-card button: the answer to show, or the Edit form to open (`snippet`: the Edit form again,
         its text filled from that saved reply)."""
+
+    async def submit_edit(self, actor: Actor, draft_id: int, text: str | None, *, snippet: str | None = None,
+                          delivery: str | None = None) -> CommandResult:
+        """The Edit form sent back: its text as `edit`, or the saved reply chosen in the form (sent filled as the
+        edit when the text was left as the draft or cleared; with a changed text too, nothing is sent)."""
 
     def snippet_choices(self, query: str = "", limit: int = 25) -> list[tuple[str, str]]:
         """Saved replies matching `query` (all when empty), (name, title), best first."""
