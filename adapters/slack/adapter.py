@@ -84,7 +84,15 @@ class SlackAdapter:
     # ---- Adapter protocol ----------------------------------------------------------------------------------
     async def start(self, core: CoreAPI) -> None:
         self.core = core
-        auth = await self._auth_test()
+        if self.client.session is None or self.client.session.closed:
+            # one pool of kept-alive connections for every Web API call: without it slack_sdk opens and closes a
+            # TCP (and TLS) connection per call, about two per new customer
+            self.client.session = aiohttp.ClientSession()
+        try:
+            auth = await self._auth_test()
+        except BaseException:
+            await self.client.session.close()
+            raise
         self.identity = Identity(str(auth.get("user_id", "")), str(auth.get("bot_id", "")), str(auth.get("team_id", "")))
         log.info("slack: connected as %s (bot %s) in team %s", auth.get("user"), self.identity.bot_user_id,
                  self.identity.team_id)
