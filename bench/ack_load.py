@@ -12,6 +12,7 @@ Afterwards the Tandem child counts the inbox rows, so a lost event shows as `los
 
     python bench/ack_load.py                          # 200 events/s for 10 s, 10 s drafts
     python bench/ack_load.py --rate 500 --seconds 10  # past saturation
+    python bench/ack_load.py --sweep 200,400,600,800,1000 --senders 2 --seconds 5   # where p99 passes 1 s
     python bench/ack_load.py --seed-db /tmp/tandem-bench-1m.db             # Tandem on a copy of a big log
     python bench/ack_load.py --seed-db /tmp/tandem-bench-1m.db --digests   # and digests built meanwhile
 
@@ -138,12 +139,15 @@ def envelope(run: str, i: int) -> str:
                        "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}]})
 
 
-async def offer(port: int, rate: float, n: int, run: str) -> tuple[list[float], int]:
-    """Send n signed events at `rate` per second, open loop; (latencies in seconds, non-2xx count)."""
+async def offer(port: int, rate: float, n: int, run: str, part: int = 0, parts: int = 1,
+                start_at: float | None = None) -> tuple[list[float], int]:
+    """Send n signed events at `rate` per second, open loop; (latencies in seconds, non-2xx count). With
+    `parts` senders, this one sends events part, part + parts, ... on the shared schedule from `start_at`
+    (wall clock)."""
     latencies: list[float] = []
     failures = 0
     url = f"http://127.0.0.1:{port}/slack/events"
-    bodies = [envelope(run, i) for i in range(n)]
+    bodies = [(i, envelope(run, i)) for i in range(part, n, parts)]
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
         async def one(body: str) -> None:
@@ -162,9 +166,9 @@ async def offer(port: int, rate: float, n: int, run: str) -> tuple[list[float], 
             latencies.append(time.perf_counter() - started)
             failures += not ok
 
-        start = time.perf_counter()
+        start = time.perf_counter() + ((start_at - time.time()) if start_at is not None else 0.0)
         tasks = []
-        for i, body in enumerate(bodies):
+        for i, body in bodies:
             wait = start + i / rate - time.perf_counter()
             if wait > 0:
                 await asyncio.sleep(wait)
@@ -173,19 +177,35 @@ async def offer(port: int, rate: float, n: int, run: str) -> tuple[list[float], 
     return latencies, failures
 
 
+def offer_part(port: int, rate: float, n: int, run: str, part: int, parts: int, start_at: float):
+    return asyncio.run(offer(port, rate, n, run, part, parts, start_at))
+
+
+def offer_from(senders: int, port: int, rate: float, n: int, run: str) -> tuple[list[float], int]:
+    """The load from `senders` processes (one Python sender tops out near 500 events/s)."""
+    if senders == 1:
+        return asyncio.run(offer(port, rate, n, run))
+    import multiprocessing
+
+    start_at = time.time() + 1.0 + 0.2 * senders  # every sender has started by then
+    with multiprocessing.get_context("spawn").Pool(senders) as pool:
+        parts = pool.starmap(offer_part, [(port, rate, n, run, k, senders, start_at) for k in range(senders)])
+    return [x for lat, _ in parts for x in lat], sum(f for _, f in parts)
+
+
 def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(p * 10) - 1] * 1000
 
 
 def run_one(kind: str, rate: float, n: int, delay: float, api_port: int, seed_db: str | None = None,
-            build: bool = False, warmup: float = 1.0) -> dict:
+            build: bool = False, warmup: float = 1.0, senders: int = 1) -> dict:
     extra = (["--seed-db", seed_db] if seed_db and kind == "tandem" else []) + (["--digests"] if build else [])
     child = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--delay", str(delay),
                               "--api-port", str(api_port), *extra],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     port = int(child.stdout.readline())
     time.sleep(warmup)  # let the child's start-up finish before the clock starts
-    latencies, failures = asyncio.run(offer(port, rate, n, kind[0]))
+    latencies, failures = offer_from(senders, port, rate, n, kind[0])
     child.stdin.write("done\n")
     child.stdin.flush()
     counts = json.loads(child.stdout.readline())
@@ -206,19 +226,25 @@ def main() -> None:
     parser.add_argument("--seed-db", help="run Tandem on a copy of this database (e.g. bench/digest_bench.py's)")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds between an app listening and the load")
     parser.add_argument("--digests", action="store_true", help="Tandem builds digests back to back meanwhile")
+    parser.add_argument("--senders", type=int, default=1, help="sending processes (past ~500 events/s use 2+)")
+    parser.add_argument("--sweep", help="comma-separated rates: p99 of both apps at each (the saturation point)")
     args = parser.parse_args()
     if args.serve:
         serving = {"tandem": lambda: serve_tandem(args.delay, args.api_port, args.seed_db, args.digests),
                    "bare": lambda: serve_bare(args.api_port), "api": serve_api}
         asyncio.run(serving[args.serve]())
         return
-    n = int(args.rate * args.seconds)
-    print(f"{n} signed events at {args.rate:g}/s, {args.delay:g} s per draft")
     api = subprocess.Popen([sys.executable, __file__, "--serve", "api"], stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, text=True)
     try:
         api_port = int(api.stdout.readline())
-        rows = [run_one(kind, args.rate, n, args.delay, api_port, args.seed_db, args.digests, args.warmup) for kind in ("bare", "tandem")]
+        if args.sweep:
+            sweep(args, api_port)
+            return
+        n = int(args.rate * args.seconds)
+        print(f"{n} signed events at {args.rate:g}/s, {args.delay:g} s per draft, {args.senders} sender(s)")
+        rows = [run_one(kind, args.rate, n, args.delay, api_port, args.seed_db, args.digests, args.warmup,
+                        args.senders) for kind in ("bare", "tandem")]
     finally:
         api.stdin.close()
         api.wait(30)
@@ -234,6 +260,18 @@ def main() -> None:
           f"applied {tandem['drained_s']:.1f} s later")
     if args.digests:
         print(f"digests built during the load: {len(tandem['digests'])}, seconds each: {tandem['digests']}")
+
+
+def sweep(args, api_port: int) -> None:
+    """p99 of both apps at each rate; the saturation point is the first rate whose p99 passes 1 second."""
+    print(f"{args.seconds:g} s at each rate, {args.delay:g} s per draft, {args.senders} sender(s)")
+    print(f"{'rate/s':>7} {'bare p99 ms':>12} {'tandem p99 ms':>14} {'bare non-2xx':>13} {'tandem non-2xx':>15} {'lost':>5}")
+    for rate in (float(r) for r in args.sweep.split(",")):
+        n = int(rate * args.seconds)
+        bare, tandem = (run_one(kind, rate, n, args.delay, api_port, args.seed_db, False, args.warmup, args.senders)
+                        for kind in ("bare", "tandem"))
+        print(f"{rate:>7g} {bare['p99']:>12.1f} {tandem['p99']:>14.1f} {bare['non2xx']:>13} {tandem['non2xx']:>15} "
+              f"{tandem['lost']:>5}", flush=True)
 
 
 if __name__ == "__main__":
