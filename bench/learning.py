@@ -24,6 +24,8 @@ Per week: top-1 (share of the week's questions whose draft came from the right a
 handoff rate, approved-unchanged rate, questions taught (that week and cumulative), and beside them the top-1
 of a knowledge base built from the whole train split on the same questions. `--json` prints one JSON object
 with a `weeks` list; `--png` draws the curve (matplotlib). A progress bar runs on stderr when it is a terminal.
+`--full-rebuilds` rebuilds the index from scratch on every teach instead, to compare the curve and the time;
+`--embeddings` runs the drafter with the embeddings extra instead of the default one.
 """
 from __future__ import annotations
 
@@ -109,19 +111,20 @@ class _Progress:
 
 
 def simulate(train, test, per_label: int = 3, weeks: int = 8, seed: int = 0, threshold: float = HANDOFF_THRESHOLD,
-             progress: bool = True) -> dict:
+             progress: bool = True, incremental: bool = True, encoder=None) -> dict:
     started, cpu_started = time.perf_counter(), time.process_time()
     labels = set(lab for _, lab in train)
     test = [(t, lab) for t, lab in test if lab in labels]  # a label the train split lacks has no article
     random.Random(seed).shuffle(test)
-    full = KBDrafter(load_kb_from_rows(train))
+    full = KBDrafter(load_kb_from_rows(train), encoder=encoder)
     full_labels = [label_of(a) for a in full.index.articles]
     full_right = np.asarray([full_labels[o[0]] == lab for o, (_, lab) in
                              zip(full.rank([t for t, _ in test], k=1)[0], test)])
     with tempfile.TemporaryDirectory(prefix="tandem-learning-") as tmp:
         folder = Path(tmp)
         ids = seed_kb(train, per_label, folder, seed)
-        kb = LiveKB(KBDrafter(load_kb(folder)), folder)
+        kb = LiveKB(KBDrafter(load_kb(folder), encoder=encoder), folder)
+        kb.drafter.incremental = incremental
         seeded = sum(len(a.questions) for a in kb.articles)
         bar = _Progress(len(test)) if progress else None
         out_weeks, cumulative, done = [], 0, 0
@@ -157,7 +160,7 @@ def simulate(train, test, per_label: int = 3, weeks: int = 8, seed: int = 0, thr
     return {
         "labels": len(labels), "train_questions": len(train), "test_questions": len(test),
         "seed_per_label": per_label, "seeded_questions": seeded, "weeks_count": weeks, "seed": seed,
-        "handoff_threshold": threshold, "drafter": "kb (default offline)",
+        "handoff_threshold": threshold, "drafter": "kb + MiniLM (embeddings extra)" if encoder is not None else "kb (default offline)", "incremental": incremental,
         "full_train_top1": float(full_right.mean()), "index_updates": updates,
         "seconds": round(time.perf_counter() - started, 1), "cpu_seconds": round(time.process_time() - cpu_started, 1),
         "load_average": [round(x, 2) for x in os.getloadavg()], "weeks": out_weeks,
@@ -177,7 +180,7 @@ def draw(report: dict, path: str, title: str) -> None:
     import matplotlib.pyplot as plt
 
     weeks = [w["week"] for w in report["weeks"]]
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
+    fig, ax = plt.subplots(figsize=(7, 4.6), dpi=120)
     ax.plot(weeks, [100 * w["top1"] for w in report["weeks"]], "o-", label="top-1 (taught as it works)")
     ax.plot(weeks, [100 * w["approved_unchanged_rate"] for w in report["weeks"]], "s--", label="approved unchanged")
     ax.plot(weeks, [100 * w["handoff_rate"] for w in report["weeks"]], "^:", label="handed off")
@@ -189,10 +192,12 @@ def draw(report: dict, path: str, title: str) -> None:
     ax.set_xticks(weeks)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="center right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
     ax2 = ax.twinx()
     ax2.bar(weeks, [w["taught_cumulative"] for w in report["weeks"]], alpha=0.12, color="black")
     ax2.set_ylabel("questions taught (cumulative, bars)")
+    ax.set_zorder(ax2.get_zorder() + 1)  # the curves and their legend over the bars
+    ax.patch.set_visible(False)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -232,6 +237,11 @@ def main(argv: list[str]) -> dict | None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON object with a `weeks` list")
     parser.add_argument("--png", help="draw the curve into this PNG file")
+    parser.add_argument("--full-rebuilds", action="store_true",
+                        help="rebuild the index fully on every teach instead of updating it (for comparison)")
+    parser.add_argument("--embeddings", action="store_true",
+                        help="the drafter with the embeddings extra (vectors cached under .cache/, as bench/quality.py)")
+    parser.add_argument("--title", help="the curve's title (default: the train file's folder)")
     parser.add_argument("--export-clinc150", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.export_clinc150:
@@ -246,11 +256,18 @@ def main(argv: list[str]) -> dict | None:
         test = read_labelled_csv(args.test, args.text_col, args.label_col)
     except (KBError, OSError) as exc:
         parser.exit(2, f"learning.py: {exc}\n")
-    report = simulate(train, test, args.seed_per_label, args.weeks, args.seed)
+    encoder = None
+    if args.embeddings:
+        from bench.quality import cached_encoder
+
+        encoder = cached_encoder()
+        encoder.encode([t for t, _ in train + test])  # every text once, into the cache: no cache write per question
+    report = simulate(train, test, args.seed_per_label, args.weeks, args.seed, incremental=not args.full_rebuilds,
+                      encoder=encoder)
     report["dataset"] = {"train": args.train, "test": args.test}
     if args.png:
-        draw(report, args.png, f"{Path(args.train).parent.name or Path(args.train).stem}: "
-                               f"{args.seed_per_label} questions per label to start")
+        name = args.title or Path(args.train).resolve().parent.name
+        draw(report, args.png, f"{name}: {args.seed_per_label} questions per label to start, taught as it works")
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -55,6 +55,7 @@ class KBDrafter:
         self._lock = threading.Lock()  # one writer of self.index at a time: apply, or a rebuild swapping in
         self._rebuild: threading.Thread | None = None
         self.rebuild_share: float | None = None  # None: bot.drafting.update.REBUILD_SHARE; inf: never rebuild
+        self.incremental = True  # False: every change rebuilds the index fully (the comparison in bench/learning.py)
 
     @property
     def kb_articles(self) -> list[Article]:
@@ -69,7 +70,7 @@ class KBDrafter:
         build starts in a background thread (see `updated`)."""
         started = time.perf_counter()
         with self._lock:
-            index, refitted = updated(self.index, changed, removed)
+            index, refitted = updated(self.index, changed, removed) if self.incremental else (None, 0)
             kind = "incremental"
             if index is None:
                 kind, index = "full", self._full(self.index, changed, removed)
