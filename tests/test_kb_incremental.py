@@ -199,3 +199,27 @@ def test_live_kb_writes_apply_incrementally(sample_dir):
     kb.write("login-2fa", text.replace("questions:\n", "questions:\n  - the app keeps crashing when I open it\n", 1))
     assert kb.drafter.updates == {"full": 1, "incremental": 1}
     assert kb.drafter.answer("app crashing when I open it").sources[0].id == "login-2fa"
+
+
+def test_drafts_in_another_thread_while_changes_apply_always_score_a_whole_index():
+    drafter = KBDrafter(load_kb(None))
+    ids = {a.id for a in drafter.index.articles}
+    stop, seen, errors = threading.Event(), [], []
+
+    def draft_meanwhile():
+        while not stop.is_set():
+            try:
+                seen.append(drafter.answer("my payment was declined at the till").sources[0].id)
+            except Exception as exc:  # pragma: no cover - the failure this test exists to catch
+                errors.append(exc)
+
+    worker = threading.Thread(target=draft_meanwhile)
+    worker.start()
+    try:
+        for n in range(15):
+            drafter.apply([with_question(drafter, "declined-purchase", f"card declined at shop number {n}")], [])
+    finally:
+        stop.set()
+        worker.join()
+    assert not errors and seen and set(seen) <= ids
+    assert drafter.updates["incremental"] == 15
