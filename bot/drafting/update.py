@@ -6,23 +6,27 @@ A full build fits the TF-IDF vocabularies and one linear SVM per article over ev
 examples, so `updated` makes a new index from the old one:
 
 * The vectorizers stay fitted; the new examples are transformed with them, and terms they bring are added to
-  the word vocabulary (bot.drafting.tfidf `extended`). Their rows are appended and the removed ones dropped,
-  so the nearest-example similarity sees a new question at once.
+  the vocabularies (bot.drafting.tfidf `extended`; the character one only while the KB has under 2,000
+  examples and keeps every n-gram). Their rows are appended and the removed ones dropped, so the
+  nearest-example similarity sees a new question at once.
 * Only the SVMs the change moves most are refitted. Article j's SVM is the solution of "j against every other
   example" with the squared hinge loss; an example j scores below -1 as a negative (outside the margin) has no
   loss and no weight in that solution, so adding or removing it leaves the solution exactly as it is (for the
   fixed features). So the refit covers the articles that own added or removed examples (new articles among
   them) and the articles that score one of those examples above -1, the `TOP_REFIT` highest per example: on a
-  10,000-question KB that is all of them (3-5 of 77 articles for one BANKING77 question); on a thin KB most
+  10,000-question KB that is nearly always all of them (4 of 77 articles on average for one BANKING77
+  question, bench/live_index.py); on a thin KB most
   articles keep their negatives inside the margin, and only the highest-scoring ones (those that compete
-  with the right article) are refitted, the rest left to the next full build. A new word's coefficient is
-  zero for every article not refitted, their exact solution (no other example has that word).
+  with the right article) are refitted, the rest left to the next full build. A new word's coefficient stays
+  zero for the articles not refitted: where the new example carries no weight that is exact, since no other
+  example has the word.
 * What is left behind until the next full build: idf weights that no longer count the new examples, and new
   character n-grams when the KB is large (there a term needs two examples to enter the vocabulary, and the
   count of the first is not kept). `REBUILD_SHARE` bounds that drift: once the examples added or removed since
   the last full build reach 10% of the examples it had, the drafter rebuilds fully in a background thread
   (bot.drafting.retrieval `KBDrafter`). Each rebuild then pays for at least a tenth of the KB's worth of
-  changes, so its cost per change stays at ~1/(0.1 n) of a build (0.5 ms per change for 10,000 questions);
+  changes, so its cost per change stays at 1/(0.1 n) of a build (about 5 ms per change for 10,000 questions,
+  against about 170 ms for the change itself);
   bench/live_index.py measures how close the incremental index stays to a full build in between.
 
 The old index is never modified (every array that changes is a new one), so a draft scoring it in another
