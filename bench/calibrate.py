@@ -1,4 +1,4 @@
-"""Fit the drafter's confidence curve (retrieval.CALIBRATION) on validation data only, never on test.
+"""Fit the drafter's confidence curve (CALIBRATION in bot/drafting/index.py) on validation data only, never on test.
 
 Data: BANKING77 train split 80/20 per intent with the 27 out-of-scope intents kept out of the KB (their
 held-out 20% are the out-of-scope examples), plus CLINC150 with the KB from train and the val + oos_val

@@ -4,8 +4,9 @@ Teaching writes articles into `TANDEM_KB` and people edit the same files by hand
 draft without a restart. This module is the one place that knows the folder: it writes an article atomically
 (a temporary file renamed over the old one, so a reader never sees half a file), notices files changed on
 disk (by modification time and size, polled), re-reads just those, and hands the changed and removed
-articles to the KB drafter's index (`KBDrafter.apply`). A file that no longer parses is logged and its last
-good version kept, so a typo in an editor never takes the bot down.
+articles to the KB drafter's index (`KBDrafter.apply`, which updates it incrementally: bot/drafting/update.py).
+A file that no longer parses is logged and its last good version kept, so a typo in an editor never takes the
+bot down.
 
 Re-indexing is CPU work. When a write comes from the event loop's thread (a teaching command), the file is
 written at once but the index update runs in one background thread (single-flight: writes that arrive while

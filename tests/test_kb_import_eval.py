@@ -110,11 +110,11 @@ def test_threaded_one_vs_rest_fit_equals_a_single_fit(monkeypatch):
     import numpy as np
     from sklearn.svm import LinearSVC
 
-    from bot.drafting import retrieval
+    from bot.drafting import index
 
     X, owners = _articles_problem(11)  # 11 articles: enough for the threaded path
-    monkeypatch.setattr(retrieval.os, "cpu_count", lambda: 2)
-    coef, intercept = retrieval._fit_one_vs_rest(X, owners)
+    monkeypatch.setattr(index.os, "cpu_count", lambda: 2)
+    coef, intercept = index._fit_one_vs_rest(X, owners)
     single = LinearSVC(C=0.5).fit(X, owners)
     assert coef.shape == single.coef_.shape == (11, 300)
     assert np.abs(coef - single.coef_).max() < 1e-3
@@ -125,11 +125,11 @@ def test_small_kb_or_one_core_fits_in_one_go(monkeypatch):
     import numpy as np
     from sklearn.svm import LinearSVC
 
-    from bot.drafting import retrieval
+    from bot.drafting import index
 
     X, owners = _articles_problem(3)
-    assert retrieval._fit_one_vs_rest(X, owners)[0].shape == (3, 300)
-    monkeypatch.setattr(retrieval.os, "cpu_count", lambda: 1)
+    assert index._fit_one_vs_rest(X, owners)[0].shape == (3, 300)
+    monkeypatch.setattr(index.os, "cpu_count", lambda: 1)
     X, owners = _articles_problem(9)
-    one_core, _ = retrieval._fit_one_vs_rest(X, owners)
+    one_core, _ = index._fit_one_vs_rest(X, owners)
     assert np.abs(one_core - LinearSVC(C=0.5).fit(X, owners).coef_).max() < 1e-3

@@ -14,187 +14,31 @@ and with embeddings how that similarity compares with the article's own examples
 similarity: a question far from an article relative to how tight its examples are is likely out of scope),
 with coefficients fitted once on public validation data (bench/calibrate.py, see docs/quality.md), so
 it reads as the probability that the top article is right.
+
+The index itself (the TF-IDF rows, the SVMs and the scoring arithmetic, with the constants above) lives in
+bot/drafting/index.py; a change to the knowledge base updates it incrementally (bot/drafting/update.py), and
+the drafter swaps the new index in with one assignment.
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
-import os
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_matrix, hstack
 
 from bot.drafting.base import DraftRequest, DraftResult
-from bot.drafting.linear import LinearSVC
-from bot.drafting.tfidf import TfidfVectorizer
+from bot.drafting.index import (  # noqa: F401  (re-exported: the drafter's names, as benchmarks and tests know them)
+    CALIBRATION, EMB_SCALE, SVM_C, W_EMB, W_LEX, KBIndex, Match, _fit_one_vs_rest, example_texts,
+)
+from bot.drafting.update import REBUILD_SHARE, needs_rebuild, updated
 from bot.kb import Article
 from bot.language import detect
 from vocab import Source
 
-# Fusion weights of the ranking score: svm + W_LEX * lexical-nn + W_EMB * embedding-nn.
-W_LEX, W_EMB, EMB_SCALE = 0.5, 1.0, 1.5
-# Logistic calibration of KBIndex.features' five columns (top score, margin, lexical nn, embedding nn,
-# embedding nn minus the article's typical embedding nn) -> P(top article right),
-# fitted by bench/calibrate.py on BANKING77 train (internal split) and CLINC150 val; intercept last.
-CALIBRATION = {
-    "lexical": (0.785, 1.7, 2.5, 0.0, 0.0, -1.636),
-    "embeddings": (1.223, 1.413, 1.587, -0.685, 4.339, -1.411),
-}
-
-
-@dataclass(frozen=True)
-class Match:
-    article: Article
-    score: float
-
-
-def _row_norms(*parts) -> np.ndarray:
-    """L2 norm of each row of the horizontal concatenation of sparse `parts` (0 -> 1, to divide by)."""
-    norms = np.sqrt(sum(np.asarray(m.multiply(m).sum(axis=1)).ravel() for m in parts))
-    norms[norms == 0] = 1.0
-    return norms
-
-
-def _unit_rows(m):
-    from scipy.sparse import diags
-
-    return diags((1.0 / _row_norms(m)).astype(np.float32)) @ m
-
-
-def _fit_one_vs_rest(X, owners: np.ndarray, C: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """LinearSVC(C).fit(X, owners)'s coefficients (articles x features) and intercepts, with its one-vs-rest
-    problems shared out over 2 threads.
-
-    liblinear solves one binary problem per article, one after another, and that is most of an index build.
-    Each thread fits the same multi-class SVM on labels where the articles of the other thread are one
-    extra "anyone else" label (-1): its binary problem for article k is still k against every other
-    example, so the coefficients are the ones a single fit gives (to liblinear's tolerance), in about 60%
-    of the time on 2 cores (liblinear runs without the GIL)."""
-    k = int(owners.max()) + 1
-    workers = min(2, os.cpu_count() or 1)
-    if workers < 2 or k < 8:
-        svm = LinearSVC(C=C).fit(X, owners)
-        return svm.coef_, svm.intercept_
-
-    def fit(classes: np.ndarray):
-        svm = LinearSVC(C=C).fit(X, np.where(np.isin(owners, classes), owners, -1))
-        rows = np.searchsorted(svm.classes_, classes)
-        return classes, svm.coef_[rows], svm.intercept_[rows]
-
-    coef, intercept = np.zeros((k, X.shape[1])), np.zeros(k)
-    with ThreadPoolExecutor(workers, thread_name_prefix="kb-index") as pool:
-        for classes, c, b in pool.map(fit, [np.arange(i, k, workers) for i in range(workers)]):
-            coef[classes], intercept[classes] = c, b
-    return coef, intercept
-
-
-class KBIndex:
-    """Everything needed to score articles for a question; built once per knowledge base."""
-
-    def __init__(self, articles: list[Article], encoder=None):
-        if not articles:
-            raise ValueError("the knowledge base has no articles")
-        self.articles = articles
-        self.encoder = encoder
-        docs, owners = [], []
-        for i, art in enumerate(articles):
-            for text in dict.fromkeys((art.title, *art.questions)):  # dedupe, keep order
-                docs.append(text)
-                owners.append(i)
-        self.owners = np.asarray(owners)
-        self.starts = np.flatnonzero(np.r_[True, self.owners[1:] != self.owners[:-1]])
-        min_df = 2 if len(docs) >= 2000 else 1
-        self.word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32)
-        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True,
-                                    min_df=min_df, dtype=np.float32)
-        lex = hstack([self.word.fit_transform(docs), self.char.fit_transform(docs)]).tocsr()
-        lex_unit = _unit_rows(lex).T.tocsr()  # features x examples
-        n_word = len(self.word.vocabulary_)
-        # kept split by vectorizer so a question needs no sparse concatenation (see score)
-        self.word_unit, self.char_unit = lex_unit[:n_word], lex_unit[n_word:]
-        self.emb = encoder.encode(docs) if encoder is not None else None
-        # how close an article's own examples are to each other: the yardstick for "is this question near it"
-        self.typical_emb = self._typical_nn(self.emb) if self.emb is not None else None
-        self.intercept = None  # no SVM for a one-article KB
-        if len(articles) > 1:
-            coef, intercept = _fit_one_vs_rest(self._features(lex, self.emb), self.owners)
-            # its decision function as plain products: (word | char | embedding) columns x articles
-            coef = np.ascontiguousarray(coef.T, dtype=np.float32)  # row per feature: cheap sparse @ dense
-            n_lex = lex.shape[1]
-            self.coef_word, self.coef_char = coef[:n_word], coef[n_word:n_lex]
-            self.coef_emb = coef[n_lex:] * EMB_SCALE if self.emb is not None else None
-            self.intercept = intercept.astype(np.float32)
-
-    def _typical_nn(self, vectors: np.ndarray) -> np.ndarray:
-        """Per article: median similarity of each example to its nearest other example of the same article."""
-        ends = np.r_[self.starts[1:], len(self.owners)]
-        out = np.full(len(self.articles), np.nan)
-        for k, (a, b) in enumerate(zip(self.starts, ends)):
-            if b - a >= 2:
-                sims = vectors[a:b] @ vectors[a:b].T
-                np.fill_diagonal(sims, -np.inf)
-                out[k] = np.median(sims.max(axis=1))
-        return np.nan_to_num(out, nan=float(np.nanmedian(out)) if np.isfinite(out).any() else 0.0)
-
-    def _features(self, lex, emb):
-        if emb is None:
-            return lex
-        return hstack([lex, csr_matrix(emb * EMB_SCALE)]).tocsr()
-
-    def _per_article_max(self, sims: np.ndarray) -> np.ndarray:
-        return np.maximum.reduceat(sims, self.starts, axis=1)
-
-    def score(self, questions: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Ranking scores (n x articles) and per-article nearest-example similarities (lexical, embedding).
-
-        The same arithmetic as stacking the word and character n-grams (and the embedding) into one row
-        and calling the SVM's decision_function, done part by part: a question is answered per message,
-        and the stacking and input checks cost more than the products themselves."""
-        word, char = self.word.transform(questions), self.char.transform(questions)
-        sims = (word @ self.word_unit + char @ self.char_unit).toarray()
-        lex_nn = self._per_article_max(sims / _row_norms(word, char)[:, None])
-        emb = self.encoder.encode(questions) if self.encoder is not None else None
-        emb_nn = self._per_article_max(emb @ self.emb.T) if emb is not None else None
-        if self.intercept is not None:
-            svm = word @ self.coef_word + char @ self.coef_char + self.intercept
-            if emb is not None:
-                svm = svm + emb @ self.coef_emb
-            if svm.shape[1] == 1:  # two articles: one column, the second class's score
-                svm = np.c_[-svm[:, 0], svm[:, 0]]
-        else:
-            svm = np.zeros_like(lex_nn)
-        total = svm + W_LEX * lex_nn
-        if emb_nn is not None:
-            total = total + W_EMB * emb_nn
-        return total, lex_nn, emb_nn
-
-    def features(self, questions: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Article ranking (n x articles, best first), calibration features of the top article, raw scores."""
-        if len(questions) > 256:  # bound the question x example similarity matrices
-            parts = [self.features(questions[i : i + 256]) for i in range(0, len(questions), 256)]
-            return tuple(np.concatenate(p) for p in zip(*parts))
-        total, lex_nn, emb_nn = self.score(questions)
-        order = np.argsort(-total, axis=1)
-        rows = np.arange(len(questions))
-        top, second = order[:, 0], order[:, 1] if total.shape[1] > 1 else order[:, 0]
-        top_score = total[rows, top]
-        margin = top_score - total[rows, second] if total.shape[1] > 1 else np.ones_like(top_score)
-        emb_col = emb_nn[rows, top] if emb_nn is not None else np.zeros_like(top_score)
-        emb_rel = emb_col - self.typical_emb[top] if emb_nn is not None else np.zeros_like(top_score)
-        feats = np.c_[top_score, margin, lex_nn[rows, top], emb_col, emb_rel]
-        return order, feats, total
-
-    def confidence(self, feats: np.ndarray) -> np.ndarray:
-        coef = np.asarray(CALIBRATION["embeddings" if self.encoder is not None else "lexical"])
-        z = feats @ coef[:-1] + coef[-1]
-        return 1.0 / (1.0 + np.exp(-z))
-
-    def search(self, question: str, k: int = 3) -> list[Match]:
-        order, _, total = self.features([question])
-        return [Match(self.articles[i], float(total[0, i])) for i in order[0, :k]]
+log = logging.getLogger(__name__)
 
 
 class KBDrafter:
@@ -206,6 +50,12 @@ class KBDrafter:
         started = time.perf_counter()
         self.index = KBIndex(articles, encoder=encoder)
         self.build_seconds = time.perf_counter() - started
+        self.updates = {"full": 1, "incremental": 0}  # index builds of each kind so far (logs, tests, bench)
+        self.last_update: dict = {"kind": "full", "refitted": len(articles), "seconds": self.build_seconds}
+        self._lock = threading.Lock()  # one writer of self.index at a time: apply, or a rebuild swapping in
+        self._rebuild: threading.Thread | None = None
+        self.rebuild_share: float | None = None  # None: bot.drafting.update.REBUILD_SHARE; inf: never rebuild
+        self.incremental = True  # False: every change rebuilds the index fully (the comparison in bench/learning.py)
 
     @property
     def kb_articles(self) -> list[Article]:
@@ -214,13 +64,58 @@ class KBDrafter:
     def apply(self, changed: list[Article], removed: list[str]) -> None:
         """Bring the index in step with changed (new or edited) and removed articles.
 
-        The new index is built beside the old one and swapped in with one assignment, so a draft in another
-        thread always scores against one whole index."""
+        Incrementally (bot.drafting.update): the change's examples and the SVMs it moves, nothing else. The new
+        index is made beside the old one and swapped in with one assignment, so a draft in another thread
+        always scores against one whole index. Once enough has changed since the last full build, a full
+        build starts in a background thread (see `updated`)."""
+        started = time.perf_counter()
+        with self._lock:
+            index, refitted = updated(self.index, changed, removed) if self.incremental else (None, 0)
+            kind = "incremental"
+            if index is None:
+                kind, index = "full", self._full(self.index, changed, removed)
+                refitted = len(index.articles)
+            self.index = index
+            self.updates[kind] += 1
+            self.last_update = {"kind": kind, "refitted": refitted, "seconds": time.perf_counter() - started}
+            share = REBUILD_SHARE if self.rebuild_share is None else self.rebuild_share
+            if kind == "incremental" and needs_rebuild(index, share) and self._rebuild is None:
+                self._rebuild = threading.Thread(target=self._rebuild_fully, name="tandem-kb-rebuild", daemon=True)
+                self._rebuild.start()
+
+    @staticmethod
+    def _full(index: KBIndex, changed: list[Article], removed: list[str]) -> KBIndex:
         gone = set(removed) | {a.id for a in changed}
-        articles = sorted([a for a in self.index.articles if a.id not in gone] + list(changed), key=lambda a: a.id)
+        articles = sorted([a for a in index.articles if a.id not in gone] + list(changed), key=lambda a: a.id)
         if not articles:
             raise ValueError("the knowledge base would have no articles")
-        self.index = KBIndex(articles, encoder=self.index.encoder)
+        return KBIndex(articles, encoder=index.encoder)
+
+    def _rebuild_fully(self) -> None:
+        """Build the index afresh from the articles as they are now, then bring in whatever changed meanwhile."""
+        try:
+            snapshot = self.index
+            fresh = KBIndex(snapshot.articles, encoder=snapshot.encoder)
+            with self._lock:
+                before = {a.id: a for a in snapshot.articles}
+                now = self.index.articles
+                changed = [a for a in now if before.get(a.id) is not a]
+                removed = sorted(set(before) - {a.id for a in now})
+                if changed or removed:
+                    caught_up, _ = updated(fresh, changed, removed)
+                    fresh = caught_up if caught_up is not None else self._full(fresh, changed, removed)
+                self.index = fresh
+                self.updates["full"] += 1
+        except Exception:  # the incremental index stays in use; the next change tries again
+            log.exception("knowledge base: the background rebuild of the index failed")
+        finally:
+            self._rebuild = None
+
+    def wait_rebuilt(self) -> None:
+        """Wait for a background rebuild in progress, if any (benchmarks, tests)."""
+        worker = self._rebuild
+        if worker is not None:
+            worker.join()
 
     def rank(self, questions: list[str], k: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Batch form for evaluation: top-k article indexes, confidences, and the raw scores."""

@@ -10,7 +10,9 @@ L2-normalised rows. tests/test_tfidf.py checks it against scikit-learn's output 
 """
 from __future__ import annotations
 
+import copy
 import re
+
 import numpy as np
 from scipy.sparse import csr_matrix
 
@@ -71,6 +73,30 @@ class TfidfVectorizer:
         if self.idf_ is None:
             raise ValueError("the vectorizer is not fitted")
         return self._weigh(self._count(docs, self.vocabulary_.get, len(self.vocabulary_)))
+
+    def extended(self, docs: list[str], n_docs: int) -> tuple["TfidfVectorizer", csr_matrix]:
+        """A copy that also knows the terms `docs` bring, and their rows; `n_docs`: documents in all, these included.
+
+        A knowledge base that grows by a question at a time keeps its fitted vectorizer (the rows of the
+        other documents stay valid) and adds the new terms after the old ones. A new term's idf is what a
+        fit would give it now, from its document frequency among `docs`: with min_df 1 every term of the
+        fitted documents is already in the vocabulary, so `docs` are the only documents that have it. The
+        old terms keep their idf until the next fit. With min_df > 1 a term's count among earlier documents
+        is not known, so the vocabulary stays as fitted (self is returned)."""
+        if self.idf_ is None:
+            raise ValueError("the vectorizer is not fitted")
+        if self.min_df > 1 or not docs:
+            return self, self.transform(docs)
+        grown = copy.copy(self)
+        grown.vocabulary_ = dict(self.vocabulary_)  # self stays usable, unchanged, by whoever holds it
+        start = len(grown.vocabulary_)
+        counts = grown._count(docs, lambda g: grown.vocabulary_.setdefault(g, len(grown.vocabulary_)), 0)
+        width = len(grown.vocabulary_)
+        counts = csr_matrix((counts.data, counts.indices, counts.indptr), shape=(len(docs), width))
+        if width > start:
+            df = np.bincount(counts.indices, minlength=width)[start:].astype(self.dtype)
+            grown.idf_ = np.r_[self.idf_, np.log((1 + n_docs) / (1 + df)) + 1].astype(self.dtype)
+        return grown, grown._weigh(counts)
 
     def _count(self, docs: list[str], column, width: int) -> csr_matrix:
         """Term counts, one row per document; `column` maps an n-gram to its column (None: not a term)."""
