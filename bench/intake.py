@@ -147,7 +147,7 @@ async def start(settings: Settings, drafter: CountingDrafter):
 async def settle(core, poll: float = 0.1, timeout: float = 3600.0) -> None:
     """Wait until the inbox is applied and no draft is in progress, then until the outbox is empty."""
     deadline = time.monotonic() + timeout
-    while core.store.count_inbox("pending") or core.store.drafts_in_progress():
+    while core.store.count_inbox("pending") or core.store.count_drafts_in_progress():  # counts: cheap to poll
         if time.monotonic() > deadline:
             raise TimeoutError("the core did not finish the burst in time")
         await asyncio.sleep(poll)

@@ -125,10 +125,6 @@ class Dispatcher:
         carrying the row's delivery key."""
         return dataclasses.replace(self.conversations.policy.action(self._raw_action(row)), key=delivery_key(row))
 
-    def _card(self, conv):
-        return self.conversations.policy.card(build_card(self.store, conv, self.conversations.snippets,
-                                                         self.conversations.sla_clock()))
-
     def _raw_action(self, row: dict):
         payload = json.loads(row["payload"])
         if row["kind"] == OutboxKind.SEND_MESSAGE:
@@ -205,11 +201,11 @@ class Dispatcher:
                 if message["author_kind"] in (AuthorKind.BOT, AuthorKind.AGENT) and conv.first_response_at is None:
                     self.store.change_conversation(conv.id, ConversationChange(first_response_at=self.store.now()))
             elif row["kind"] == OutboxKind.UPSERT_CARD:
-                conv = self.store.conversation(row["conversation_id"])
-                if delivery.ref and (conv.card_ref != delivery.ref or conv.card_channel != delivery.channel):
-                    self.store.set_card_ref(conv.id, delivery.channel, delivery.ref)
-                if self._card(conv) != action.card:  # changed while we were sending
-                    self.conversations.refresh_card(conv)
+                # The card is rendered once per row: a change made while it was in flight queued a row of its own
+                # (`enqueue_action` coalesces only with rows not yet tried), so nothing is rendered again to look.
+                # The action carries the ref it was built with; only the dispatcher sets it, one row at a time.
+                if delivery.ref and (action.ref != delivery.ref or action.channel != delivery.channel):
+                    self.store.set_card_ref(row["conversation_id"], delivery.channel, delivery.ref)
         return True
 
     async def _already_delivered(self, adapter: Adapter, row: dict, action):

@@ -65,7 +65,7 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
 
         The payload is kept as ASCII JSON: every character, even a lone surrogate that UTF-8 (hence SQLite)
         cannot hold, is stored as its escape, so whatever the platform delivered is recorded losslessly."""
-        cur = self.db.execute(
+        cur = self._run(
             "INSERT INTO inbox (platform, event_id, kind, payload, received_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (platform, event_id) DO NOTHING",
             (platform, event_id, kind, json.dumps(payload, ensure_ascii=True), self.now()),
@@ -78,19 +78,19 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
     def record_delivery(self, key: str, command: str = "") -> bool:
         """Remember that the agent input delivered under `key` is being executed. False if it was already:
         call it inside the command's transaction, so the key and the command's effect are kept together."""
-        cur = self.db.execute("INSERT INTO deliveries (key, at, command) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        cur = self._run("INSERT INTO deliveries (key, at, command) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
                               (key, self.now(), command[:80]))
         return cur.rowcount == 1
 
     def prune_deliveries(self, before: str) -> int:
         """Forget delivery keys recorded before `before` (platforms stop redelivering long before)."""
-        return self.db.execute("DELETE FROM deliveries WHERE at < ?", (before,)).rowcount
+        return self._run("DELETE FROM deliveries WHERE at < ?", (before,)).rowcount
 
     def pending_inbox(self, limit: int = 100) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,))
 
     def mark_inbox_done(self, inbox_id: int, error: str | None = None) -> None:
-        self.db.execute(
+        self._run(
             "UPDATE inbox SET status = ?, processed_at = ?, error = ? WHERE id = ?",
             ("error" if error else "done", self.now(), error, inbox_id),
         )
@@ -137,7 +137,7 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
         assignments = ", ".join(f"{column} = ?" for column in columns)
         if change.reopened is True:
             assignments += ", reopened_count = reopened_count + 1"
-        self.db.execute(f"UPDATE conversations SET {assignments} WHERE id = ?", [*columns.values(), conversation_id])
+        self._run(f"UPDATE conversations SET {assignments} WHERE id = ?", [*columns.values(), conversation_id])
         return self.conversation(conversation_id)
 
     def conversations_needing_agent(self) -> list[dict[str, Any]]:
@@ -185,13 +185,13 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
         )
 
     def mark_message_edited(self, message_id: int, new_text: str) -> None:
-        self.db.execute("UPDATE messages SET text = ?, edited_at = ? WHERE id = ?", (new_text, self.now(), message_id))
+        self._run("UPDATE messages SET text = ?, edited_at = ? WHERE id = ?", (new_text, self.now(), message_id))
 
     def mark_message_deleted(self, message_id: int) -> None:
-        self.db.execute("UPDATE messages SET deleted_at = ? WHERE id = ?", (self.now(), message_id))
+        self._run("UPDATE messages SET deleted_at = ? WHERE id = ?", (self.now(), message_id))
 
     def mark_message_delivered(self, message_id: int, platform_message_id: str) -> None:
-        self.db.execute(
+        self._run(
             "UPDATE messages SET delivered_at = ?, platform_message_id = COALESCE(NULLIF(?, ''), platform_message_id) "
             "WHERE id = ?",
             (self.now(), platform_message_id, message_id),
@@ -263,7 +263,7 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
         )
         ids = [r["id"] for r in rows]
         if ids:
-            self.db.execute(
+            self._run(
                 f"UPDATE drafts SET status = 'superseded', decided_at = ?, decided_by = ? "
                 f"WHERE id IN ({','.join('?' * len(ids))})",
                 [self.now(), by, *ids],
@@ -372,7 +372,7 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
         return row["value"] if row else None
 
     def set_setting(self, key: str, value: str) -> None:
-        self.db.execute(
+        self._run(
             "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             (key, value, self.now()),
