@@ -76,8 +76,8 @@ class NullAdapter:
     async def stop(self) -> None: ...
 
     async def deliver(self, action) -> Delivery:
-        self.delivered += 1
-        return Delivery(ref=f"r{self.delivered}", channel="agents")
+        self.delivered += 1  # a card updated in place keeps its ref, as on a platform
+        return Delivery(ref=getattr(action, "ref", None) or f"r{self.delivered}", channel="agents")
 
 
 def burst_message(i: int, questions: list[str], follow_up: bool = False) -> InboundMessage:

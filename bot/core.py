@@ -43,6 +43,7 @@ MAX_QUESTION_CHARS = 4000
 ALREADY_DONE = "Already done: this was received before, so nothing was done again."
 KEEP_DELIVERY_KEYS = timedelta(days=1)  # Slack signatures last 5 minutes, Discord interaction tokens 15
 PRUNE_EVERY = 3600.0  # seconds between prunes of old delivery keys
+FEED_BATCH = 100  # drafting jobs read per look
 T = TypeVar("T")
 
 
@@ -190,11 +191,13 @@ class Core:
         while True:
             await self._draft_wake.wait()
             self._draft_wake.clear()
-            while batch := self.store.drafts_in_progress(after_id=self._fed_up_to, limit=100):
-                for draft in batch:  # ids only grow, so a cursor finds new jobs without rescanning old ones
-                    self._fed_up_to = draft.id
-                    self._claimed.add(draft.id)
-                    await self._queue.put(draft.id)
+            while batch := self.store.drafting_ids(after_id=self._fed_up_to, limit=FEED_BATCH):
+                for draft_id in batch:  # ids only grow, so a cursor finds new jobs without rescanning old ones
+                    self._fed_up_to = draft_id
+                    self._claimed.add(draft_id)
+                    await self._queue.put(draft_id)
+                if len(batch) < FEED_BATCH:  # that was all; a job created since set the wake, so none is missed
+                    break
 
     async def _draft_worker(self) -> None:
         while True:
@@ -214,12 +217,10 @@ class Core:
         if draft is None or draft.status != DraftStatus.DRAFTING:
             return
         conv = self.store.conversation(draft.conversation_id)
-        message = self.store.message(draft.message_id)
-        history = tuple(
-            (m["author_kind"], m["text"])
-            for m in self.store.recent_messages(conv.id, limit=12)
-            if m["id"] < draft.message_id and m["author_kind"] != AuthorKind.NOTE
-        )
+        recent = self.store.recent_messages(conv.id, limit=12)
+        message = next((m for m in recent if m["id"] == draft.message_id), None) or self.store.message(draft.message_id)
+        history = tuple((m["author_kind"], m["text"]) for m in recent
+                        if m["id"] < draft.message_id and m["author_kind"] != AuthorKind.NOTE)
         question = message["text"][:MAX_QUESTION_CHARS]
         examples = ()
         if getattr(self.drafter, "uses_examples", False):  # only the LLM drafter: the KB drafter pays nothing

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 SEND_TIMEOUT = 30.0
 MAX_BACKOFF = 600.0
 IDLE_POLL = 5.0
+BATCH = 50  # rows read per look at the outbox
 COULD_NOT_LOOK = Delivery(ref="?could-not-look")
 
 
@@ -84,11 +85,12 @@ class Dispatcher:
 
     async def run(self) -> None:
         while True:
-            try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
-                async with asyncio.timeout(self._seconds_to_next()):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+            if not self._wake.is_set():  # woken already (the usual case under load): no need to look for a due time
+                try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+                    async with asyncio.timeout(self._seconds_to_next()):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
             self._wake.clear()
             self._sending = True
             try:
@@ -109,16 +111,23 @@ class Dispatcher:
         """Deliver everything due now, once each."""
         held: set[int] = set()
         while True:
-            rows = [r for r in self.store.due_actions(limit=50) if r["platform"] in self.adapters]
-            rows = [r for r in rows if r["conversation_id"] not in held]
+            due = self.store.due_actions(limit=BATCH)
+            rows = [r for r in due if r["platform"] in self.adapters and r["conversation_id"] not in held]
             if not rows:
                 return
+            unblocked = False  # a message sent lets the next one to its conversation go (`due_actions` held it back)
             for row in rows:
                 if row["conversation_id"] in held:
                     continue
                 if not await self._deliver(row):
                     if row["conversation_id"] is not None:
                         held.add(row["conversation_id"])
+                elif row["kind"] == OutboxKind.SEND_MESSAGE:
+                    unblocked = True
+            # a short batch was everything due: look again only if a sent message let another through (rows queued
+            # meanwhile woke the dispatcher, which comes back here)
+            if len(due) < BATCH and not unblocked:
+                return
 
     def _action(self, row: dict):
         """The row's action as the adapter receives it: every text cleaned by the outbound policy (bot/safety.py),

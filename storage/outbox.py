@@ -23,14 +23,15 @@ class OutboxStore(StoreBase):
         """Persist an outbound action before anyone tries to send it. Card updates coalesce per conversation;
         an action with an idempotency `key` is queued once ever (None when that key was queued before)."""
         kind = OutboxKind(kind)
-        if kind == OutboxKind.UPSERT_CARD and conversation_id is not None:
-            if self._one(
-                "SELECT id FROM outbox WHERE status = 'pending' AND kind = 'upsert_card' AND conversation_id = ? "
-                "AND attempts = 0",
-                (conversation_id,),
-            ):
-                return None
         now = self.now()
+        if kind == OutboxKind.UPSERT_CARD and conversation_id is not None:  # unless one waits; one statement
+            cur = self._run(
+                "INSERT INTO outbox (platform, kind, conversation_id, message_id, payload, next_attempt_at, created_at) "
+                "SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE status = 'pending' "
+                "AND kind = 'upsert_card' AND conversation_id = ? AND attempts = 0)",
+                (platform, kind, conversation_id, message_id, json.dumps(payload, ensure_ascii=False), now, now,
+                 conversation_id))
+            return cur.lastrowid if cur.rowcount == 1 else None
         if key is not None:
             cur = self._run(
                 "INSERT INTO outbox (platform, kind, conversation_id, message_id, payload, next_attempt_at, created_at,"

@@ -243,6 +243,19 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
             "SELECT 1 AS x FROM drafts WHERE conversation_id = ? AND status = 'drafting' LIMIT 1", (conversation_id,)
         ) is not None
 
+    def open_drafts(self, conversation_id: int) -> list[Draft]:
+        """The conversation's drafts still drafting or awaiting review, newest first: what its card shows, in one
+        read (a conversation has at most one open draft; the list tolerates more)."""
+        return [to_draft(r) for r in self._all(
+            "SELECT * FROM drafts WHERE conversation_id = ? AND status IN ('drafting', 'pending') ORDER BY id DESC",
+            (conversation_id,))]
+
+    def drafting_ids(self, after_id: int = 0, limit: int = 100) -> list[int]:
+        """Ids of the drafting jobs above `after_id`, oldest first, read from the status index alone: what the
+        core's feeder polls, so it must not build a record per job."""
+        return [r[0] for r in self._run(
+            "SELECT id FROM drafts WHERE status = 'drafting' AND id > ? ORDER BY id LIMIT ?", (after_id, limit))]
+
     def pending_draft(self, conversation_id: int) -> Draft | None:
         return to_draft(
             self._one(
@@ -346,6 +359,12 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
                 "details": json.dumps(details, ensure_ascii=False, default=str),
             }
         )
+    def draft_ready_details(self, conversation_id: int, draft_id: int) -> str | None:
+        """The details (JSON) of the draft's `draft_ready` audit row, the latest if several; None without one."""
+        row = self._one("SELECT details FROM events WHERE conversation_id = ? AND action = 'draft_ready' "
+                        "AND draft_id = ? ORDER BY id DESC LIMIT 1", (conversation_id, draft_id))
+        return row["details"] if row else None
+
     def events_for(self, conversation_id: int) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM events WHERE conversation_id = ? ORDER BY id", (conversation_id,))
 
