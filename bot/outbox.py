@@ -175,17 +175,22 @@ class Dispatcher:
 
     async def _deliver(self, row: dict) -> bool:
         adapter = self.adapters[row["platform"]]
-        if self._stale(row):
-            return True
+        in_flight = row["status"] == "sending"
         try:
-            action = self._action(row)
+            # one transaction for what is read to build the action and, for a row not in flight already, its
+            # `sending` mark, committed before the platform is called
+            with self.store.atomic():
+                if self._stale(row):
+                    return True
+                action = self._action(row)
+                if not in_flight:
+                    self.store.mark_action_sending(row["id"])
             async with asyncio.timeout(SEND_TIMEOUT):
-                delivery = await self._already_delivered(adapter, row, action) if row["status"] == "sending" else None
+                delivery = await self._already_delivered(adapter, row, action) if in_flight else None
                 if delivery is COULD_NOT_LOOK:
                     return self._retry(row, f"could not look up in-flight delivery on {row['platform']}", None,
                                        in_flight=True)
                 if delivery is None:
-                    self.store.mark_action_sending(row["id"])
                     try:
                         delivery = await adapter.deliver(action)
                     except BaseException:
