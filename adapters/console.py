@@ -25,6 +25,7 @@ import uuid
 from typing import TextIO
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.markdown import Markdown
 from rich.panel import Panel
@@ -220,12 +221,18 @@ class ConsoleAdapter:
         buttons = [button.typed for button in card_buttons(card)]
         if card.snippets:  # the saved-reply picker, as the console types it
             buttons.append(f"/snippet <name> {card.conversation_id}")
+        width = min(self.out.width, CARD_WIDTH)
+        title = f"conversation #{card.conversation_id} ({verb}) · {card.customer} · {card.state_label}"
+        if cell_len(title) > width - 6 and " · " in card.state_label:  # the frame would cut the label's note off
+            state, note = card.state_label.split(" · ", 1)
+            title = f"conversation #{card.conversation_id} ({verb}) · {card.customer} · {state}"
+            parts.append(Text(note))
         self.out.print(Panel(
             Group(*parts) if parts else Text(""),
-            title=Text(f"conversation #{card.conversation_id} ({verb}) · {card.customer} · {card.state_label}"),
+            title=Text(title),
             title_align="left",
             subtitle=Text(" · ".join(buttons) if buttons else "no actions"),
             subtitle_align="left",
             box=box.ROUNDED,
-            width=min(self.out.width, CARD_WIDTH),
+            width=width,
         ), soft_wrap=False)  # wrap inside the frame

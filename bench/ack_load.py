@@ -51,7 +51,7 @@ async def serve_api() -> None:
 
 
 async def digests(core, built: list[float]) -> None:
-    """Build and post the weekly digest back to back (each build in its worker thread, as `/tandem digest`)."""
+    """Build and post the weekly digest back to back (each build in its child process, as `/tandem digest`)."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -82,6 +82,9 @@ async def serve_tandem(delay: float, api_port: int, seed_db: str | None = None, 
         if seed_db:
             shutil.copyfile(seed_db, Path(tmp) / "t.db")  # the harness's database file
         async with SlackHarness(Path(tmp), drafter=drafter, api=api) as slack:
+            from tandem.runtime import freeze_start_up_heap
+
+            freeze_start_up_heap()  # as `tandem run` does once everything has started
             count = "SELECT count(*) FROM inbox"
             before = slack.core.store.db.execute(count).fetchone()[0]
             built: list[float] = []
@@ -92,8 +95,13 @@ async def serve_tandem(delay: float, api_port: int, seed_db: str | None = None, 
             if builder:
                 builder.cancel()
             rows = slack.core.store.db.execute(count).fetchone()[0] - before
+            waiting = slack.core.store.count_inbox("pending")  # recorded, not yet applied when the load ended
+            started = time.perf_counter()
+            while slack.core.store.count_inbox("pending"):  # the backlog the acknowledgements left behind
+                await asyncio.sleep(0.05)
             print(json.dumps({"recorded": rows, "draft_calls": drafter.calls, "peak_drafts": drafter.peak,
-                              "digests": [round(b, 2) for b in built]}), flush=True)
+                              "digests": [round(b, 2) for b in built], "unapplied_at_end": waiting,
+                              "drained_s": round(time.perf_counter() - started, 2)}), flush=True)
 
 
 async def serve_bare(api_port: int) -> None:
@@ -221,7 +229,9 @@ def main() -> None:
               f"{r['non2xx']:>8} {lost:>5}")
     bare, tandem = rows
     print(f"Tandem p99 / bare p99 = {tandem['p99'] / bare['p99']:.1f}x; "
-          f"draft calls {tandem['draft_calls']}, peak in flight {tandem['peak_drafts']}")
+          f"draft calls {tandem['draft_calls']}, peak in flight {tandem['peak_drafts']}; "
+          f"{tandem['unapplied_at_end']} events recorded but not yet applied when the load ended, "
+          f"applied {tandem['drained_s']:.1f} s later")
     if args.digests:
         print(f"digests built during the load: {len(tandem['digests'])}, seconds each: {tandem['digests']}")
 

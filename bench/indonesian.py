@@ -10,6 +10,7 @@ match is across languages). Drafters: lexical only, and lexical plus each local 
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.drafting.retrieval import KBDrafter  # noqa: E402
 from bot.kb import load_kb  # noqa: E402
+from bot.language import detect  # noqa: E402
 
 QUESTIONS = {
     "cancel-order": ["Saya mau membatalkan pembelian saya", "Pesanan saya belum dikirim, bisa dibatalkan?"],
@@ -47,10 +49,15 @@ QUESTIONS = {
 
 
 def _english_only(articles):
-    """The articles with only their English example questions (crude: the Indonesian ones removed by word)."""
+    """The articles with only their English example questions: a question goes when the language detector calls
+    it Indonesian or it has a common Indonesian word or chat abbreviation (short informal questions fool the
+    detector)."""
     id_words = {"saya", "bagaimana", "apakah", "bisa", "pesanan", "kode", "tidak", "cara", "kalau", "belum", "sampai",
-                "apa", "masuk", "dengan", "batalkan", "dibatalkan", "paket", "barang", "kapan", "di", "mana"}
-    keep = lambda q: not (set(q.lower().replace("?", " ").replace(",", " ").split()) & id_words)  # noqa: E731
+                "apa", "masuk", "dengan", "batalkan", "dibatalkan", "paket", "barang", "kapan", "di", "mana",
+                "sy", "gk", "gmn", "yg", "udh", "blm", "bs", "brp", "dmn", "knp", "tgl", "msh", "trs", "dong", "aja",
+                "kok", "mau", "pake", "hapus", "toko", "kartu", "lupa", "ganti", "ada", "hrs", "pas", "bgt"}
+    words = lambda q: set(re.findall(r"\w+", q.lower()))  # noqa: E731
+    keep = lambda q: not (words(q) & id_words) and detect(q, fallback="en")[0] == "en"  # noqa: E731
     return [dataclasses.replace(a, questions=tuple(q for q in a.questions if keep(q))) for a in articles]
 
 

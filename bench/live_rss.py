@@ -7,8 +7,7 @@ through DISCORD_API_URL / DISCORD_GATEWAY_URL) and a temporary SQLite file. When
 and the fake Discord has seen IDENTIFY, the bench waits `--settle` seconds and reads VmRSS from
 /proc/PID/status. Then it sends `-n` new customers (one message each, a different person each) over the
 Discord gateway, waits until every one is a conversation with its card posted, and reads VmRSS again. The
-first customer is sent and measured on its own: what only a first message loads (the language identifier's
-model) is a one-time cost, not growth per conversation.
+first customer is sent and measured on its own: what only a first message loads is a one-time cost, not growth per conversation.
 
     python bench/live_rss.py             # idle RSS, then 1,000 new customers
     python bench/live_rss.py -n 0        # idle RSS only

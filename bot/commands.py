@@ -45,7 +45,7 @@ def _refusal(ctx: Context, name: str, args: dict[str, Any]) -> CommandResult | N
     return None
 
 
-def _error(ctx: Context, cmd: Command, exc: CommandError) -> CommandResult:
+def _error(ctx: Context, cmd: Command, exc: CommandError, *, usage: bool = True) -> CommandResult:
     role = ctx.actor.role.name.lower()
     if isinstance(exc, OutOfScope):
         ctx.store.log_event(ctx.actor.label, AuditAction.COMMAND_REFUSED, actor_role=role, command=cmd.name,
@@ -56,7 +56,7 @@ def _error(ctx: Context, cmd: Command, exc: CommandError) -> CommandResult:
         return CommandResult(str(exc), ok=False)
     ctx.store.log_event(ctx.actor.label, AuditAction.COMMAND_ERROR, actor_role=role,
                         command=cmd.name, error=str(exc))
-    return CommandResult(f"{exc}\nUsage: `{cmd.usage}`" if "Usage" not in str(exc) else str(exc), ok=False)
+    return CommandResult(f"{exc}\nUsage: `{cmd.usage}`" if usage and "Usage" not in str(exc) else str(exc), ok=False)
 
 
 def invoke(ctx: Context, name: str, args: dict[str, Any]) -> CommandResult:
@@ -116,6 +116,21 @@ def press(ctx: Context, command: str, target_id: int, *, snippet: str | None = N
     return invoke(ctx, command, args)
 
 
+def submit_edit(ctx: Context, draft_id: int, text: str | None, snippet: str | None = None) -> CommandResult:
+    """The Edit form sent back: its text is `edit`; with a saved reply chosen in the form as well, the rule in
+    `desk.edit_with_snippet` decides what goes out (checked and logged like any command)."""
+    if not snippet:
+        return invoke(ctx, "edit", {"draft": draft_id, "text": text})
+    refused = _refusal(ctx, "edit", {"draft": draft_id, "snippet": snippet})
+    if refused is not None:
+        return refused
+    try:
+        with ctx.store.atomic():
+            return desk.edit_with_snippet(ctx, draft_id, text, snippet)
+    except CommandError as exc:
+        return _error(ctx, COMMANDS["edit"], exc, usage=False)
+
+
 @dataclass(frozen=True)
 class CardButton:
     """One button of a card as every adapter shows it: the command, the id it acts on, its label and tone
@@ -157,4 +172,4 @@ def card_buttons(card: CardView) -> list[CardButton]:
 
 
 __all__ = ["parse_picker_id", "picker_id", "Arg", "Button", "CardButton", "COMMANDS", "Command", "CommandError", "Context", "CUSTOMER_REFUSAL",
-           "card_buttons", "execute_line", "invoke", "parse_button_id", "press"]
+           "card_buttons", "execute_line", "invoke", "parse_button_id", "press", "submit_edit"]

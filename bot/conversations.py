@@ -87,17 +87,21 @@ class ConversationService(Routing):
                          style=Style.SYSTEM)
 
     def react(self, conv: Conversation, setting: str, *, remove: bool = False, ref: str | None = None) -> None:
-        """Queue a status reaction on the customer's first message, once ever per conversation and emoji (the
-        outbox key), so a restart or a replayed event never reacts twice; an empty setting: no reaction."""
+        """Queue a status reaction on the customer's first message, once per conversation, emoji and round (the
+        outbox key), so a restart or a replayed event never reacts twice for the same transition, while a
+        reopened conversation shows its status again (a round is the time between two reopens); an empty
+        setting: no reaction."""
         name = emojis.name_of(setting)
         ref = ref or self.store.first_customer_message_ref(conv.id)
         if not name or not ref:
             return
+        rounds = sum(1 for event in self.store.events_for(conv.id) if event["action"] == AuditAction.REOPEN)
         self.store.enqueue_action(conv.platform, OutboxKind.REACT,
                                   {"channel": conv.address.channel, "message_ref": ref, "emoji": name,
                                    "remove": remove},
                                   conversation_id=conv.id,
-                                  key=f"react:{conv.id}:{ref}:{name}:{'off' if remove else 'on'}")
+                                  key=f"react:{conv.id}:{ref}:{name}:{'off' if remove else 'on'}"
+                                      + (f":{rounds}" if rounds else ""))  # round 0 keeps the keys it always had
 
     def refresh_card(self, conv: Conversation, *, hold: float = 0.0) -> None:
         """Queue the card's update; `hold`: it may wait that long for the next change (see `request_draft`)."""
@@ -149,7 +153,8 @@ class ConversationService(Routing):
         return timedelta(hours=self.settings.tandem_reopen_hours)
 
     def reopen(self, conv: Conversation) -> Conversation:
-        """One fixed rule: back to the person who handled it, otherwise back to the bot. No ping-pong."""
+        """One fixed rule: back to the person who handled it, otherwise back to the bot. No ping-pong. The status
+        reaction goes back from ✅ to 👀 (a new round: the next resolve shows ✅ again)."""
         if conv.human_involved and (conv.assignee or conv.previous_assignee):
             conv = self._change(conv, state=State.WAITING_HUMAN, handoff_reason=Handoff.REOPENED,
                                 assignee=conv.assignee or conv.previous_assignee,
@@ -162,6 +167,8 @@ class ConversationService(Routing):
             conv = self._change(conv, state=State.BOT, handoff_reason=None, resolved_at=None, awaiting_rating=False,
                                 reopened=True)
             self.audit(TANDEM, AuditAction.REOPEN, conversation_id=conv.id, to="bot")
+        self.react(conv, self.settings.tandem_reaction_resolved, remove=True)  # open again: 👀 instead of ✅
+        self.react(conv, self.settings.tandem_reaction_seen)
         return conv
 
     # ---- handing over between the bot and people -----------------------------------------------------------
@@ -262,8 +269,10 @@ class ConversationService(Routing):
         return conv
 
     # ---- drafts --------------------------------------------------------------------------------------------
-    def send_draft(self, conv: Conversation, draft: Draft, final: str, agent: Actor) -> DraftStatus:
-        """An agent approved a draft as it is or with their edits: send it; a handoff is then satisfied."""
+    def send_draft(self, conv: Conversation, draft: Draft, final: str, agent: Actor, *, snippet: str | None = None
+                   ) -> DraftStatus:
+        """An agent approved a draft as it is or with their edits: send it; a handoff is then satisfied.
+        `snippet`: the saved reply sent in its place (named in the audit row)."""
         status = DraftStatus.APPROVED if final.strip() == (draft.text or "").strip() else DraftStatus.EDITED
         distance = Levenshtein.distance(draft.text or "", final)
         self.store.decide_draft(draft.id, status, agent.label, final_text=final, edit_distance=distance)
@@ -271,7 +280,8 @@ class ConversationService(Routing):
         if conv.state == State.WAITING_HUMAN:
             conv = self._change(conv, state=State.BOT, handoff_reason=None)
         action = AuditAction.EDIT if status == DraftStatus.EDITED else AuditAction.APPROVE
-        self.audit(agent, action, conversation_id=conv.id, draft_id=draft.id, edit_distance=distance)
+        self.audit(agent, action, conversation_id=conv.id, draft_id=draft.id, edit_distance=distance,
+                   **({"snippet": snippet} if snippet else {}))
         self.refresh_card(conv)
         return status
 

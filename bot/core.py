@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from bot import commands
+from bot.ackfirst import AckFirst
 from bot.config import Settings
 from bot.conversations import ConversationService
 from bot.drafting.examples import team_examples
@@ -61,9 +62,12 @@ def decode(payload: str) -> InboundMessage:
 
 
 async def finish(result):
-    """A command's answer; a `Later` one is computed in a worker thread, so the loop keeps acknowledging."""
+    """A command's answer; a `Later` one is computed off the loop (a worker thread, or the coroutine it gives,
+    which may use a child process), so the loop keeps acknowledging."""
     if isinstance(result, Later) and result.work is not None:
         try:
+            if asyncio.iscoroutinefunction(result.work):
+                return await result.work()
             return await asyncio.to_thread(result.work)
         except Exception:
             log.exception("command work failed after its transaction")
@@ -83,7 +87,8 @@ class Core:
         self.conversations = ConversationService(settings, store, self.policy, self.snippets)
         self.rules = ConversationRules(self.conversations, store, getattr(drafter, "name", "drafter"))
         self.adapters: dict[str, Adapter] = {}
-        self.outbox = Dispatcher(store, self.adapters, self.conversations)
+        self.ack = AckFirst()  # background steps give way while a platform request is answered (bot/ackfirst.py)
+        self.outbox = Dispatcher(store, self.adapters, self.conversations, gate=self.ack)
         self.sla = SlaWatch(store, self.conversations, self.outbox.wake)  # response-time alerts (bot/sla.py)
         self.metrics = Metrics(self)
         self._tasks: list[asyncio.Task] = []
@@ -153,6 +158,11 @@ class Core:
             await asyncio.sleep(0.005)
 
     # ---- intake ------------------------------------------------------------------------------------------
+    def acknowledging(self):
+        """Adapters wrap the part of a platform request they compute before answering it: meanwhile the core's
+        background work gives way (bot/ackfirst.py)."""
+        return self.ack.acknowledging()
+
     async def receive(self, event: InboundMessage) -> Receipt:
         """Record an inbound event (deduplicated by platform and event id). Fast: the adapter acks after this."""
         inbox_id, duplicate = self.store.record_inbound(  # the key must be storable; the payload is kept as sent
@@ -172,8 +182,8 @@ class Core:
                 self._inbox_wake.clear()
                 while rows := self.store.pending_inbox(limit=200):
                     while rows:
+                        await self.ack.turn()  # a backlog must not hold acknowledgements: give way before each turn
                         rows = rows[self._apply_turn(rows):]
-                        await asyncio.sleep(0)  # a backlog must not hold acknowledgements: yield after each turn
             finally:
                 self._busy -= 1
 
@@ -276,7 +286,7 @@ class Core:
         seconds = time.perf_counter() - started
         self.metrics.observe_draft(seconds)
         latency_ms = seconds * 1000
-        with self.store.atomic():
+        with self.store.atomic():  # no await between the drafter's answer and storing it: a stop must not lose it
             self.rules.apply_draft(draft_id, result, error, latency_ms)
         self.outbox.wake()
 
@@ -328,6 +338,14 @@ class Core:
         its text filled from that saved reply)."""
         result = self._once(delivery, f"button {command}",
                             lambda: commands.press(self._context(actor), command, target_id, snippet=snippet))
+        self._after_command()
+        return self.policy.answer(await finish(result))
+
+    async def submit_edit(self, actor: Actor, draft_id: int, text: str | None, *, snippet: str | None = None,
+                          delivery: str | None = None) -> CommandResult:
+        """The Edit form sent back: its text, or the saved reply chosen in it (`commands.submit_edit`)."""
+        result = self._once(delivery, "edit form",
+                            lambda: commands.submit_edit(self._context(actor), draft_id, text, snippet))
         self._after_command()
         return self.policy.answer(await finish(result))
 

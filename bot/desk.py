@@ -16,7 +16,7 @@ from bot.registry import COMMANDS, Arg, Button, CommandError, Context, Later, Ou
 from bot.snippets import Snippet
 from bot.sla import due_label
 from bot.texts import clip
-from vocab import CommandResult, Conversation, Draft, DraftStatus, Mode, Role, State, Tone
+from vocab import AuditAction, CommandResult, Conversation, Draft, DraftStatus, Mode, Role, State, Tone
 
 CONV = Arg("conversation", "conversation")
 DRAFT = Arg("draft", "draft")
@@ -168,6 +168,28 @@ def edit(ctx: Context, draft: int, text: str) -> CommandResult:
                          f"and sent to {conv.customer} (conversation #{conv.id}).")
 
 
+def edit_with_snippet(ctx: Context, draft: int, text: str | None, name: str) -> CommandResult:
+    """The Edit form sent back with a saved reply chosen beside its text (Discord: a form cannot fill its own text
+    box as Slack's does). The saved reply, filled for the conversation, goes out as the edit when the text was
+    left as the draft or cleared. A changed text as well is two answers at once: nothing is sent, the draft still
+    waits, and the agent gets their text back so nothing they wrote is lost."""
+    d, conv = _pending_draft(ctx, draft)
+    saved = find_snippet(ctx, name)
+    filled = fill_snippet(ctx, saved, conv)
+    typed = (text or "").strip()
+    if typed and typed not in ((d.text or "").strip(), filled.strip()):
+        ctx.store.log_event(ctx.who, AuditAction.COMMAND_ERROR, actor_role=ctx.actor.role.name.lower(),
+                            command="edit", conversation_id=conv.id, draft_id=d.id, error=f"changed text and saved reply {saved.name}")
+        return CommandResult(
+            f"You changed the text and chose the saved reply `{saved.name}`, so it is not clear which to send: "
+            f"nothing was sent and draft d{d.id} still waits. Press Edit again and leave the menu empty to send "
+            f"your text, or leave the text as the draft to send the saved reply. Your text:\n{typed}", ok=False)
+    status = ctx.conversations.send_draft(conv, d, filled, ctx.actor, snippet=saved.name)
+    return CommandResult(f"Draft d{d.id} {'approved' if status == DraftStatus.APPROVED else 'edited'}: saved reply "
+                         f"`{saved.name}` sent to {conv.customer} (conversation #{conv.id}).",
+                         data={"snippet": saved.name, "conversation": conv.id})
+
+
 @command("reject", DRAFT, Arg("reason", "text", required=False, rest=True),
          help="Discard a draft; the customer is told a person will answer", button=Button("Reject", Tone.DANGER))
 def reject(ctx: Context, draft: int, reason: str | None) -> CommandResult:
@@ -270,20 +292,15 @@ def mode(ctx: Context, mode: str | None) -> CommandResult:
 
 @command("digest", Arg("days", "days", required=False), help="Figures for the last N days (default 7)")
 def digest(ctx: Context, days: int | None) -> CommandResult:
-    """Built in a worker thread on a read connection of its own (a year of log takes a second of reading): the
-    loop keeps acknowledging meanwhile."""
+    """Built in a child process on a read connection of its own (a year of log takes seconds of reading and
+    charting): the loop keeps acknowledging meanwhile."""
     settings, store = ctx.conversations.settings, ctx.store
 
-    def build() -> CommandResult:
-        from bot.digest.figures import build_digest
-        from bot.digest.render import to_text
+    async def build() -> CommandResult:
+        from bot.digest.offload import build_off_loop
+        from bot.digest.publish import digest_answer
 
-        with store.reader() as queries:
-            result = build_digest(queries, days=days or 7, tz=settings.tandem_timezone, now=store.clock(),
-                                  low_confidence=settings.tandem_handoff_threshold)
-        cur = result.current
-        return CommandResult(to_text(result), data={
-            "opened": cur.opened, "resolved": cur.resolved, "acceptance": cur.acceptance, "drafts": cur.drafts,
-            "handoffs": cur.handoffs, "csat_average": cur.csat_average, "ratings": cur.csat_ratings})
+        return await build_off_loop(store, digest_answer, days or 7, settings.tandem_timezone, store.clock(),
+                                    settings.tandem_handoff_threshold)
 
     return Later("", work=build)

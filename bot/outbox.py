@@ -22,6 +22,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from bot.ackfirst import AckFirst
 from bot.cards import build_card
 from bot.conversations import ConversationService
 from bot.ports import Adapter, Store
@@ -68,8 +69,10 @@ def about(row: dict) -> dict:
 
 
 class Dispatcher:
-    def __init__(self, store: Store, adapters: Mapping[str, Adapter], conversations: ConversationService):
+    def __init__(self, store: Store, adapters: Mapping[str, Adapter], conversations: ConversationService,
+                 gate: AckFirst | None = None):
         self.store = store
+        self.gate = gate or AckFirst()  # deliveries give way while a platform request is answered
         self.adapters = adapters  # the core's registry: adapters registered later are seen too
         self.conversations = conversations
         self._wake = asyncio.Event()
@@ -119,6 +122,7 @@ class Dispatcher:
             for row in rows:
                 if row["conversation_id"] in held:
                     continue
+                await self.gate.turn()
                 if not await self._deliver(row):
                     if row["conversation_id"] is not None:
                         held.add(row["conversation_id"])

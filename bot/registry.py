@@ -4,7 +4,7 @@ arguments are parsed and checked. The handlers are in bot/desk.py; running them 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +16,11 @@ from vocab import Actor, CommandResult, Role, Tone
 @dataclass
 class Later(CommandResult):
     """A command whose answer takes heavy reading (the digest on a large log): the handler returns this, the
-    core runs `work` in a worker thread after the command's transaction, and the agent sees what `work`
-    returns. `work` must read on a connection of its own (`Store.reader()`), never write."""
+    core runs `work` after the command's transaction, and the agent sees what `work` returns. A plain function
+    runs in a worker thread; a coroutine function is awaited (it may hand the work to a child process).
+    `work` must read on a connection of its own (`Store.reader()`), never write."""
 
-    work: Callable[[], CommandResult] | None = None
+    work: Callable[[], CommandResult] | Callable[[], Awaitable[CommandResult]] | None = None
 
 
 class CommandError(Exception):

@@ -57,7 +57,7 @@ class Received:
         return self.status == "agent" or self.substantial
 
 
-def _same_substance(drafted: str, sent: str) -> bool:
+def same_substance(drafted: str, sent: str) -> bool:
     return fuzz.ratio(" ".join(drafted.split()).lower(), " ".join(sent.split()).lower()) >= SUBSTANTIAL
 
 
@@ -88,7 +88,7 @@ def received(store: Store, conv: Conversation, messages: list[Row] | None = None
         return None
     sources = draft.source_list
     answer = draft.final_text or draft.text or last["text"]
-    substantial = draft.status == DraftStatus.EDITED and not _same_substance(draft.text or "", answer)
+    substantial = draft.status == DraftStatus.EDITED and not same_substance(draft.text or "", answer)
     return Received(question, answer, sources[0].id if sources else None, str(draft.status), substantial, last["id"])
 
 

@@ -101,16 +101,36 @@ class Analytics:
             (start, end),
         )]
 
-    def knowledge_gaps(self, start: str, end: str, low_confidence: float, limit: int = 3000) -> list[str]:
-        """The customer messages (latest `limit`) whose draft failed, had low confidence, or was handed off for
-        low confidence: what the knowledge base did not answer. Questions removed by the retention purge are gone."""
-        return [r[0] for r in self._rows(
-            "SELECT m.text FROM drafts d JOIN messages m ON m.id = d.message_id "
+    def knowledge_gaps(self, start: str, end: str, low_confidence: float, limit: int = 3000) -> list[tuple[str, int]]:
+        """(text, conversation id) of the customer messages (latest `limit`, newest first) whose draft failed, had
+        low confidence, or was handed off for low confidence: what the knowledge base did not answer. Questions
+        removed by the retention purge are gone."""
+        return self._rows(
+            "SELECT m.text, m.conversation_id FROM drafts d JOIN messages m ON m.id = d.message_id "
             "WHERE d.created_at >= ? AND d.created_at < ? AND m.purged_at IS NULL "
             "AND (d.status = 'failed' OR d.handoff_reason = 'low_confidence' OR d.confidence < ?) "
             "ORDER BY d.created_at DESC LIMIT ?",
             (start, end, low_confidence, limit),
-        )]
+        )
+
+    def last_answers(self, conversation_ids: list[int]) -> list[tuple]:
+        """For each of these conversations, the last answer the customer got, as `teach` would take it:
+        (conversation id, author kind 'agent' | 'bot', its draft's status, drafted text, sent text, taught?),
+        taught meaning a lesson (not discarded) was already taken from the conversation."""
+        if not conversation_ids:
+            return []
+        marks = ",".join("?" * len(conversation_ids))
+        return self._rows(
+            f"""
+            SELECT m.conversation_id, m.author_kind, d.status, d.text, coalesce(d.final_text, m.text),
+                   EXISTS (SELECT 1 FROM lessons l WHERE l.conversation_id = m.conversation_id
+                           AND l.status != 'discarded')
+            FROM messages m LEFT JOIN drafts d ON d.id = m.draft_id
+            WHERE m.id IN (SELECT max(x.id) FROM messages x WHERE x.conversation_id IN ({marks})
+                           AND x.deleted_at IS NULL AND x.author_kind IN ('bot', 'agent') GROUP BY x.conversation_id)
+            """,
+            list(conversation_ids),
+        )
 
     # ---- events ------------------------------------------------------------------------------------------
     def handoffs_by_reason(self, start: str, end: str) -> dict[str, int]:

@@ -6,8 +6,9 @@ injected clock, so tests can travel in time and strings sort chronologically.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from typing import Any
 
 from storage.analytics import Analytics
@@ -19,6 +20,16 @@ from storage.records import to_conversation, to_draft
 from storage.voice import VoiceStore
 from storage.watch import WatchStore
 from vocab import Address, AuditAction, Conversation, ConversationChange, Draft
+
+
+@contextmanager
+def open_reader(path: str) -> Iterator[Analytics]:
+    """The digest's queries on a connection of their own to the database at `path`, closed after."""
+    db = open_db(path, migrate=False)
+    try:
+        yield Analytics(db)
+    finally:
+        db.close()
 
 
 class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
@@ -35,11 +46,13 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
         if self.path == ":memory:":
             yield Analytics(self.db)
             return
-        db = open_db(self.path, migrate=False)
-        try:
-            yield Analytics(db)
-        finally:
-            db.close()
+        with open_reader(self.path) as queries:
+            yield queries
+
+    def reader_factory(self) -> Callable[[], AbstractContextManager[Analytics]] | None:
+        """`reader()` as a picklable callable that another process can open on its own; None when the database
+        lives in this process's memory only."""
+        return None if self.path == ":memory:" else partial(open_reader, self.path)
 
     # ---- retention ---------------------------------------------------------------------------------------
     def purge_before(self, before: str, actor: str = "tandem") -> dict[str, int]:

@@ -46,7 +46,8 @@ def digest(ctx: click.Context, days: int | None, as_json: bool, png: str | None,
     store = open_store(settings.tandem_db)
     started = time.perf_counter()
     if post:
-        result, report = build_report(store, dsettings, days=days, low_confidence=settings.tandem_handoff_threshold)
+        result, report = build_report(store.reader, store.path, dsettings, days,
+                                      low_confidence=settings.tandem_handoff_threshold)
         queue_report(store, report, platforms)
         click.echo(f"digest queued for {', '.join(platforms)}; `tandem run` delivers it (chart {report.image_path})",
                    err=True)

@@ -9,6 +9,7 @@ adapters/ plus one line there.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -172,6 +173,15 @@ def services(core: Core) -> list:
     return [factory(core) for _, factory in _load(SERVICES)]
 
 
+def freeze_start_up_heap() -> None:
+    """What start-up built (modules, the knowledge-base index, the platform clients) lives as long as the
+    process: collect once, then take it out of the garbage collector's sight, so a full collection under load
+    walks only what came after. A full pass over the start-up heap (~100,000 objects) held the event loop
+    ~30 ms, long enough to show in the acknowledgements' tail."""
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(core: Core, adapters: list[Adapter], *, until: asyncio.Future | None = None) -> None:
     """Run the core and adapters until `until` completes or SIGINT/SIGTERM arrives."""
     loop = asyncio.get_running_loop()
@@ -195,6 +205,7 @@ async def serve(core: Core, adapters: list[Adapter], *, until: asyncio.Future | 
             health = HealthServer(core, core.settings.tandem_http_host, core.settings.tandem_http_port)
             await health.start()
         background = [asyncio.create_task(c) for c in services(core)]
+        freeze_start_up_heap()
         await stop
     finally:
         for task in background:

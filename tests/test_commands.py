@@ -5,7 +5,7 @@ import asyncio
 
 from bot.commands import COMMANDS
 from vocab import Actor, Role, State
-from tests.conftest import AGENT, LEAD, conv_of, say, start_core
+from tests.conftest import AGENT, LEAD, conv_of, make_settings, say, start_core
 
 CUSTOMER = Actor("test", "U-cara", "cara", Role.CUSTOMER)
 
@@ -190,15 +190,33 @@ async def test_drafts_are_written_d4_and_never_taken_for_conversations(core):
     assert approved.text == f"Draft d{second.id} approved and sent to bob (conversation #{bob.id})."
 
 
-async def test_the_digest_command_reads_in_a_worker_thread_not_on_the_loop(core, monkeypatch):
-    """`/tandem digest` on a large log reads for a second or more: the figures are built off the event loop,
-    so acknowledgements keep flowing meanwhile (the real builder runs; the wrapper only notes where)."""
+async def test_the_digest_command_builds_in_a_child_process_not_on_the_loop(core, monkeypatch):
+    """`/tandem digest` on a large log reads and charts for seconds: the figures are built in a fresh child
+    process, which shares no interpreter lock with the acknowledging loop. Proof: the builder in this process
+    is broken, and the answer still comes, built by a process that never saw the patch."""
+    import bot.digest.publish as publish
+
+    def broken(*args, **kwargs):
+        raise AssertionError("the digest was built in the acknowledging process")
+
+    monkeypatch.setattr(publish, "build_digest", broken)
+    await say(core, "How does pay in 4 work?")
+    result = await core.execute(AGENT, "digest 7")
+    assert result.ok, result.text
+    assert "1 conversation opened" in result.text or "1 conversations opened" in result.text
+    assert result.data["opened"] == 1
+
+
+async def test_an_in_memory_database_builds_the_digest_in_a_worker_thread(tmp_path, clock, monkeypatch):
+    """A database that lives only in this process cannot be read by a child: its digest is built in a worker
+    thread, still off the event loop."""
     import threading
 
-    import bot.digest.figures as figures
+    import bot.digest.publish as publish
 
+    core = await start_core(make_settings(tmp_path, tandem_db=":memory:"), clock)
     where: list[tuple[str, bool]] = []
-    real = figures.build_digest
+    real = publish.build_digest
 
     def noting(*args, **kwargs):
         try:
@@ -209,8 +227,11 @@ async def test_the_digest_command_reads_in_a_worker_thread_not_on_the_loop(core,
         where.append((threading.current_thread().name, on_loop))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(figures, "build_digest", noting)
-    await say(core, "How does pay in 4 work?")
-    result = await core.execute(AGENT, "digest 7")
-    assert result.ok and "1 conversations opened" in result.text or "1 conversation opened" in result.text
+    monkeypatch.setattr(publish, "build_digest", noting)
+    try:
+        await say(core, "How does pay in 4 work?")
+        result = await core.execute(AGENT, "digest 7")
+    finally:
+        await core.stop()
+    assert result.ok and result.data["opened"] == 1
     assert where and where[0][1] is False and where[0][0] != threading.main_thread().name

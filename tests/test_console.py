@@ -158,3 +158,37 @@ async def test_mode_alone_shows_the_current_mode(tmp_path):
         assert shown.ok and shown.text.startswith("Mode is ") and shown.data["mode"] == core.conversations.mode.value
     finally:
         await core.stop()
+
+
+async def test_console_resolve_confirmation_ratings_mode_and_ids(tmp_path):
+    """The smaller things agents trip over, through the console adapter: a card names conversation #1 and draft
+    d1; resolving over a waiting draft asks to confirm, then says what was discarded; only 1-5 is a rating and a
+    try at one is told how; `mode` alone says the mode."""
+    from tests.conftest import make_settings, start_console
+    from tandem.runtime import build_core
+
+    core = build_core(make_settings(tmp_path))
+    console, out = await start_console(core)
+    try:
+        await console.handle_line("bob> How does pay in 4 work?")
+        await core.wait_idle()
+        assert "conversation #1 (" in out.getvalue() and "draft d1 (" in out.getvalue()
+        asked = await console.handle_line("/resolve 1")
+        assert not asked.ok and "draft d1 waits for review" in asked.text and "`resolve 1 confirm`" in asked.text
+        assert core.store.conversation(1).state != "resolved"
+        done = await console.handle_line("/resolve 1 confirm")
+        assert done.ok and "Draft d1 was discarded unsent" in done.text
+        for attempt in ("7", "10/10"):
+            before = len(out.getvalue())
+            await console.handle_line(f"bob> {attempt}")
+            await core.wait_idle()
+            assert "reply with just one number from 1" in " ".join(out.getvalue()[before:].split())
+        assert core.store.conversation(1).state == "resolved" and core.store.ratings_for(1) == []
+        await console.handle_line("bob> 4")
+        await core.wait_idle()
+        assert core.store.ratings_for(1) == [4] and "Thank you for rating us 4/5." in out.getvalue()
+        assert (await console.handle_line("/mode")).text == "Mode is review (from TANDEM_MODE)."
+        shown = await console.handle_line("/show d1")
+        assert not shown.ok and "is a draft" in shown.text
+    finally:
+        await core.stop()

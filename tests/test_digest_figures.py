@@ -242,7 +242,7 @@ def test_chart_figure_has_three_panels_with_totals_the_period_before_and_the_acc
     digest = build_digest(Analytics(db), days=7, tz="UTC", now=NOW)
     fig = build_figure(digest)
     assert tuple(round(v) for v in fig.get_size_inches() * fig.dpi) == (WIDTH, HEIGHT)
-    top, middle, bottom, rate = fig.axes  # three panels and the acceptance rate's secondary axis
+    top, middle, bottom, _weeks, rate = fig.axes  # four panels and the acceptance rate's secondary axis
     assert [ax.get_title() for ax in (top, middle, bottom)] == [f"{TITLES[0]} (UTC)", TITLES[1], TITLES[2]]
     assert rate.bbox.bounds == bottom.bbox.bounds  # twinned on the drafts panel
     bars = [c for c in top.containers if isinstance(c, BarContainer)]
@@ -262,6 +262,21 @@ def test_chart_figure_has_three_panels_with_totals_the_period_before_and_the_acc
     assert acceptance.get_label().startswith("Acceptance rate") and rate.get_ylim()[1] <= 1.05
     labels = [t.get_text() for t in bottom.get_xticklabels()]
     assert labels[0] == "Mon 10 Mar" and labels[-1] == "Sun 16 Mar" and not any("so far" in t for t in labels)
+
+
+def test_chart_shows_the_acceptance_rate_of_each_of_the_last_8_weeks(db):
+    from bot.digest.chart import TITLES, build_figure
+
+    digest = build_digest(Analytics(db), days=7, tz="UTC", now=NOW)
+    assert digest.current.weekly_decided == [0] * 6 + [1, 3]  # E approved the week before; A, B, C this week
+    weeks = build_figure(digest).axes[3]
+    assert weeks.get_title() == TITLES[3]
+    labels = [t.get_text() for t in weeks.get_xticklabels()]
+    assert len(labels) == 8 and labels[-1] == "10 Mar –\n16 Mar" and labels[-2] == "03 Mar –\n09 Mar"
+    (line,) = weeks.get_lines()
+    assert list(line.get_ydata()[-2:]) == pytest.approx([1.0, 1 / 3])
+    notes = [a.get_text() for a in weeks.texts]
+    assert notes == ["no drafts\ndecided"] * 6 + ["100%\n(1)", "33%\n(3)"]
 
 
 def test_chart_labels_today_so_far_or_leaves_it_out_when_empty(db):
@@ -300,3 +315,42 @@ def test_teaching_figures(tmp_path):
     assert "2 drafts drawn from taught content, 1 approved unchanged" in text
     assert digest.current.weekly_acceptance[:7] == [None] * 7
     assert digest.current.weekly_acceptance[7] == pytest.approx(2 / 3)
+
+
+def test_a_gap_an_agent_answered_offers_to_teach_it(db):
+    """B's low-confidence draft was edited past recognition (4 of 10 characters): an agent's answer to the export
+    question, which D asked again; the gap names B, the latest such conversation, until a lesson is taken from it."""
+    (gap,) = build_digest(Analytics(db), days=7, tz="UTC", now=NOW).current.kb_gaps
+    assert gap.conversations == [4, 2] and (gap.agent_answer, gap.taught) == (2, None)
+    assert "agent answer in conversation #2: `teach 2`" in dict(to_report(build_digest(
+        Analytics(db), days=7, tz="UTC", now=NOW)).sections)["Knowledge-base gaps (articles to write)"]
+
+    clock = Clock()
+    s = Store(db, clock=clock)
+    # F: a question nobody could draft, answered by an agent in the thread; G: the same, its draft edited a little
+    f, m = _open(s, clock, "slack", (2025, 3, 14, 9, 0), "Do you ship to Norway?")
+    _draft(s, clock, f, m, (2025, 3, 14, 9, 0), (2025, 3, 14, 9, 0, 2), status="failed", text=None, confidence=None)
+    _reply(s, clock, f, "agent", "Yes, in 3-5 days.", "slack", (2025, 3, 14, 9, 5), (2025, 3, 14, 9, 5, 1),
+           author="alice")
+    g, m = _open(s, clock, "discord", (2025, 3, 14, 10, 0), "Can I pay in Bitcoin?")
+    d = _draft(s, clock, g, m, (2025, 3, 14, 10, 0), (2025, 3, 14, 10, 0, 2), text="We accept cards only.",
+               confidence=0.2)
+    clock.at(2025, 3, 14, 10, 1)
+    s.decide_draft(d, "edited", "bob", final_text="We accept cards only!", edit_distance=1)
+    _reply(s, clock, g, "bot", "We accept cards only!", "discord", (2025, 3, 14, 10, 1), (2025, 3, 14, 10, 1, 1), d)
+    s.add_lesson(conversation_id=2, platform="discord", workspace="", question="How do I export invoices?",
+                 answer="abcdWXYZij", language="en", article_id="export", kind="article", taught_by="bob",
+                 status="draft")
+
+    digest = build_digest(Analytics(db), days=7, tz="UTC", now=NOW)
+    gaps = {gap.question: gap for gap in digest.current.kb_gaps}
+    export = gaps["Export invoices to CSV please"]
+    assert (export.agent_answer, export.taught) == (None, 2)
+    assert gaps["Do you ship to Norway?"].agent_answer == f
+    assert (gaps["Can I pay in Bitcoin?"].agent_answer, gaps["Can I pay in Bitcoin?"].taught) == (None, None)
+    section = dict(to_report(digest).sections)["Knowledge-base gaps (articles to write)"]
+    assert f'"Do you ship to Norway?" — agent answer in conversation #{f}: `teach {f}`' in section
+    assert '"Export invoices to CSV please" (also: How do I export invoices?) — taught from conversation #2' \
+        in section
+    assert '"Can I pay in Bitcoin?" — no agent answer yet' in section
+    assert '"agent_answer": ' + str(f) in to_json(digest)

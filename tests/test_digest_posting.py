@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -34,6 +35,8 @@ async def test_digest_posted_to_slack_as_block_kit_with_the_chart(tmp_path):
         assert post["channel"] == slack.adapter.settings.slack_agent_channel
         assert blocks[0]["type"] == "header" and "Tandem weekly digest" in blocks[0]["text"]["text"]
         assert any("Acceptance" in f["text"] for b in blocks for f in b.get("fields", []))
+        gaps = next(b["text"]["text"] for b in blocks if "Knowledge-base gaps" in b.get("text", {}).get("text", ""))
+        assert re.search(r"agent answer in conversation #(\d+): `teach \1`", gaps), gaps  # what an agent answered
         assert slack.api.called("files.completeUploadExternal")
         png = list(slack.api.uploads.values())[0]
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
@@ -53,6 +56,8 @@ async def test_digest_posted_to_discord_as_embed_with_the_chart(tmp_path):
         embed = message["embeds"][0]
         assert "Tandem weekly digest" in embed["title"]
         assert any(f["name"] == "Acceptance" for f in embed["fields"])
+        gaps = next(f["value"] for f in embed["fields"] if f["name"].startswith("Knowledge-base gaps"))
+        assert re.search(r"agent answer in conversation #(\d+): `teach \1`", gaps), gaps
         assert message["files"][0]["filename"].endswith(".png")
         assert embed["image"]["url"] == f"attachment://{message['files'][0]['filename']}"
         assert message["allowed_mentions"] == {"parse": []}  # a report pings nobody

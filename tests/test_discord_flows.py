@@ -51,6 +51,29 @@ async def ask(desk: Desk, channel: str | None = None, text: str = QUESTION) -> d
     return msg
 
 
+async def open_edit(desk: Desk) -> dict:
+    """Press Edit on the latest card as the agent: the modal Tandem answered with."""
+    await press(desk, desk.world.agent, "Edit")
+    return desk.fake.find("POST", r"/interactions/\d+/[^/]+/callback")[-1].json
+
+
+def modal_fields(modal: dict) -> list[dict]:
+    """A modal's fields, each unwrapped from its Label (component type 18)."""
+    assert all(c["type"] == 18 for c in modal["data"]["components"])
+    return [c["component"] for c in modal["data"]["components"]]
+
+
+async def submit(desk: Desk, modal: dict, values: list) -> str:
+    """Submit `modal` as the agent with a value per field, in order: the ephemeral answer."""
+    fields = modal_fields(modal)
+    before = len(followups(desk.fake))
+    await desk.fake.dispatch("INTERACTION_CREATE", desk.world.modal_submit(
+        desk.world.agent, modal["data"]["custom_id"], {f["custom_id"]: v for f, v in zip(fields, values)}))
+    await desk.fake.wait_for("POST", r"/webhooks/\d+/[^/]+", count=before + 1)
+    await desk.idle()
+    return followups(desk.fake)[-1]
+
+
 async def press(desk: Desk, person: P.Person, label: str) -> None:
     card = card_of(desk.fake)
     before = len(desk.fake.find("POST", r"/interactions/\d+/[^/]+/callback"))
@@ -94,13 +117,14 @@ async def test_edit_through_the_modal(desk, fake):
     msg = await ask(desk)
     conv = desk.core.store.latest_conversation_at(conv_address(w, msg))
     draft = desk.core.store.pending_draft(conv.id)
-    await press(desk, w.agent, "Edit")
-    modal = fake.find("POST", r"/interactions/\d+/[^/]+/callback")[-1].json
+    modal = await open_edit(desk)
     assert modal["type"] == 9 and modal["data"]["custom_id"] == f"tandem:editsubmit:{draft.id}"
-    field = modal["data"]["components"][0]["components"][0]
-    assert field["value"] == draft.text  # prefilled with the draft
+    field, menu = modal_fields(modal)
+    assert field["type"] == 4 and field["value"] == draft.text  # prefilled with the draft
+    assert menu["type"] == 3 and menu["required"] is False  # the saved-reply menu is optional
 
-    submit = w.modal_submit(w.agent, modal["data"]["custom_id"], field["custom_id"], "Hi! A $7 fee after 10 days.")
+    submit = w.modal_submit(w.agent, modal["data"]["custom_id"],
+                            {field["custom_id"]: "Hi! A $7 fee after 10 days.", menu["custom_id"]: []})
     await fake.dispatch("INTERACTION_CREATE", submit)
     await fake.wait_for("POST", r"/webhooks/\d+/[^/]+")
     await desk.idle()
@@ -317,3 +341,42 @@ async def test_draft_ids_resolve_confirmation_and_mode_through_app_commands(desk
     approved = await slash(w.agent, "approve", {"draft": f"#d{draft.id}"})
     assert approved.startswith(f"Draft d{draft.id} approved and sent to ") and f"(conversation #{conv.id})" in approved
     assert "Mode is review" in await slash(w.lead, "mode", {})
+    assert "resolved; the customer was asked for a rating" in await slash(w.agent, "resolve", {"conversation": conv.id})
+    assert "1 (poor) to 5 (great)" in posts_in(fake, msg["id"])[-1]
+    for text in ("10/10", "5"):  # a try at a rating is told how; a lone 1-5 is the rating
+        await desk.send("MESSAGE_CREATE", w.customer_message(msg["id"], text))
+        await desk.idle()
+    said = posts_in(fake, msg["id"])
+    assert "reply with just one number from 1" in said[-2] and "5/5" in said[-1]
+    assert desk.core.store.ratings_for(conv.id) == [5]
+
+
+async def test_edit_modal_saved_reply_menu_sends_it_filled_as_the_edit(desk, fake):
+    w = desk.world
+    msg = await ask(desk)
+    conv = desk.core.store.latest_conversation_at(conv_address(w, msg))
+    draft = desk.core.store.pending_draft(conv.id)
+    modal = await open_edit(desk)
+    field, menu = modal_fields(modal)
+    assert {"greeting", "looking-into-it"} <= {o["value"] for o in menu["options"]} and len(menu["options"]) <= 25
+    said = await submit(desk, modal, [field["value"], ["looking-into-it"]])  # the text left as the draft
+    sent = posts_in(fake, msg["id"])[-1]
+    assert sent.startswith(f"Thanks, {conv.customer}. I'm looking into this now") and f"#{conv.id}" in sent
+    assert f"Draft d{draft.id} edited: saved reply `looking-into-it` sent to " in said
+    assert desk.core.store.draft(draft.id).status == "edited" and desk.core.store.draft(draft.id).final_text == sent
+    assert '"snippet": "looking-into-it"' in desk.core.store.events_named("edit")[-1]["details"]
+
+
+async def test_edit_modal_with_changed_text_and_a_saved_reply_sends_nothing_and_gives_the_text_back(desk, fake):
+    w = desk.world
+    msg = await ask(desk)
+    draft = desk.core.store.pending_draft(desk.core.store.latest_conversation_at(conv_address(w, msg)).id)
+    modal = await open_edit(desk)
+    mine = "Hi! The fee is $7 after ten days, sorry about that."
+    said = await submit(desk, modal, [mine, ["greeting"]])
+    assert "nothing was sent" in said and mine in said and f"d{draft.id}" in said
+    assert posts_in(fake, msg["id"]) == [] and desk.core.store.draft(draft.id).status == "pending"
+    said = await submit(desk, await open_edit(desk), ["", ["greetng"]])  # the box cleared, a name mistyped
+    assert "There is no saved reply `greetng`" in said and desk.core.store.draft(draft.id).status == "pending"
+    await submit(desk, await open_edit(desk), ["", ["greeting"]])  # the box cleared: the saved reply goes
+    assert posts_in(fake, msg["id"])[-1].startswith("Hi ")

@@ -203,3 +203,11 @@ async def test_base_urls_are_set_per_client_not_for_the_process(desk):
     assert str(DiscordWebSocket.DEFAULT_GATEWAY) == "wss://gateway.discord.gg/"
     assert desk.fake.find("GET", r"/users/@me"), "REST calls reached the fake"
     assert desk.adapter.client.ws is not None and desk.adapter.ready.is_set(), "the gateway is the fake's"
+
+
+def test_the_intents_tandem_asks_for_include_reactions_and_no_other_privileged_one():
+    from adapters.discord.adapter import intents
+
+    wanted = intents()
+    assert wanted.guild_reactions and wanted.dm_reactions  # the ticket reaction (MESSAGE_REACTION_ADD)
+    assert wanted.message_content and not wanted.members and not wanted.presences

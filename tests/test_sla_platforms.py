@@ -157,3 +157,73 @@ async def test_discord_assignment_and_warning_ping_only_the_assignee_in_the_card
         assert not desk.core.store.duty_agent("discord", w.guild_id, w.agent.id)["on_duty"]
     finally:
         await desk.stop()
+
+
+# ---- nobody assigned: the alert mentions every agent on duty, or nobody ----------------------------------------
+MANUAL = {**SLA, "tandem_assign": "manual"}
+
+
+async def test_console_manual_assignment_alerts_every_agent_on_duty(tmp_path):
+    clock = Clock()
+    core = build_core(make_settings(tmp_path, tandem_sla_first_response="10m", tandem_assign="manual"), clock=clock)
+    console, out = await start_console(core)
+    try:
+        await console.handle_line("/duty on")
+        await console.handle_line("/duty on ben")
+        await console.handle_line("bob> " + HUMAN)
+        await core.wait_idle()
+        assert core.store.conversation(1).assignee is None and "assigned to you" not in out.getvalue()
+        clock.advance(minutes=8)
+        await core.wait_idle()
+        (warning,) = [line for line in out.getvalue().splitlines() if "⏰ #1" in line]
+        assert set(warning.split(":")[0].split()[1:]) == {"@ana", "@ben"}
+    finally:
+        await core.stop()
+
+
+async def test_slack_manual_assignment_alerts_every_agent_on_duty(tmp_path):
+    clock = Clock()
+    async with SlackHarness(tmp_path, core=MANUAL, clock=clock, slack_agent_users=f"{AGENT},UAGENT2") as h:
+        await h.command("duty on")
+        await h.command("duty on UAGENT2", user=LEAD)
+        await h.say(HUMAN)
+        await h.settle()
+        conv = h.core.store.conversation(1)
+        assert conv.assignee is None and not h.replies(thread=conv.card_ref, channel=AGENTS)
+        clock.advance(minutes=8)
+        await h.settle()
+        (warning,) = h.replies(thread=conv.card_ref, channel=AGENTS)
+        mentions, _, text = warning.partition(" ⏰ ")
+        assert set(mentions.split()) == {f"<@{AGENT}>", "<@UAGENT2>"} and text.startswith("#1 ")
+
+
+async def test_discord_nobody_on_duty_alerts_without_pings_then_manual_mentions_every_agent_on_duty(fake, tmp_path):
+    clock = Clock()
+    desk = await Desk(fake, str(tmp_path / "t.db"), clock=clock, **MANUAL).start()
+    w = desk.world
+    try:
+        await desk.send("MESSAGE_CREATE", w.customer_message(w.support_channel, HUMAN))
+        await until(lambda: desk.core.store.conversation(1).card_ref, what="the card")
+        first = desk.core.store.conversation(1).card_ref
+        clock.advance(minutes=11)  # past the warning and the due time at once: one alert, the breach
+        await desk.idle()
+        await until(lambda: fake.posted(first), what="the breach")
+        (breach,) = fake.find("POST", rf"/channels/{first}/messages")
+        assert breach.json["content"].startswith("🚨 #1") and "Nobody is on duty" in breach.json["content"]
+        assert "<@" not in breach.json["content"] and not breach.json["allowed_mentions"].get("users")
+
+        await slash(desk, w.agent, "duty", {"state": "on"})
+        await slash(desk, w.lead, "duty", {"state": "on"})
+        await desk.send("MESSAGE_CREATE", w.customer_message(w.support_channel, HUMAN + " (2)"))
+        await until(lambda: desk.core.store.conversation(2) and desk.core.store.conversation(2).card_ref,
+                    what="the second card")
+        second = desk.core.store.conversation(2).card_ref
+        assert desk.core.store.conversation(2).assignee is None  # manual: nobody is picked
+        clock.advance(minutes=8)
+        await desk.idle()
+        await until(lambda: fake.posted(second), what="the warning")
+        (warning,) = fake.find("POST", rf"/channels/{second}/messages")
+        assert "⏰ #2" in warning.json["content"]
+        assert {str(u) for u in warning.json["allowed_mentions"]["users"]} == {w.agent.id, w.lead.id}
+    finally:
+        await desk.stop()

@@ -72,6 +72,11 @@ def test_manifest_declares_the_command_and_every_core_command_in_its_hint():
     assert "command: /tandem" in manifest and "is_enabled: true" in manifest
     hint = next(line for line in manifest.splitlines() if "usage_hint" in line)
     assert all(name in hint for name in COMMANDS)
+    import yaml
+
+    app = yaml.safe_load(manifest)  # the reactions: status reactions (write) and the ticket reaction (read, event)
+    assert {"reactions:read", "reactions:write"} <= set(app["oauth_config"]["scopes"]["bot"])
+    assert "reaction_added" in app["settings"]["event_subscriptions"]["bot_events"]
 
 
 # ---- translation --------------------------------------------------------------------------------------------

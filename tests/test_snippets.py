@@ -11,7 +11,7 @@ from bot.snippets import SnippetError, load_snippets
 from tests.conftest import AGENT, conv_of, make_settings, say, start_core
 from tests.test_console import FIXTURE_KB, tandem
 from tests.test_startup import assert_one_line_failure, base_env
-from vocab import EditForm, State
+from vocab import Actor, EditForm, Role, State
 
 
 def write(folder, name: str, text: str):
@@ -129,6 +129,25 @@ async def test_the_edit_form_offers_saved_replies_and_fills_one_for_the_draft(co
     unknown = await core.press(AGENT, "edit", draft.id, snippet="nope")
     assert not isinstance(unknown, EditForm) and "There is no saved reply `nope`" in unknown.text
     assert core.store.draft(draft.id).status == "pending"  # filling a form sends nothing
+
+
+async def test_a_form_sent_back_with_a_saved_reply_sends_it_unless_the_text_was_changed_too(core):
+    """The rule behind Discord's Edit form (its menu cannot fill the text box): the core decides, not the adapter."""
+    await say(core, "How does pay in 4 work?")
+    conv = conv_of(core)
+    draft = core.store.pending_draft(conv.id)
+    customer = Actor("test", "U-cara", "cara", Role.CUSTOMER)
+    refused = await core.submit_edit(customer, draft.id, draft.text, snippet="greeting")
+    assert not refused.ok and "only for the support team" in refused.text
+    both = await core.submit_edit(AGENT, draft.id, "My own words.", snippet="greeting")
+    assert not both.ok and both.text.endswith("Your text:\nMy own words.") and "Usage" not in both.text
+    assert core.store.draft(draft.id).status == "pending"
+    plain = await core.submit_edit(AGENT, draft.id, draft.text, snippet="greeting", delivery="k1")
+    assert plain.ok and plain.data["snippet"] == "greeting"
+    assert (await core.submit_edit(AGENT, draft.id, draft.text, snippet="greeting", delivery="k1")).data["duplicate"]
+    await core.wait_idle()
+    assert core.test_adapter.texts()[-1].startswith("Hi cara, this is ana from the Tandem Pay team")
+    assert json.loads(core.store.events_named("edit")[-1]["details"])["snippet"] == "greeting"
 
 
 def test_console_snippet_commands_end_to_end(tmp_path):

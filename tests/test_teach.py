@@ -215,3 +215,12 @@ def test_editing_a_file_keeps_its_front_matter_order_and_body():
     assert frontmatter.loads(version).content == frontmatter.loads(text).content
     back = kb_edit.unpublish_marks(kb_edit.remove_questions(added, {"can I pay in four parts?"}))
     assert frontmatter.loads(back).metadata == frontmatter.loads(text).metadata
+
+
+async def test_the_digest_points_at_an_agents_answer_to_a_gap_until_it_is_taught(desk, kb_dir):
+    conv = await agent_answers(desk, "Can I order by phone?", "Not yet: orders go through the app or the website.")
+    gaps = (await run(desk, LEAD, "digest")).text.split("Knowledge-base gaps")[1]
+    assert f'"Can I order by phone?" — agent answer in conversation #{conv.id}: `teach {conv.id}`' in gaps
+    assert (await run(desk, AGENT, f"teach {conv.id}")).ok
+    gaps = (await run(desk, LEAD, "digest")).text.split("Knowledge-base gaps")[1]
+    assert f"taught from conversation #{conv.id}" in gaps and f"`teach {conv.id}`" not in gaps

@@ -77,10 +77,18 @@ def test_kb_init_copies_the_sample_and_eval_needs_a_file_or_taught(tmp_path):
     assert usage.returncode == 2 and "--taught" in usage.stderr
 
 
+def console(tmp_path, lines: list[str]) -> str:
+    """What `tandem run` prints for these typed lines, on a copy of the fixture KB in tmp_path/kb."""
+    shutil.copytree(FIXTURE_KB, tmp_path / "kb")
+    env = {"TANDEM_DB": str(tmp_path / "c.db"), "TANDEM_KB": str(tmp_path / "kb"), "TANDEM_SUPPORT_HOURS": "24/7"}
+    result = tandem("run", stdin="\n".join([*lines, ""]), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_the_console_teaches_reviews_and_drafts_from_the_taught_article(tmp_path):
     kb_dir = tmp_path / "kb"
-    shutil.copytree(FIXTURE_KB, kb_dir)
-    scenario = "\n".join([
+    out = console(tmp_path, [
         "Can I pay with a gift card?",
         "/takeover 1",
         f"/reply 1 {GIFT}",
@@ -88,13 +96,34 @@ def test_the_console_teaches_reviews_and_drafts_from_the_taught_article(tmp_path
         "/kb pending",
         "/kb approve can-i-pay-with-a-gift-card",
         "dan> Can I pay with a gift card please?",
-        "",
     ])
-    env = {"TANDEM_DB": str(tmp_path / "c.db"), "TANDEM_KB": str(kb_dir), "TANDEM_SUPPORT_HOURS": "24/7"}
-    result = tandem("run", stdin=scenario, env=env, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
     assert "New article `can-i-pay-with-a-gift-card`" in out
     assert "1 article(s) wait for a lead" in out and "`can-i-pay-with-a-gift-card` approved" in out
     assert out.rindex("Gift cards cannot be used") > out.index("[dan] Can I pay with a gift card please?")
     assert "approved_by" in (kb_dir / "can-i-pay-with-a-gift-card.md").read_text()
+
+
+def _last_card(out: str, conversation: int) -> str:
+    start = out.rindex(f"conversation #{conversation} (updated)")
+    return out[start:out.index("╯", start)]
+
+
+def test_the_console_card_of_a_resolved_conversation_offers_to_save_what_an_agent_wrote(tmp_path):
+    out = console(tmp_path, [
+        "What happens if I pay late?",  # d1: edited past recognition
+        "/edit d1 We stopped charging late fees: a failed payment is simply retried after 2 days.",
+        "/resolve 1",
+        "dan> Can I pay with a gift card?",  # written by an agent after a takeover
+        "/takeover 2",
+        f"/reply 2 {GIFT}",
+        "/resolve 2",
+        "eve> What happens if I pay late?",  # d3: approved as drafted, nothing new to save
+        "/approve d3",
+        "/resolve 3",
+    ])
+    for conversation in (1, 2):
+        card = _last_card(out, conversation)
+        assert "Resolved" in card and "save it to the knowledge base?" in card  # whole, inside the frame
+        assert card.rstrip("─").endswith(f"/teach {conversation} [article] ")
+    card = _last_card(out, 3)
+    assert "Resolved" in card and "/teach" not in card and "knowledge base" not in card

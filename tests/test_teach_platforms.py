@@ -98,12 +98,16 @@ async def test_discord_an_edit_of_substance_becomes_a_version_a_lead_approves_wi
     assert frontmatter.load(kb_dir / "late-payment.md")["approved_by"] == "Carol"
 
 
+async def gift_card_question(desk: Desk):
+    msg = desk.world.customer_message(desk.world.support_channel, "Can I pay with a gift card?")
+    await desk.send("MESSAGE_CREATE", msg)
+    return desk.core.store.latest_conversation_at(conv_address(desk.world, msg))
+
+
 async def test_discord_save_to_knowledge_base_button_after_an_agent_reply(desk, fake, kb_dir):
     w = desk.world
     before = {p.stem for p in kb_dir.glob("*.md")}
-    msg = w.customer_message(w.support_channel, "Can I pay with a gift card?")
-    await desk.send("MESSAGE_CREATE", msg)
-    conv = desk.core.store.latest_conversation_at(conv_address(w, msg))
+    conv = await gift_card_question(desk)
     await slash(desk, w.agent, "reply", {"conversation": conv.id, "text": GIFT})
     assert "Save to knowledge base" in buttons(card_of(fake))
     await press(desk, w.agent, "Save to knowledge base")
@@ -111,3 +115,35 @@ async def test_discord_save_to_knowledge_base_button_after_an_agent_reply(desk, 
     assert load_article(kb_dir / f"{new}.md").answer == GIFT
     await slash(desk, w.lead, "kb", {"action": "approve", "article": new})
     assert not load_article(kb_dir / f"{new}.md").is_draft
+
+
+LATE = "We stopped charging late fees: a failed payment is simply retried after 2 days."
+
+
+async def test_slack_a_resolved_card_offers_to_save_an_answer_the_agent_edited_past_recognition(slack, kb_dir):
+    await slack.say("What happens if I pay late?")
+    await slack.settle()
+    draft = slack.core.store.draft(int(slack.buttons(slack.latest_card_blocks())["approve"].rsplit(":", 1)[1]))
+    await slack.command(f"edit d{draft.id} {LATE}")
+    await slack.settle()
+    await slack.command(f"resolve {draft.conversation_id}")
+    await slack.settle()
+    blocks = slack.latest_card_blocks()
+    assert list(slack.buttons(blocks)) == ["teach"] and "save it to the knowledge base?" in str(blocks)
+    await slack.press(slack.buttons(blocks)["teach"])
+    await slack.settle()
+    assert "approve_taught" in slack.buttons(slack.latest_card_blocks())  # a version of late-payment waits
+    assert load_article(kb_dir / "late-payment.md").answer.startswith("If a payment fails")  # not applied yet
+
+
+async def test_discord_a_resolved_card_offers_to_save_what_the_agent_wrote(desk, fake, kb_dir):
+    w = desk.world
+    before = {p.stem for p in kb_dir.glob("*.md")}
+    conv = await gift_card_question(desk)
+    await slash(desk, w.agent, "takeover", {"conversation": conv.id})
+    await slash(desk, w.agent, "reply", {"conversation": conv.id, "text": GIFT})
+    await slash(desk, w.agent, "resolve", {"conversation": conv.id})
+    card = card_of(fake)
+    assert list(buttons(card)) == ["Save to knowledge base"] and "save it to the knowledge base?" in str(card["embeds"])
+    await press(desk, w.agent, "Save to knowledge base")
+    assert load_article(kb_dir / f"{_taught_file(kb_dir, before)}.md").answer == GIFT

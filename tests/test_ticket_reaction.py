@@ -44,6 +44,24 @@ async def test_slack_an_agents_ticket_opens_a_conversation_with_the_author_as_cu
     assert history and history[-1].params.get("latest") == ts
 
 
+async def test_slack_connect_a_guest_from_another_workspace_becomes_the_customer(slack):
+    """A shared (Slack Connect) channel: the author belongs to another workspace; an agent's 🎫 opens the
+    conversation in ours with the guest as the customer, and the guest's own 🎫 does nothing."""
+    ts = slack.written(QUESTION, user="UGUEST1", channel=GENERAL)
+    slack.api.messages[GENERAL][-1].update(team="T0PARTNER", user_team="T0PARTNER")
+    await slack.react(ts, channel=GENERAL, user="UGUEST1")  # the guest reacting: a customer, nothing happens
+    await slack.settle()
+    assert count_conversations(slack.core) == 0
+    await slack.react(ts, channel=GENERAL)
+    await slack.settle()
+    conv = conversation_of(slack.core, Address("slack", GENERAL, ts, slack.adapter.identity.team_id))
+    assert conv is not None and conv.customer_id == "UGUEST1" and conv.workspace == slack.adapter.identity.team_id
+    assert len(slack.cards()) == 1
+    await slack.command(f"reply {conv.id} Hello from the support team.")
+    await slack.settle()
+    assert slack.replies(thread=ts, channel=GENERAL)[-1].endswith("Hello from the support team.")
+
+
 async def test_slack_a_thread_reply_is_read_from_its_thread(slack):
     parent = slack.written("hello all", user=AGENT, channel=GENERAL)
     ts = slack.written(QUESTION, channel=GENERAL, thread=parent)

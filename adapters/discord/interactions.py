@@ -31,6 +31,8 @@ EDIT_SUBMIT = re.compile(r"tandem:editsubmit:(?P<id>\d+)")
 PICKER_ID = r"tandem:snippet-to:(?P<id>\d+)"  # bot.cards.picker_id
 MENU_OPTIONS = 25  # Discord's most options in a select menu (`/tandem snippets` lists them all)
 TEXT_FIELD = "text"
+SNIPPET_FIELD = "snippet"  # the Edit form's saved-reply menu
+SNIPPET_HELP = "Sent in place of the draft when the text above is left as it is or cleared."
 NO_PINGS = discord.AllowedMentions.none()
 MODAL_TEXT_LIMIT = 4000
 # Who sees `/tandem` by default: members who can manage messages (moderators, admins). A server admin can
@@ -67,8 +69,9 @@ def _opens_form(command: str) -> bool:
 
 
 async def run(interaction: discord.Interaction, command: str, args: dict[str, Any] | None = None, *,
-              target_id: int | None = None) -> None:
-    """Defer, call the core, answer: the one path for buttons (`target_id`), modal submits and app commands.
+              target_id: int | None = None, form: bool = False) -> None:
+    """Defer, call the core, answer: the one path for buttons (`target_id`), modal submits (`form`: the Edit
+    form's fields in `args`) and app commands.
 
     A button declared as opening a form is not deferred, because a form must be the interaction's first
     response (the core's answer takes milliseconds)."""
@@ -81,12 +84,16 @@ async def run(interaction: discord.Interaction, command: str, args: dict[str, An
         if not interaction.response.is_done() and not (target_id is not None and _opens_form(command)):
             await interaction.response.defer(ephemeral=True, thinking=True)
         key = f"discord:interaction:{interaction.id}"
-        if target_id is None:
+        if form:
+            fields = args or {}
+            outcome = await adapter.core.submit_edit(actor, fields["draft"], fields.get("text"),
+                                                     snippet=fields.get("snippet"), delivery=key)
+        elif target_id is None:
             outcome = await adapter.core.invoke(actor, command, args or {}, delivery=key)
         else:
             outcome = await adapter.core.press(actor, command, target_id, delivery=key)
         if isinstance(outcome, EditForm):
-            await interaction.response.send_modal(EditModal(outcome.draft_id, outcome.text))
+            await interaction.response.send_modal(EditModal(outcome.draft_id, outcome.text, outcome.snippets))
             return
     except discord.HTTPException as exc:
         log.warning("could not acknowledge %s from %s: %s", command, actor.label, exc)
@@ -123,16 +130,21 @@ class CardButtonItem(discord.ui.DynamicItem[discord.ui.Button], template=transla
         await run(interaction, self.command, target_id=self.target_id)
 
 
+def snippet_options(snippets: tuple[tuple[str, str], ...]) -> list[discord.SelectOption]:
+    """A menu's saved replies (name, title) as Discord options: the title shown, the name as value and under it."""
+    return [discord.SelectOption(label=clip(title, 100), value=name[:100], description=clip(name, 100))
+            for name, title in snippets[:MENU_OPTIONS]]
+
+
 class SnippetPicker(discord.ui.DynamicItem[discord.ui.Select], template=PICKER_ID):
     """The card's saved-reply menu: choosing one sends it to the card's conversation, as `snippet` does. Like the
     buttons, its custom id carries the conversation, so a card posted before a restart keeps working."""
 
     def __init__(self, conversation_id: int, snippets: tuple[tuple[str, str], ...] = ()) -> None:
-        options = [discord.SelectOption(label=clip(title, 100), value=name[:100], description=clip(name, 100))
-                   for name, title in snippets[:MENU_OPTIONS]]
         super().__init__(discord.ui.Select(custom_id=picker_id(conversation_id), placeholder="Send a saved reply…",
                                            min_values=1, max_values=1,
-                                           options=options or [discord.SelectOption(label="-", value="-")]))
+                                           options=snippet_options(snippets) or [discord.SelectOption(label="-",
+                                                                                                      value="-")]))
         self.conversation_id = conversation_id
 
     @classmethod
@@ -145,27 +157,49 @@ class SnippetPicker(discord.ui.DynamicItem[discord.ui.Select], template=PICKER_I
 
 
 class EditModal(discord.ui.Modal):
-    """The Edit form, prefilled with the draft. Its submit is handled by `on_modal_submit`, not in memory."""
+    """The Edit form, prefilled with the draft, with a menu of saved replies under it (optional): a Discord form
+    cannot fill its text box from the menu as Slack's does, so the core decides on submit what a choice means
+    (`Core.submit_edit`). Its submit is handled by `on_modal_submit` from the payload, not in memory."""
 
-    def __init__(self, draft_id: int, text: str) -> None:
+    def __init__(self, draft_id: int, text: str, snippets: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(title=f"Edit draft d{draft_id}"[:45], custom_id=f"tandem:editsubmit:{draft_id}", timeout=900)
-        self.add_item(discord.ui.TextInput(label="Reply to the customer", custom_id=TEXT_FIELD,
-                                           style=discord.TextStyle.paragraph, default=text[:MODAL_TEXT_LIMIT],
-                                           max_length=MODAL_TEXT_LIMIT, required=True))
+        self.add_item(discord.ui.Label(text="Reply to the customer", component=discord.ui.TextInput(
+            custom_id=TEXT_FIELD, style=discord.TextStyle.paragraph, default=text[:MODAL_TEXT_LIMIT],
+            max_length=MODAL_TEXT_LIMIT, required=False)))
+        if snippets:
+            self.add_item(discord.ui.Label(
+                text="Or send a saved reply instead", description=SNIPPET_HELP,
+                component=discord.ui.Select(custom_id=SNIPPET_FIELD, placeholder="Choose a saved reply…",
+                                            options=snippet_options(snippets), min_values=0, max_values=1,
+                                            required=False)))
 
 
-def _field_value(components: list, field_id: str) -> str | None:
-    """Find a text input's value in a modal submit, whether wrapped in action rows (type 1) or labels (18)."""
+def _field(components: list, field_id: str) -> dict | None:
+    """A field of a modal submit, whether wrapped in action rows (type 1) or labels (18): a text input carries
+    its `value`, a string select its chosen `values`."""
     for comp in components or ():
         if not isinstance(comp, dict):
             continue
-        if comp.get("custom_id") == field_id and "value" in comp:
-            return str(comp["value"])
+        if comp.get("custom_id") == field_id and ("value" in comp or "values" in comp):
+            return comp
         nested = comp.get("components") or ([comp["component"]] if isinstance(comp.get("component"), dict) else [])
-        found = _field_value(nested, field_id)
+        found = _field(nested, field_id)
         if found is not None:
             return found
     return None
+
+
+def _field_value(components: list, field_id: str) -> str | None:
+    """A text input's value in a modal submit (None when it is not there)."""
+    found = _field(components, field_id)
+    return str(found["value"]) if found is not None and "value" in found else None
+
+
+def _chosen(components: list, field_id: str) -> str | None:
+    """The option chosen in a string select of a modal submit (None when nothing was chosen)."""
+    found = _field(components, field_id)
+    values = (found or {}).get("values") or ()
+    return str(values[0]) if values else None
 
 
 async def on_modal_submit(interaction: discord.Interaction) -> None:
@@ -173,8 +207,9 @@ async def on_modal_submit(interaction: discord.Interaction) -> None:
     match = EDIT_SUBMIT.fullmatch(str(data.get("custom_id", "")))
     if match is None:
         return
-    text = _field_value(data.get("components", []), TEXT_FIELD)
-    await run(interaction, "edit", {"draft": int(match["id"]), "text": text})
+    components = data.get("components", [])
+    await run(interaction, "edit", {"draft": int(match["id"]), "text": _field_value(components, TEXT_FIELD),
+                                    "snippet": _chosen(components, SNIPPET_FIELD)}, form=True)
 
 
 # ---- /tandem app commands, generated from the registry ----------------------------------------------------

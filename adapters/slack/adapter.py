@@ -29,15 +29,17 @@ from .translate import PLATFORM, Identity, ids_as_strings
 log = logging.getLogger(__name__)
 
 
-def socket_handler(app: AsyncApp, app_token: str | None):
-    """bolt's Socket Mode handler, given string ids (see translate.ids_as_strings) before bolt reads them."""
+def socket_handler(app: AsyncApp, app_token: str | None, core: CoreAPI):
+    """bolt's Socket Mode handler, given string ids (see translate.ids_as_strings) before bolt reads them; the
+    core's background work gives way while an envelope is handled and acknowledged."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     class Handler(AsyncSocketModeHandler):
         async def handle(self, client, req) -> None:
             if isinstance(req.payload, dict):
                 ids_as_strings(req.payload)
-            await super().handle(client, req)
+            with core.acknowledging():
+                await super().handle(client, req)
 
     return Handler(app, app_token)
 
@@ -82,12 +84,20 @@ class SlackAdapter:
     # ---- Adapter protocol ----------------------------------------------------------------------------------
     async def start(self, core: CoreAPI) -> None:
         self.core = core
-        auth = await self._auth_test()
+        if self.client.session is None or self.client.session.closed:
+            # one pool of kept-alive connections for every Web API call: without it slack_sdk opens and closes a
+            # TCP (and TLS) connection per call, about two per new customer
+            self.client.session = aiohttp.ClientSession()
+        try:
+            auth = await self._auth_test()
+        except BaseException:
+            await self.client.session.close()
+            raise
         self.identity = Identity(str(auth.get("user_id", "")), str(auth.get("bot_id", "")), str(auth.get("team_id", "")))
         log.info("slack: connected as %s (bot %s) in team %s", auth.get("user"), self.identity.bot_user_id,
                  self.identity.team_id)
         if self.settings.socket_mode:
-            self._socket = socket_handler(self.app, self.settings.slack_app_token)
+            self._socket = socket_handler(self.app, self.settings.slack_app_token, core)
             await self._socket.connect_async()
             log.info("slack: Socket Mode connected")
             return

@@ -137,6 +137,10 @@ def build_web_app(app: AsyncApp, settings: SlackSettings, core: CoreAPI) -> web.
         except (UnicodeDecodeError, web.HTTPException, ConnectionError) as exc:
             log.warning("slack: unreadable request body from %s: %s", request.remote, exc)
             return web.Response(status=400, text="unreadable body")
+        with core.acknowledging():  # the core's background work gives way until this request is answered
+            return await answer(body, request, received)
+
+    async def answer(body: str, request: web.Request, received: float) -> web.Response:
         headers = {k.lower(): v for k, v in request.headers.items()}
         problem = signature_problem(verifier, body, headers.get("x-slack-request-timestamp", ""),
                                     headers.get("x-slack-signature", ""))

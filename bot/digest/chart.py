@@ -1,9 +1,11 @@
-"""The digest's PNG, as a lead reads it: three panels over the period's days.
+"""The digest's PNG, as a lead reads it: three panels over the period's days and one over the last 8 weeks.
 
 1. conversations per day stacked by outcome, the day's total on each bar, the period before as a dashed line;
 2. median first-response time per day, the period before dashed;
 3. drafts per day by decision (approved unchanged, edited, rejected, sent automatically), totals on the bars,
-   and the acceptance rate (approved unchanged / decided by a person) as a line on a secondary axis.
+   and the acceptance rate (approved unchanged / decided by a person) as a line on a secondary axis;
+4. the acceptance rate per week over the last 8 weeks up to the period's end, each point labelled with its
+   rate and how many drafts a person decided that week: whether teaching makes the drafts better shows here.
 
 A day still under way is labelled "so far", and left out when nothing has happened on it yet, so the chart
 never ends in an empty column. Drawn with matplotlib's Agg backend (no display needed) at a fixed size,
@@ -13,7 +15,7 @@ Figure (tests inspect its axes); `render_chart` writes it as PNG.
 from __future__ import annotations
 
 import logging
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,11 +28,12 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 from bot.digest.figures import DECISION_LABELS, DECISIONS, OUTCOME_LABELS, OUTCOMES, Day, Digest  # noqa: E402
 
 log = logging.getLogger(__name__)
-WIDTH, HEIGHT, DPI = 1200, 1100, 100
+WIDTH, HEIGHT, DPI = 1200, 1400, 100
 COLOURS = {"resolved_bot": "#2e7d32", "resolved_agent": "#1565c0", "with_agent": "#ef6c00", "open": "#9e9e9e"}
 DECISION_COLOURS = {"approved": "#2e7d32", "edited": "#f9a825", "rejected": "#c62828", "auto_sent": "#00838f"}
 PREVIOUS = {"color": "#424242", "linestyle": "--", "linewidth": 1.2, "alpha": 0.6}
-TITLES = ("Conversations per day by outcome", "Median first-response time per day", "Drafts per day by decision")
+TITLES = ("Conversations per day by outcome", "Median first-response time per day", "Drafts per day by decision",
+          "Acceptance rate per week, last 8 weeks")
 
 
 def chart_days(digest: Digest) -> tuple[list[Day], list[Day | None], bool]:
@@ -70,7 +73,12 @@ def build_figure(digest: Digest) -> Figure:
     previous_label = f"previous {n} days" if n != 7 else "previous week"
 
     fig = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
-    top, middle, bottom = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2, 3]})
+    grid = fig.add_gridspec(4, 1, height_ratios=[3, 2, 3, 2.2])
+    top = fig.add_subplot(grid[0])
+    middle, bottom = fig.add_subplot(grid[1], sharex=top), fig.add_subplot(grid[2], sharex=top)
+    weekly = fig.add_subplot(grid[3])
+    for ax in (top, middle):
+        ax.tick_params(labelbottom=False)
 
     _stack(top, x, days, OUTCOMES, lambda d: d.outcomes, COLOURS, OUTCOME_LABELS)
     top.plot(x, [b.conversations if b else float("nan") for b in before], marker=".", label=previous_label,
@@ -107,8 +115,46 @@ def build_figure(digest: Digest) -> Figure:
     if len(days) > 14:  # keep labels readable on long periods
         for i, label in enumerate(bottom.get_xticklabels()):
             label.set_visible(i % max(1, len(days) // 14) == 0 or i == len(days) - 1)
-    fig.subplots_adjust(left=0.06, right=0.76, top=0.96, bottom=0.08, hspace=0.3)
+    _weeks(weekly, digest)
+    fig.subplots_adjust(left=0.06, right=0.76, top=0.965, bottom=0.05, hspace=0.38)
     return fig
+
+
+def week_labels(digest: Digest) -> list[str]:
+    """Each of the 8 weeks up to the period's end as its first and last local day, oldest first."""
+    tz, end = ZoneInfo(digest.timezone), digest.current.end
+    weeks = len(digest.current.weekly_acceptance)
+    labels = []
+    for w in range(weeks - 1, -1, -1):
+        first = (end - timedelta(weeks=w + 1)).astimezone(tz)
+        last = (end - timedelta(weeks=w) - timedelta(microseconds=1)).astimezone(tz)
+        labels.append(f"{first:%d %b} –\n{last:%d %b}")
+    return labels
+
+
+def _weeks(ax, digest: Digest) -> None:
+    """Acceptance per week: a line through the weeks that had decided drafts, each point with its rate and count;
+    a week nobody decided a draft in says so instead of a point."""
+    rates, decided = digest.current.weekly_acceptance, digest.current.weekly_decided
+    x = list(range(len(rates)))
+    ax.plot(x, [r if r is not None else float("nan") for r in rates], marker="o", color="#000000", linewidth=1.8,
+            label="Acceptance rate\n(approved unchanged\n/ decided by a person)")
+    for xi, rate, n in zip(x, rates, decided):
+        if rate is None:
+            ax.annotate("no drafts\ndecided", (xi, 0.5), ha="center", va="center", fontsize="small", color="#757575")
+        else:
+            ax.annotate(f"{rate * 100:.0f}%\n({n})", (xi, rate), xytext=(0, 6), textcoords="offset points",
+                        ha="center", va="bottom", fontsize="small")
+    ax.set_ylim(0, 1.3)  # room above 100% for the labels
+    ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("acceptance")
+    ax.set_title(TITLES[3])
+    ax.set_xticks(x, week_labels(digest), fontsize="small")
+    ax.set_xlim(-0.5, len(x) - 0.5)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small",
+              title="(n) drafts decided\nby a person that week", title_fontsize="small")
 
 
 def render_chart(digest: Digest, path: str | Path) -> Path:

@@ -1,7 +1,8 @@
 """Compute the digest's figures for a period [start, end) and the period before it, from the SQLite log.
 
 All SQL lives in `storage.analytics`; this module turns its counts and value lists into a `Digest`:
-medians and 90th percentiles, rates, local-time days and hours, per-agent rows and grouped KB gaps.
+medians and 90th percentiles, rates, local-time days and hours, per-agent rows and grouped KB gaps (each
+with the conversation where an agent already answered it, if any).
 A period is the last N local calendar days in TANDEM_TIMEZONE up to a moment (today so far included);
 the scheduled post passes the local midnight before it fires, so Monday's post covers Monday to Sunday
 whole, and each day of the chart is a real calendar day. The previous period is the same stretch N days
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from bot.digest.gaps import Gap, group_questions
+from bot.digest.gaps import Gap, group_questions, mark_answers
 from bot.ports import Analytics
 from vocab import AuditAction
 from vocab.times import iso
@@ -122,6 +123,7 @@ class Figures:
     # teaching (bot/teach.py): questions taught, articles created, drafts drawn from taught articles, approved as is
     taught: tuple[int, int, int, int] = (0, 0, 0, 0)
     weekly_acceptance: list[float | None] = field(default_factory=list)  # 8 weeks up to the period's end, oldest first
+    weekly_decided: list[int] = field(default_factory=list)  # drafts a person decided in each of those weeks
 
     @property
     def handoffs_total(self) -> int:
@@ -250,19 +252,26 @@ def compute_figures(
         if agent:
             agent_waits[agent].append(seconds)
     f.agents = _agents(q.agent_activity(a, b), agent_waits)
-    f.kb_gaps = group_questions(q.knowledge_gaps(a, b, low_confidence))
+    asked = q.knowledge_gaps(a, b, low_confidence)
+    f.kb_gaps = group_questions([text for text, _ in asked], conversations=[conv for _, conv in asked])
+    mark_answers(f.kb_gaps, q.last_answers(sorted({c for gap in f.kb_gaps for c in gap.conversations})))
     f.taught = q.teaching(a, b)
-    f.weekly_acceptance = [_acceptance(q.draft_status_counts(iso(end - timedelta(weeks=w + 1)), iso(end - timedelta(weeks=w))))
-                           for w in range(WEEKS - 1, -1, -1)]
+    for w in range(WEEKS - 1, -1, -1):
+        counts = q.draft_status_counts(iso(end - timedelta(weeks=w + 1)), iso(end - timedelta(weeks=w)))
+        f.weekly_acceptance.append(_acceptance(counts))
+        f.weekly_decided.append(sum(counts.get(k, 0) for k in PERSON_DECISIONS))
     return f
 
 
 WEEKS = 8
 
 
+PERSON_DECISIONS = ("approved", "edited", "rejected")
+
+
 def _acceptance(counts: dict[str, int]) -> float | None:
-    """Drafts approved unchanged / drafts decided (approved, edited, rejected)."""
-    return _rate(counts.get("approved", 0), sum(counts.get(k, 0) for k in ("approved", "edited", "rejected")))
+    """Drafts approved unchanged / drafts decided by a person (approved, edited, rejected)."""
+    return _rate(counts.get("approved", 0), sum(counts.get(k, 0) for k in PERSON_DECISIONS))
 
 
 def _targets(rows: list[tuple]) -> tuple[dict[str, TargetRow], dict[str, int]]:

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.digest.figures import OUTCOME_LABELS, Digest, Figures, Timing
+from bot.digest.gaps import Gap
 from vocab import PostReport
 from bot.texts import duration
 
@@ -86,7 +87,7 @@ def _sections(cur: Figures, prev: Figures) -> list[tuple[str, str]]:
     if len(cur.agents) > MAX_AGENTS:
         agents.append(f"and {len(cur.agents) - MAX_AGENTS} more")
     gaps = [f"{g.count}x \"{g.question}\"" + (f" (also: {'; '.join(g.examples[:2])})" if g.examples else "")
-            for g in cur.kb_gaps]
+            + f" — {_answer(g)}" for g in cur.kb_gaps]
     return [
         ("Conversations", _clip(conv)),
         ("Drafts", _clip(drafts)),
@@ -99,6 +100,15 @@ def _sections(cur: Figures, prev: Figures) -> list[tuple[str, str]]:
         *([("Response-time targets", _clip(_targets(cur, prev)))] if cur.targets or prev.targets else []),
         *([("Teaching", _clip(_teaching(cur)))] if any(cur.taught) else []),
     ]
+
+
+def _answer(gap: Gap) -> str:
+    """Whether an agent already answered this gap, and the command that turns that answer into an article."""
+    if gap.agent_answer is not None:
+        return f"agent answer in conversation #{gap.agent_answer}: `teach {gap.agent_answer}`"
+    if gap.taught is not None:
+        return f"taught from conversation #{gap.taught}"
+    return "no agent answer yet"
 
 
 def _teaching(cur: Figures) -> list[str]:

@@ -205,6 +205,15 @@ class World:
                 "options": [{"name": sub, "type": 1, "options": opts}]}
         return self._interaction(4, data, person, self.agent_channel, None)
 
-    def modal_submit(self, person: Person, custom_id: str, field_id: str, value: str, card: dict | None = None) -> dict:
-        rows = [{"type": 1, "components": [{"type": 4, "custom_id": field_id, "value": value}]}]
-        return self._interaction(5, {"custom_id": custom_id, "components": rows}, person, self.agent_channel, card)
+    def modal_submit(self, person: Person, custom_id: str, fields: dict[str, str | list[str]],
+                     card: dict | None = None) -> dict:
+        """MODAL_SUBMIT (type 5) as Discord sends a modal built of labels: each field a Label (type 18) holding a
+        text input (4, its `value`) or a string select (3, its chosen `values`, empty when nothing was chosen)."""
+        ids = itertools.count(1)
+        labels = []
+        for field_id, value in fields.items():
+            inner = ({"type": 3, "id": 0, "custom_id": field_id, "values": list(value)} if isinstance(value, list)
+                     else {"type": 4, "id": 0, "custom_id": field_id, "value": value})
+            label_id, inner["id"] = next(ids), next(ids)
+            labels.append({"type": 18, "id": label_id, "component": inner})
+        return self._interaction(5, {"custom_id": custom_id, "components": labels}, person, self.agent_channel, card)

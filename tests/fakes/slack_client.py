@@ -27,6 +27,8 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 SUPPORT, AGENTS, DM = "CSUPPORT1", "CAGENTS1", "DCUSTOMER1"
 CUSTOMER, AGENT, LEAD, STRANGER = "UCUST1", "UAGENT1", "ULEAD1", "USTRANGER1"
 FORM = "application/x-www-form-urlencoded"
+_TRIGGERS = itertools.count(1)  # one sequence for every harness in the run
+_EVENTS = itertools.count(1)
 KB = Path(__file__).resolve().parent.parent / "fixtures" / "kb"
 
 
@@ -53,7 +55,7 @@ class SlackHarness:
         self.overrides = overrides
         self.own_api = api is None
         self.api = api or FakeSlackAPI()
-        self._ids = itertools.count(1)
+        self._ids = _EVENTS  # event ids, like trigger ids, are never repeated by a later harness
         self._ts = itertools.count(1)
 
     async def __aenter__(self) -> "SlackHarness":
@@ -142,8 +144,9 @@ class SlackHarness:
                                  "event_ts": self.new_ts()})
 
     def trigger_id(self) -> str:
-        """Slack gives every command, click and submission its own trigger_id."""
-        return f"13345224609.{next(self._ids)}.8088930838d88f008e0"
+        """Slack gives every command, click and submission its own trigger_id, also after a restart (a harness on
+        the same database must not repeat one: the core would take it for a replay)."""
+        return f"13345224609.{next(_TRIGGERS)}.8088930838d88f008e0"
 
     def press_body(self, action_id: str, *, user: str = AGENT, channel: str = AGENTS) -> str:
         payload = {
