@@ -132,3 +132,54 @@ async def test_a_long_message_failing_part_way_is_resumed_from_the_outbox_row(co
     assert [p for p in posted if p.startswith("part")] == ["part 1", "part 2", "part 3"]
     msg = core.store._one("SELECT * FROM messages WHERE text LIKE 'part 1%'")
     assert msg["platform_message_id"] == json.loads(row["payload"])["first_ref"]  # the message is known by its first part
+
+
+# ---- cards: rendered once per change ----------------------------------------------------------------------------
+class GatedDrafter:
+    """The KB drafter, holding each draft until the test opens the gate: a slow model."""
+
+    name = "kb"
+
+    def __init__(self):
+        from bot.drafting.retrieval import KBDrafter
+        from bot.kb import load_kb
+        from tests.conftest import FIXTURE_KB
+
+        self.inner = KBDrafter(load_kb(FIXTURE_KB))
+        self.gate = asyncio.Event()
+        self.waiting = 0
+
+    async def draft(self, request):
+        self.waiting += 1
+        await self.gate.wait()
+        return await self.inner.draft(request)
+
+
+async def test_a_card_whose_draft_comes_within_the_hold_is_sent_once_with_the_draft(core):
+    await say(core, "How does pay in 4 work?")
+    cards = core.test_adapter.cards
+    assert len(cards) == 1, [c.card.state_label for c in cards]  # not 'drafting' first and the draft after
+    assert cards[0].card.draft_id == core.store.pending_draft(conv_of(core).id).id
+
+
+async def test_a_card_waiting_for_a_slow_draft_shows_drafting_when_the_hold_ends_then_the_draft(settings, clock):
+    from tests.discord_harness import until
+
+    drafter = GatedDrafter()
+    core = await start_core(settings, clock, drafter=drafter)
+    try:
+        await core.receive(customer_message("How does pay in 4 work?"))
+        await until(lambda: drafter.waiting, what="the draft started")
+        assert core.test_adapter.cards == []  # held: the draft may come any moment
+        clock.advance(seconds=3)  # the hold (2 s) is over: agents see the conversation, still drafting
+        core.outbox.wake()
+        first = await until(lambda: core.test_adapter.cards, what="the card shown while drafting")
+        assert first[0].card.draft_id is None and "Drafting" in first[0].card.state_label
+        drafter.gate.set()
+        await core.wait_idle()
+        cards = core.test_adapter.cards
+        assert len(cards) == 2 and cards[1].card.draft_id is not None
+        assert cards[0].ref is None and cards[1].ref == conv_of(core).card_ref  # posted, then updated in place
+    finally:
+        drafter.gate.set()
+        await core.stop()
