@@ -45,7 +45,7 @@ ALREADY_DONE = "Already done: this was received before, so nothing was done agai
 KEEP_DELIVERY_KEYS = timedelta(days=1)  # Slack signatures last 5 minutes, Discord interaction tokens 15
 PRUNE_EVERY = 3600.0  # seconds between prunes of old delivery keys
 FEED_BATCH = 100  # drafting jobs read per look
-TURN_SECONDS = 0.004  # the processor applies inbox rows for this long in one transaction, then yields the loop
+TURN_SECONDS = 0.002  # the processor applies inbox rows for this long in one transaction, then yields the loop
 T = TypeVar("T")
 
 
