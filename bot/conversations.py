@@ -42,8 +42,6 @@ from vocab import (
 
 log = logging.getLogger(__name__)
 
-CARD_HOLD_WHILE_DRAFTING = 2.0  # seconds a card waits for its draft before it shows 'drafting' (request_draft)
-
 
 def role_name(actor: Actor) -> str:
     return actor.role.name.lower()
@@ -103,10 +101,9 @@ class ConversationService(Routing):
                                   key=f"react:{conv.id}:{ref}:{name}:{'off' if remove else 'on'}"
                                       + (f":{rounds}" if rounds else ""))  # round 0 keeps the keys it always had
 
-    def refresh_card(self, conv: Conversation, *, hold: float = 0.0) -> None:
-        """Queue the card's update; `hold`: it may wait that long for the next change (see `request_draft`)."""
+    def refresh_card(self, conv: Conversation) -> None:
         self.store.enqueue_action(conv.platform, OutboxKind.UPSERT_CARD, {"conversation_id": conv.id},
-                                  conversation_id=conv.id, hold=hold)
+                                  conversation_id=conv.id)
 
     def supersede(self, conv: Conversation, *, by: Actor | str) -> list[int]:
         """Close every open draft of the conversation (a newer message or a person made them moot); log each."""
@@ -293,11 +290,9 @@ class ConversationService(Routing):
         return conv
 
     def request_draft(self, conv: Conversation, message_id: int) -> int:
-        """Queue a drafting job (the core's workers pick it up) and show the card as drafting, after a short hold:
-        a draft done within CARD_HOLD_WHILE_DRAFTING brings the card forward with it (the update the finished draft
-        queues does), so the card is rendered and sent once, not once 'drafting' and again with the draft."""
+        """Queue a drafting job (the core's workers pick it up) and show the card as drafting."""
         draft_id = self.store.create_draft_job(conv.id, message_id)
-        self.refresh_card(conv, hold=CARD_HOLD_WHILE_DRAFTING)
+        self.refresh_card(conv)
         return draft_id
 
     def auto_send(self, conv: Conversation, draft_id: int, text: str, confidence: float) -> None:

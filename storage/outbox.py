@@ -9,38 +9,29 @@ one died: the platform may have it already, and the dispatcher looks before send
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
-from storage.base import UNDELIVERED, StoreBase, iso
+from storage.base import UNDELIVERED, StoreBase
 from vocab import OutboxKind
 
 
 class OutboxStore(StoreBase):
     def enqueue_action(
         self, platform: str, kind: OutboxKind, payload: dict, *, conversation_id: int | None = None,
-        message_id: int | None = None, key: str | None = None, hold: float = 0.0,
+        message_id: int | None = None, key: str | None = None,
     ) -> int | None:
-        """Persist an outbound action before anyone tries to send it. Card updates coalesce per conversation (None
-        when one was waiting already): a card queued with a `hold` waits up to that many seconds for the change
-        that follows it, and one queued without brings a waiting card forward. An action with an idempotency `key`
-        is queued once ever (None when that key was queued before)."""
+        """Persist an outbound action before anyone tries to send it. Card updates coalesce per conversation;
+        an action with an idempotency `key` is queued once ever (None when that key was queued before)."""
         kind = OutboxKind(kind)
         now = self.now()
-        if kind == OutboxKind.UPSERT_CARD and conversation_id is not None:
-            due = iso(self.clock() + timedelta(seconds=hold)) if hold else now
-            cur = self._run(  # unless a card waits already, in one statement
+        if kind == OutboxKind.UPSERT_CARD and conversation_id is not None:  # unless one waits; one statement
+            cur = self._run(
                 "INSERT INTO outbox (platform, kind, conversation_id, message_id, payload, next_attempt_at, created_at) "
                 "SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE status = 'pending' "
                 "AND kind = 'upsert_card' AND conversation_id = ? AND attempts = 0)",
-                (platform, kind, conversation_id, message_id, json.dumps(payload, ensure_ascii=False), due, now,
+                (platform, kind, conversation_id, message_id, json.dumps(payload, ensure_ascii=False), now, now,
                  conversation_id))
-            if cur.rowcount == 1:
-                return cur.lastrowid
-            if not hold:  # the waiting card goes now (writes only when it was held)
-                self._run("UPDATE outbox SET next_attempt_at = ? WHERE status = 'pending' AND kind = 'upsert_card' "
-                          "AND conversation_id = ? AND attempts = 0 AND next_attempt_at > ?", (now, conversation_id, now))
-            return None
+            return cur.lastrowid if cur.rowcount == 1 else None
         if key is not None:
             cur = self._run(
                 "INSERT INTO outbox (platform, kind, conversation_id, message_id, payload, next_attempt_at, created_at,"
