@@ -63,6 +63,12 @@ class StoreBase:
         assignments = ", ".join(f"{column} = ?" for column in changes)
         self._run(f"UPDATE {table} SET {assignments} WHERE id = ?", [*changes.values(), row_id])
 
+    def _returning(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
+        """The one row a write's `RETURNING` clause gives (None without one). Every row is fetched, so the statement
+        runs to its end and an implicit transaction commits here, not when the cursor is collected."""
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
+
     def _all(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
         cur = self._run(sql, params)
         cols = [c[0] for c in cur.description]

@@ -15,11 +15,12 @@ from storage.analytics import Analytics
 from storage.base import QUEUE_SQL
 from storage.db import open_db
 from storage.lessons import LessonStore
+from storage.drafts import DraftStore
 from storage.duty import DutyStore
-from storage.records import to_conversation, to_draft
+from storage.records import to_conversation
 from storage.voice import VoiceStore
 from storage.watch import WatchStore
-from vocab import Address, AuditAction, Conversation, ConversationChange, Draft
+from vocab import Address, AuditAction, Conversation, ConversationChange
 
 
 @contextmanager
@@ -32,7 +33,7 @@ def open_reader(path: str) -> Iterator[Analytics]:
         db.close()
 
 
-class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
+class Store(DraftStore, LessonStore, VoiceStore, WatchStore, DutyStore):
     """The SQLite engine of the `bot.ports.Store` contract."""
 
     # ---- the digest's queries ----------------------------------------------------------------------------
@@ -122,23 +123,15 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
         )
 
     def open_conversation(self, address: Address, customer_id: str, customer_name: str, language: str) -> Conversation:
+        """Insert a conversation and return it as stored (`RETURNING`: one statement, not an insert and a read)."""
         now = self.now()
-        cid = self._insert(
-            "conversations", {
-                "platform": address.platform,
-                "workspace": address.workspace,
-                "channel": address.channel,
-                "thread": address.thread,
-                "is_dm": int(address.is_dm),
-                "customer_id": customer_id,
-                "customer_name": customer_name,
-                "language": language,
-                "state": "bot",
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-        return self.conversation(cid)
+        row = {"platform": address.platform, "workspace": address.workspace, "channel": address.channel,
+               "thread": address.thread, "is_dm": int(address.is_dm), "customer_id": customer_id,
+               "customer_name": customer_name, "language": language, "state": "bot", "created_at": now,
+               "updated_at": now}
+        return to_conversation(self._returning(
+            f"INSERT INTO conversations ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) RETURNING *",
+            list(row.values())))
 
     def conversation(self, conversation_id: int) -> Conversation | None:
         return to_conversation(self._one("SELECT * FROM conversations WHERE id = ?", (conversation_id,)))
@@ -150,8 +143,8 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
         assignments = ", ".join(f"{column} = ?" for column in columns)
         if change.reopened is True:
             assignments += ", reopened_count = reopened_count + 1"
-        self._run(f"UPDATE conversations SET {assignments} WHERE id = ?", [*columns.values(), conversation_id])
-        return self.conversation(conversation_id)
+        return to_conversation(self._returning(f"UPDATE conversations SET {assignments} WHERE id = ? RETURNING *",
+                                               [*columns.values(), conversation_id]))
 
     def conversations_needing_agent(self) -> list[dict[str, Any]]:
         """Handed-off conversations and conversations with a draft awaiting review: the soonest due time first,
@@ -229,126 +222,6 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
             (conversation_id, limit),
         )
         return [r["text"] for r in rows]
-
-    # ---- drafts ------------------------------------------------------------------------------------------
-    def create_draft_job(self, conversation_id: int, message_id: int) -> int:
-        return self._insert(
-            "drafts", {
-                "conversation_id": conversation_id,
-                "message_id": message_id,
-                "status": "drafting",
-                "created_at": self.now(),
-            }
-        )
-    def draft(self, draft_id: int) -> Draft | None:
-        return to_draft(self._one("SELECT * FROM drafts WHERE id = ?", (draft_id,)))
-
-    def drafts_in_progress(self, after_id: int = 0, limit: int = -1) -> list[Draft]:
-        """Drafting jobs not yet finished, oldest first (only those with an id above `after_id`)."""
-        return [to_draft(r) for r in self._all(
-            "SELECT * FROM drafts WHERE status = 'drafting' AND id > ? ORDER BY id LIMIT ?", (after_id, limit))]
-
-    def count_drafts_in_progress(self) -> int:
-        return self._one("SELECT count(*) AS n FROM drafts WHERE status = 'drafting'")["n"]
-
-    def has_draft_in_progress(self, conversation_id: int) -> bool:
-        return self._one(
-            "SELECT 1 AS x FROM drafts WHERE conversation_id = ? AND status = 'drafting' LIMIT 1", (conversation_id,)
-        ) is not None
-
-    def open_drafts(self, conversation_id: int) -> list[Draft]:
-        """The conversation's drafts still drafting or awaiting review, newest first: what its card shows, in one
-        read (a conversation has at most one open draft; the list tolerates more)."""
-        return [to_draft(r) for r in self._all(
-            "SELECT * FROM drafts WHERE conversation_id = ? AND status IN ('drafting', 'pending') ORDER BY id DESC",
-            (conversation_id,))]
-
-    def drafting_ids(self, after_id: int = 0, limit: int = 100) -> list[int]:
-        """Ids of the drafting jobs above `after_id`, oldest first, read from the status index alone: what the
-        core's feeder polls, so it must not build a record per job."""
-        return [r[0] for r in self._run(
-            "SELECT id FROM drafts WHERE status = 'drafting' AND id > ? ORDER BY id LIMIT ?", (after_id, limit))]
-
-    def pending_draft(self, conversation_id: int) -> Draft | None:
-        return to_draft(
-            self._one(
-                "SELECT * FROM drafts WHERE conversation_id = ? AND status = 'pending' ORDER BY id DESC LIMIT 1",
-                (conversation_id,),
-            )
-        )
-
-    def last_draft_language(self, conversation_id: int) -> str | None:
-        """The language of the conversation's latest draft that has one (None before any)."""
-        row = self._one("SELECT language FROM drafts WHERE conversation_id = ? AND language IS NOT NULL "
-                        "ORDER BY id DESC LIMIT 1", (conversation_id,))
-        return row["language"] if row else None
-
-    def supersede_open_drafts(self, conversation_id: int, by: str) -> list[int]:
-        rows = self._all(
-            "SELECT id FROM drafts WHERE conversation_id = ? AND status IN ('drafting', 'pending')", (conversation_id,)
-        )
-        ids = [r["id"] for r in rows]
-        if ids:
-            self._run(
-                f"UPDATE drafts SET status = 'superseded', decided_at = ?, decided_by = ? "
-                f"WHERE id IN ({','.join('?' * len(ids))})",
-                [self.now(), by, *ids],
-            )
-        return ids
-
-    def complete_draft(
-        self,
-        draft_id: int,
-        *,
-        status: str,
-        text: str | None,
-        sources: list[dict],
-        confidence: float | None,
-        drafter: str,
-        model: str | None,
-        latency_ms: float,
-        handoff_reason: str | None = None,
-        language: str | None = None,
-    ) -> None:
-        self._update(
-            "drafts",
-            draft_id,
-            {
-                "status": status,
-                "text": text,
-                "sources": json.dumps(sources, ensure_ascii=False),
-                "confidence": confidence,
-                "drafter": drafter,
-                "model": model,
-                "latency_ms": latency_ms,
-                "handoff_reason": handoff_reason,
-                "drafted_at": self.now(),
-                **({"language": language} if language else {}),  # a drafter that does not say leaves it null
-            },
-        )
-
-    def decide_draft(
-        self,
-        draft_id: int,
-        status: str,
-        decided_by: str,
-        *,
-        final_text: str | None = None,
-        edit_distance: int | None = None,
-        reject_reason: str | None = None,
-    ) -> None:
-        self._update(
-            "drafts",
-            draft_id,
-            {
-                "status": status,
-                "decided_at": self.now(),
-                "decided_by": decided_by,
-                "final_text": final_text,
-                "edit_distance": edit_distance,
-                "reject_reason": reject_reason,
-            },
-        )
 
     # ---- audit -------------------------------------------------------------------------------------------
     def log_event(
