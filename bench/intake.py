@@ -9,6 +9,11 @@ core on the same file for the rest, and waits until every message has a draft or
     python bench/intake.py                      # 5,000 customers, 16 workers, 200 ms per draft
     python bench/intake.py -n 1000 --workers 4 --delay 0.05 --kill-at 0
     python bench/intake.py --cpu -n 1000        # the core's CPU per new customer and per follow-up
+    python bench/intake.py --rate 500 --delay 0 --kill-at 0   # 5,000 customers offered at 500 a second
+
+`--rate R` offers the customers open-loop at R a second (customer i is due i/R seconds after the start and is
+sent then, or at once if the sender is behind) instead of as fast as one sender can; the table says how far
+behind the schedule the sender fell, which is how long the core kept the loop from recording.
 
 `--cpu` measures the core's own CPU instead: N new customers, then one follow-up from each, every phase
 sent, drafted (KB drafter, no sleep) and delivered until the core is idle; the process CPU of the phase
@@ -76,8 +81,8 @@ class NullAdapter:
     async def stop(self) -> None: ...
 
     async def deliver(self, action) -> Delivery:
-        self.delivered += 1
-        return Delivery(ref=f"r{self.delivered}", channel="agents")
+        self.delivered += 1  # a card updated in place keeps its ref, as on a platform
+        return Delivery(ref=getattr(action, "ref", None) or f"r{self.delivered}", channel="agents")
 
 
 def burst_message(i: int, questions: list[str], follow_up: bool = False) -> InboundMessage:
@@ -147,7 +152,7 @@ async def start(settings: Settings, drafter: CountingDrafter):
 async def settle(core, poll: float = 0.1, timeout: float = 3600.0) -> None:
     """Wait until the inbox is applied and no draft is in progress, then until the outbox is empty."""
     deadline = time.monotonic() + timeout
-    while core.store.count_inbox("pending") or core.store.drafts_in_progress():
+    while core.store.count_inbox("pending") or core.store.count_drafts_in_progress():  # counts: cheap to poll
         if time.monotonic() > deadline:
             raise TimeoutError("the core did not finish the burst in time")
         await asyncio.sleep(poll)
@@ -180,7 +185,7 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
-async def run(n: int, workers: int, delay: float, kill_at: float, db_path: str) -> dict:
+async def run(n: int, workers: int, delay: float, kill_at: float, db_path: str, rate: float = 0.0) -> dict:
     settings = load_settings(Settings, env_file=None, tandem_db=db_path, tandem_workers=workers,
                              tandem_support_hours="24/7", tandem_kb=KB)
     drafter = CountingDrafter(KBDrafter(load_kb(KB)), delay)
@@ -193,6 +198,7 @@ async def run(n: int, workers: int, delay: float, kill_at: float, db_path: str) 
     kill_index = int(n * kill_at) if kill_at else -1
     console = Console(stderr=True)
     started = time.perf_counter()
+    behind = 0.0  # the most the sender fell behind the offered rate's schedule
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         task = progress.add_task("burst", total=n)
@@ -203,6 +209,11 @@ async def run(n: int, workers: int, delay: float, kill_at: float, db_path: str) 
                 await core.stop()  # the crash: tasks cancelled mid-draft, inbox rows left pending
                 core = await start(settings, drafter)
             event = burst_message(i, questions)
+            if rate:
+                due = started + i / rate
+                if (wait := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(wait)
+                behind = max(behind, time.perf_counter() - due)
             t0 = time.perf_counter()
             await core.receive(event)
             t1 = time.perf_counter()
@@ -224,7 +235,8 @@ async def run(n: int, workers: int, delay: float, kill_at: float, db_path: str) 
     store = core.store
     conversations = sum(1 for _ in store.export_conversations())
     return {
-        "n": n, "workers": workers, "delay": delay, "burst_s": burst_s, "total_s": total_s,
+        "n": n, "workers": workers, "delay": delay, "burst_s": burst_s, "total_s": total_s, "rate": rate,
+        "behind": behind,
         "receive": receive_s, "ack": ack_s, "lag": lags, "peak": drafter.peak, "calls": drafter.calls,
         "rss_before": rss_before, "rss_peak": rss_mb(), "killed": killed, "conversations": conversations,
         "pending_inbox": store.count_inbox("pending"), "inbox_errors": store.count_inbox("error"),
@@ -244,6 +256,8 @@ def table(r: dict) -> str:
          f"{us(pct(ack, 50))} / {us(pct(ack, 99))} / {us(max(ack))}"),
         ("event-loop lag (heartbeat) p50 / p99 / max", f"{us(pct(lag, 50))} / {us(pct(lag, 99))} / {us(max(lag))}"),
         ("whole burst recorded in", f"{r['burst_s']:.2f} s"),
+        *([("offered at", f"{r['rate']:,.0f} a second; the sender fell at most {r['behind'] * 1000:.1f} ms behind")]
+          if r["rate"] else []),
         ("peak concurrent drafter calls", f"{r['peak']} (limit {r['workers']})"),
         ("drafter calls (incl. re-runs after the kill)", f"{r['calls']:,}"),
         ("all drafts done after", f"{r['total_s']:.1f} s (floor n×delay/workers = "
@@ -269,6 +283,8 @@ def main() -> None:
     parser.add_argument("--kill-at", type=float, default=0.5,
                         help="fraction of the burst after which the core is killed and rebuilt (0: never)")
     parser.add_argument("--db", default=None, help="SQLite file (default: a temporary one)")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="offer the customers at this many a second, open loop (default 0: as fast as possible)")
     parser.add_argument("--cpu", action="store_true", help="measure the core's CPU per new customer and follow-up")
     args = parser.parse_args()
     if args.cpu:
@@ -281,7 +297,8 @@ def main() -> None:
         print(f"conversations {r['conversations']:,}, lost {r['lost']}")
         sys.exit(0 if r["lost"] == 0 else 1)
     with tempfile.TemporaryDirectory() as tmp:
-        result = asyncio.run(run(args.n, args.workers, args.delay, args.kill_at, args.db or f"{tmp}/bench.db"))
+        result = asyncio.run(run(args.n, args.workers, args.delay, args.kill_at, args.db or f"{tmp}/bench.db",
+                                 args.rate))
     print(table(result))
     ok = result["lost"] == 0 and result["peak"] <= args.workers and result["pending_inbox"] == 0
     sys.exit(0 if ok else 1)

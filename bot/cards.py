@@ -11,7 +11,7 @@ from bot.ports import Store
 from bot.teach import card_offer
 from bot.sla import SlaClock, due_label
 from bot.texts import clip
-from vocab import CardView, Conversation, State
+from vocab import CardView, Conversation, DraftStatus, State
 
 CARD_MESSAGE_CHARS = 1000
 CARD_DRAFT_CHARS = 2500
@@ -54,10 +54,8 @@ def button_id(command: str, target_id: int) -> str:
 
 def _held(store: Store, conversation_id: int, draft_id: int) -> list[str]:
     """Why the pending draft waits for review although auto mode could have sent it (its draft_ready audit row)."""
-    for event in reversed(store.events_for(conversation_id)):
-        if event["action"] == "draft_ready" and event["draft_id"] == draft_id:
-            return json.loads(event["details"] or "{}").get("held", [])
-    return []
+    details = store.draft_ready_details(conversation_id, draft_id)
+    return json.loads(details or "{}").get("held", []) if details is not None else []
 
 
 PICKER = "tandem:snippet-to:"  # the saved-reply picker's id (the '-' keeps it apart from the buttons' ids)
@@ -83,8 +81,9 @@ def build_card(store: Store, conv: Conversation, snippets=(), clock: SlaClock | 
     """The card for `conv`; `snippets` (the saved replies) fill the picker of a conversation still open, and
     `clock` counts its due time (the conversation service's, support hours or 24x7)."""
     clock = clock or SlaClock(None)
-    draft = store.pending_draft(conv.id)
-    drafting = store.has_draft_in_progress(conv.id)
+    open_drafts = store.open_drafts(conv.id)  # one read: the draft awaiting review, and whether one is drafting
+    draft = next((d for d in open_drafts if d.status == DraftStatus.PENDING), None)
+    drafting = any(d.status == DraftStatus.DRAFTING for d in open_drafts)
     messages = store.recent_messages(conv.id, limit=40)
     latest = next((m for m in reversed(messages) if m["author_kind"] == "customer"), None)
     latest_text = latest["text"] if latest else ""

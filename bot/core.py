@@ -44,13 +44,19 @@ MAX_QUESTION_CHARS = 4000
 ALREADY_DONE = "Already done: this was received before, so nothing was done again."
 KEEP_DELIVERY_KEYS = timedelta(days=1)  # Slack signatures last 5 minutes, Discord interaction tokens 15
 PRUNE_EVERY = 3600.0  # seconds between prunes of old delivery keys
+FEED_BATCH = 100  # drafting jobs read per look
+TURN_SECONDS = 0.002  # the processor applies inbox rows for this long in one transaction, then yields the loop
 T = TypeVar("T")
 
 
 def decode(payload: str) -> InboundMessage:
     """An inbox row's event, ready for the rules: every string storable (a lone surrogate becomes U+FFFD) and
-    the text a string whatever the adapter put there. The row itself keeps what was delivered."""
-    event = InboundMessage.from_payload(storable(json.loads(payload)))
+    the text a string whatever the adapter put there. The row itself keeps what was delivered. A lone surrogate
+    can only come from a JSON escape (\\udxxx), so a payload without one skips the walk through every string."""
+    data = json.loads(payload)
+    if "\\ud" in payload or "\\uD" in payload:
+        data = storable(data)
+    event = InboundMessage.from_payload(data)
     return event if isinstance(event.text, str) else dataclasses.replace(event, text=as_text(event.text))
 
 
@@ -175,11 +181,36 @@ class Core:
             try:
                 self._inbox_wake.clear()
                 while rows := self.store.pending_inbox(limit=200):
-                    for row in rows:
-                        await self.ack.turn()  # a backlog must not hold acknowledgements: give way before each row
-                        self._process_row(row)
+                    while rows:
+                        await self.ack.turn()  # a backlog must not hold acknowledgements: give way before each turn
+                        rows = rows[self._apply_turn(rows):]
             finally:
                 self._busy -= 1
+
+    def _apply_turn(self, rows: list[dict]) -> int:
+        """Apply inbox rows in order, in one transaction, for at most TURN_SECONDS (one row at least); returns how
+        many. One commit for several rows is most of what a burst saves; nothing awaits inside, so no acknowledgement
+        can be given for an event while its row sits in an uncommitted transaction. If a row fails, the turn is
+        rolled back whole and its rows applied one transaction each, so only the bad one is marked."""
+        deadline = time.perf_counter() + TURN_SECONDS
+        applied = 0
+        try:
+            with self.store.atomic():
+                for row in rows:
+                    self.rules.apply(decode(row["payload"]), row["id"])
+                    self.store.mark_inbox_done(row["id"])
+                    applied += 1
+                    if time.perf_counter() >= deadline:
+                        break
+        except Exception:  # noqa: BLE001 - the careful path below finds the bad row and logs it
+            turn = rows[:applied + 1]  # the rows applied before the failure, and the one that raised
+            for row in turn:
+                self._process_row(row)
+            applied = len(turn)
+        self._draft_wake.set()
+        self.outbox.wake()
+        self.sla.wake()
+        return applied
 
     def _process_row(self, row: dict) -> None:
         try:
@@ -190,9 +221,6 @@ class Core:
         except Exception as exc:  # one bad event must not stop the others; it stays in the inbox, marked
             log.exception("inbox event #%s (%s %s) failed", row["id"], row["platform"], row["event_id"])
             self.store.mark_inbox_done(row["id"], error=storable(f"{type(exc).__name__}: {exc}"))
-        self._draft_wake.set()
-        self.outbox.wake()
-        self.sla.wake()
 
     # ---- drafting ----------------------------------------------------------------------------------------
     async def _feed_drafts(self) -> None:
@@ -200,11 +228,13 @@ class Core:
         while True:
             await self._draft_wake.wait()
             self._draft_wake.clear()
-            while batch := self.store.drafts_in_progress(after_id=self._fed_up_to, limit=100):
-                for draft in batch:  # ids only grow, so a cursor finds new jobs without rescanning old ones
-                    self._fed_up_to = draft.id
-                    self._claimed.add(draft.id)
-                    await self._queue.put(draft.id)
+            while batch := self.store.drafting_ids(after_id=self._fed_up_to, limit=FEED_BATCH):
+                for draft_id in batch:  # ids only grow, so a cursor finds new jobs without rescanning old ones
+                    self._fed_up_to = draft_id
+                    self._claimed.add(draft_id)
+                    await self._queue.put(draft_id)
+                if len(batch) < FEED_BATCH:  # that was all; a job created since set the wake, so none is missed
+                    break
 
     async def _draft_worker(self) -> None:
         while True:
@@ -219,23 +249,28 @@ class Core:
                 self._busy -= 1
                 self._queue.task_done()
 
-    async def _draft(self, draft_id: int) -> None:
+    def _request(self, draft_id: int) -> DraftRequest | None:
+        """What the drafter is asked for the job, None if it is no longer drafting; read in one transaction."""
         draft = self.store.draft(draft_id)
         if draft is None or draft.status != DraftStatus.DRAFTING:
-            return
+            return None
         conv = self.store.conversation(draft.conversation_id)
-        message = self.store.message(draft.message_id)
-        history = tuple(
-            (m["author_kind"], m["text"])
-            for m in self.store.recent_messages(conv.id, limit=12)
-            if m["id"] < draft.message_id and m["author_kind"] != AuthorKind.NOTE
-        )
+        recent = self.store.recent_messages(conv.id, limit=12)
+        message = next((m for m in recent if m["id"] == draft.message_id), None) or self.store.message(draft.message_id)
+        history = tuple((m["author_kind"], m["text"]) for m in recent
+                        if m["id"] < draft.message_id and m["author_kind"] != AuthorKind.NOTE)
         question = message["text"][:MAX_QUESTION_CHARS]
         examples = ()
         if getattr(self.drafter, "uses_examples", False):  # only the LLM drafter: the KB drafter pays nothing
             examples = team_examples(self.store, conv.platform, conv.workspace, question, exclude=conv.id)
-        request = DraftRequest(conv.id, question, history, conv.language, examples,
-                               self.store.last_draft_language(conv.id) or "")
+        return DraftRequest(conv.id, question, history, conv.language, examples,
+                            self.store.last_draft_language(conv.id) or "")
+
+    async def _draft(self, draft_id: int) -> None:
+        with self.store.atomic():
+            request = self._request(draft_id)
+        if request is None:
+            return
         started = time.perf_counter()
         result: DraftResult | None = None
         error = ""
@@ -246,7 +281,7 @@ class Core:
             error = str(exc) or "the drafter timed out"
         except Exception as exc:  # a drafter bug still becomes a handoff, never a lost message
             log.exception("drafter %s failed on draft d%s", getattr(self.drafter, "name", "?"), draft_id,
-                          extra={"conversation_id": conv.id})
+                          extra={"conversation_id": request.conversation_id})
             error = f"{type(exc).__name__}: {exc}"
         seconds = time.perf_counter() - started
         self.metrics.observe_draft(seconds)

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 SEND_TIMEOUT = 30.0
 MAX_BACKOFF = 600.0
 IDLE_POLL = 5.0
+BATCH = 50  # rows read per look at the outbox
 COULD_NOT_LOOK = Delivery(ref="?could-not-look")
 
 
@@ -87,11 +88,12 @@ class Dispatcher:
 
     async def run(self) -> None:
         while True:
-            try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
-                async with asyncio.timeout(self._seconds_to_next()):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+            if not self._wake.is_set():  # woken already (the usual case under load): no need to look for a due time
+                try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+                    async with asyncio.timeout(self._seconds_to_next()):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
             self._wake.clear()
             self._sending = True
             try:
@@ -112,10 +114,11 @@ class Dispatcher:
         """Deliver everything due now, once each."""
         held: set[int] = set()
         while True:
-            rows = [r for r in self.store.due_actions(limit=50) if r["platform"] in self.adapters]
-            rows = [r for r in rows if r["conversation_id"] not in held]
+            due = self.store.due_actions(limit=BATCH)
+            rows = [r for r in due if r["platform"] in self.adapters and r["conversation_id"] not in held]
             if not rows:
                 return
+            unblocked = False  # a message sent lets the next one to its conversation go (`due_actions` held it back)
             for row in rows:
                 if row["conversation_id"] in held:
                     continue
@@ -123,15 +126,17 @@ class Dispatcher:
                 if not await self._deliver(row):
                     if row["conversation_id"] is not None:
                         held.add(row["conversation_id"])
+                elif row["kind"] == OutboxKind.SEND_MESSAGE:
+                    unblocked = True
+            # a short batch was everything due: look again only if a sent message let another through (rows queued
+            # meanwhile woke the dispatcher, which comes back here)
+            if len(due) < BATCH and not unblocked:
+                return
 
     def _action(self, row: dict):
         """The row's action as the adapter receives it: every text cleaned by the outbound policy (bot/safety.py),
         carrying the row's delivery key."""
         return dataclasses.replace(self.conversations.policy.action(self._raw_action(row)), key=delivery_key(row))
-
-    def _card(self, conv):
-        return self.conversations.policy.card(build_card(self.store, conv, self.conversations.snippets,
-                                                         self.conversations.sla_clock()))
 
     def _raw_action(self, row: dict):
         payload = json.loads(row["payload"])
@@ -174,17 +179,22 @@ class Dispatcher:
 
     async def _deliver(self, row: dict) -> bool:
         adapter = self.adapters[row["platform"]]
-        if self._stale(row):
-            return True
+        in_flight = row["status"] == "sending"
         try:
-            action = self._action(row)
+            # one transaction for what is read to build the action and, for a row not in flight already, its
+            # `sending` mark, committed before the platform is called
+            with self.store.atomic():
+                if self._stale(row):
+                    return True
+                action = self._action(row)
+                if not in_flight:
+                    self.store.mark_action_sending(row["id"])
             async with asyncio.timeout(SEND_TIMEOUT):
-                delivery = await self._already_delivered(adapter, row, action) if row["status"] == "sending" else None
+                delivery = await self._already_delivered(adapter, row, action) if in_flight else None
                 if delivery is COULD_NOT_LOOK:
                     return self._retry(row, f"could not look up in-flight delivery on {row['platform']}", None,
                                        in_flight=True)
                 if delivery is None:
-                    self.store.mark_action_sending(row["id"])
                     try:
                         delivery = await adapter.deliver(action)
                     except BaseException:
@@ -209,11 +219,11 @@ class Dispatcher:
                 if message["author_kind"] in (AuthorKind.BOT, AuthorKind.AGENT) and conv.first_response_at is None:
                     self.store.change_conversation(conv.id, ConversationChange(first_response_at=self.store.now()))
             elif row["kind"] == OutboxKind.UPSERT_CARD:
-                conv = self.store.conversation(row["conversation_id"])
-                if delivery.ref and (conv.card_ref != delivery.ref or conv.card_channel != delivery.channel):
-                    self.store.set_card_ref(conv.id, delivery.channel, delivery.ref)
-                if self._card(conv) != action.card:  # changed while we were sending
-                    self.conversations.refresh_card(conv)
+                # The card is rendered once per row: a change made while it was in flight queued a row of its own
+                # (`enqueue_action` coalesces only with rows not yet tried), so nothing is rendered again to look.
+                # The action carries the ref it was built with; only the dispatcher sets it, one row at a time.
+                if delivery.ref and (action.ref != delivery.ref or action.channel != delivery.channel):
+                    self.store.set_card_ref(row["conversation_id"], delivery.channel, delivery.ref)
         return True
 
     async def _already_delivered(self, adapter: Adapter, row: dict, action):

@@ -251,8 +251,10 @@ class ConversationRules:
             service.audit(TANDEM, AuditAction.DRAFT_SUPERSEDED, conversation_id=conv.id, draft_id=draft_id,
                           why=f"conversation is {conv.state}")
             return
-        # what the model read of the customer: this message and the earlier ones it was given as history
-        said = "\n".join(reversed(store.recent_customer_texts(conv.id, limit=HISTORY_CHECKED)))
+        # what the model read of the customer: this message and the earlier ones it was given as history (only an
+        # automatic send looks at it, so it is read only when one is possible)
+        said = "\n".join(reversed(store.recent_customer_texts(conv.id, limit=HISTORY_CHECKED))) \
+            if service.mode == Mode.AUTO else ""
         decision, reason, held = judge(result, service.mode, service.settings.tandem_handoff_threshold,
                                        service.settings.tandem_auto_threshold, question=said, policy=service.policy)
         if decision == "handoff":

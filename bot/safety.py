@@ -35,6 +35,10 @@ _SLACK_LINK = re.compile(r"<((?:https?|ftp|mailto):[^|>\s]*)(?:\|([^>]*))?>", re
 _MD_LINK = re.compile(r"\[([^\]]*)\]\(\s*<?([a-z][a-z0-9+.-]*:[^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)", re.I)
 _BARE = re.compile(r"\b(?:https?|ftp)://[^\s<>()\[\]\"'`]+", re.I)
 _TRAILING = ".,;:!?"
+# Every pattern above needs one of these: '<' (Slack specials, role pings, Slack links), '@' or its full-width
+# form (channel-wide pings), '[' (Markdown links) or '://' (bare URLs). A text with none is clean as it is, which
+# spares most texts (names, labels, answers) the eight passes.
+_MAY_NEED_CLEANING = re.compile(r"[<@\uff20\[]|://")
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,8 @@ class OutboundPolicy:
 
     def clean(self, text: str | None) -> Cleaned:
         text = text or ""
+        if not _MAY_NEED_CLEANING.search(text):
+            return Cleaned(text)
         removed: list[str] = []
         for pattern, what in _PINGS:
             text, n = pattern.subn(PING_MARK, text)

@@ -92,12 +92,16 @@ def received(store: Store, conv: Conversation, messages: list[Row] | None = None
     return Received(question, answer, sources[0].id if sources else None, str(draft.status), substantial, last["id"])
 
 
-def untaught(store: Store, conv: Conversation, messages: list[Row] | None = None) -> Received | None:
-    """The answer a person sent that no lesson was taken from yet (what the card offers to save)."""
+def untaught(store: Store, conv: Conversation, messages: list[Row] | None = None,
+             lessons: list[Row] | None = None) -> Received | None:
+    """The answer a person sent that no lesson was taken from yet (what the card offers to save); `lessons`: the
+    conversation's lessons, when the caller has read them already."""
     got = received(store, conv, messages)
     if got is None or not got.by_person:
         return None
-    if any(lesson["question"] == got.question for lesson in store.lessons(conversation_id=conv.id)):
+    if lessons is None:
+        lessons = store.lessons(conversation_id=conv.id)
+    if any(lesson["question"] == got.question for lesson in lessons):
         return None
     return got
 
@@ -106,9 +110,10 @@ def card_offer(store: Store, conv: Conversation, messages: list[Row]) -> tuple[t
     """The teaching buttons of a conversation's card and a note for its label: Save to knowledge base once a person's
     answer went out (on a resolved card, when an agent wrote or reworked it), Approve/Discard while a lesson taught
     from it waits for a lead."""
-    if any(lesson["status"] == "draft" for lesson in store.lessons(conversation_id=conv.id)):
+    lessons = store.lessons(conversation_id=conv.id)
+    if any(lesson["status"] == "draft" for lesson in lessons):
         return ("approve_taught", "discard_taught"), "📚 taught: waits for a lead's approval"
-    got = untaught(store, conv, messages)
+    got = untaught(store, conv, messages, lessons)
     if got is None:
         return (), ""
     if conv.state == State.RESOLVED:

@@ -34,6 +34,11 @@ class StoreBase:
         main = next((row for row in db.execute("PRAGMA database_list").fetchall() if row[1] == "main"), None)
         self.path = (main[2] if main else "") or ":memory:"  # where a second connection finds the same data
 
+    def _run(self, sql: str, params: tuple | list = ()):
+        """One statement on the connection itself: sqlite-utils' `execute` adds a wrapper per call on the hot path;
+        sqlite3 keeps each statement text prepared (its statement cache), so a repeated query is not re-parsed."""
+        return self.db.conn.execute(sql, params)
+
     def now(self) -> str:
         return iso(self.clock())
 
@@ -41,7 +46,7 @@ class StoreBase:
         return self.db.atomic()
 
     def _one(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
-        cur = self.db.execute(sql, params)
+        cur = self._run(sql, params)
         row = cur.fetchone()
         if row is None:
             return None
@@ -52,13 +57,19 @@ class StoreBase:
     def _insert(self, table: str, row: dict[str, Any]) -> int:
         columns = ", ".join(row)
         marks = ", ".join("?" * len(row))
-        return self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())).lastrowid
+        return self._run(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())).lastrowid
 
     def _update(self, table: str, row_id: int, changes: dict[str, Any]) -> None:
         assignments = ", ".join(f"{column} = ?" for column in changes)
-        self.db.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*changes.values(), row_id])
+        self._run(f"UPDATE {table} SET {assignments} WHERE id = ?", [*changes.values(), row_id])
+
+    def _returning(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
+        """The one row a write's `RETURNING` clause gives (None without one). Every row is fetched, so the statement
+        runs to its end and an implicit transaction commits here, not when the cursor is collected."""
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
 
     def _all(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
-        cur = self.db.execute(sql, params)
+        cur = self._run(sql, params)
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]

@@ -23,16 +23,17 @@ class OutboxStore(StoreBase):
         """Persist an outbound action before anyone tries to send it. Card updates coalesce per conversation;
         an action with an idempotency `key` is queued once ever (None when that key was queued before)."""
         kind = OutboxKind(kind)
-        if kind == OutboxKind.UPSERT_CARD and conversation_id is not None:
-            if self._one(
-                "SELECT id FROM outbox WHERE status = 'pending' AND kind = 'upsert_card' AND conversation_id = ? "
-                "AND attempts = 0",
-                (conversation_id,),
-            ):
-                return None
         now = self.now()
+        if kind == OutboxKind.UPSERT_CARD and conversation_id is not None:  # unless one waits; one statement
+            cur = self._run(
+                "INSERT INTO outbox (platform, kind, conversation_id, message_id, payload, next_attempt_at, created_at) "
+                "SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE status = 'pending' "
+                "AND kind = 'upsert_card' AND conversation_id = ? AND attempts = 0)",
+                (platform, kind, conversation_id, message_id, json.dumps(payload, ensure_ascii=False), now, now,
+                 conversation_id))
+            return cur.lastrowid if cur.rowcount == 1 else None
         if key is not None:
-            cur = self.db.execute(
+            cur = self._run(
                 "INSERT INTO outbox (platform, kind, conversation_id, message_id, payload, next_attempt_at, created_at,"
                 " key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING",
                 (platform, kind, conversation_id, message_id, json.dumps(payload, ensure_ascii=False), now, now, key))
@@ -69,34 +70,34 @@ class OutboxStore(StoreBase):
 
     def mark_action_sending(self, action_id: int) -> None:
         """About to call the platform: if the process dies before `mark_action_sent`, the next one knows."""
-        self.db.execute("UPDATE outbox SET status = 'sending' WHERE id = ?", (action_id,))
+        self._run("UPDATE outbox SET status = 'sending' WHERE id = ?", (action_id,))
 
     def mark_action_sent(self, action_id: int, ref: str = "") -> None:
-        self.db.execute(
+        self._run(
             "UPDATE outbox SET status = 'sent', sent_at = ?, ref = ?, attempts = attempts + 1 WHERE id = ?",
             (self.now(), ref, action_id),
         )
 
     def mark_action_retry(self, action_id: int, error: str, next_attempt_at: str, *, in_flight: bool = False) -> None:
         """Try again later; `in_flight`: the platform may have it (no answer came), so stay `sending`."""
-        self.db.execute(
+        self._run(
             "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
             ("sending" if in_flight else "pending", error, next_attempt_at, action_id),
         )
 
     def keep_parts_sent(self, action_id: int, done: int, first_ref: str) -> None:
         """A message split into several platform messages failed part-way: remember how far it got."""
-        self.db.execute(
+        self._run(
             "UPDATE outbox SET payload = json_set(payload, '$.parts_done', ?, '$.first_ref', ?) WHERE id = ?",
             (done, first_ref, action_id),
         )
 
     def mark_action_dropped(self, action_id: int, why: str) -> None:
         """Not sent, on purpose: what it said is no longer true (an alert whose reply came first)."""
-        self.db.execute("UPDATE outbox SET status = 'dropped', last_error = ? WHERE id = ?", (why, action_id))
+        self._run("UPDATE outbox SET status = 'dropped', last_error = ? WHERE id = ?", (why, action_id))
 
     def mark_action_failed(self, action_id: int, error: str) -> None:
-        self.db.execute(
+        self._run(
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
             (error, action_id),
         )
@@ -113,6 +114,6 @@ class OutboxStore(StoreBase):
         return self._all("SELECT * FROM outbox ORDER BY id")
 
     def set_card_ref(self, conversation_id: int, channel: str, ref: str) -> None:
-        self.db.execute(
+        self._run(
             "UPDATE conversations SET card_channel = ?, card_ref = ? WHERE id = ?", (channel, ref, conversation_id)
         )

@@ -2,15 +2,22 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from functools import cache
 from typing import Any
 
 from vocab.records import Conversation, Draft
 
 
+@cache
+def _names(cls) -> frozenset[str]:
+    """The record's field names, read once per class (dataclasses.fields is slow on every row)."""
+    return frozenset(f.name for f in fields(cls))
+
+
 def _build(cls, row: dict[str, Any] | None):
     if row is None:
         return None
-    names = {f.name for f in fields(cls)}
+    names = _names(cls)
     return cls(**{k: v for k, v in row.items() if k in names})
 
 

@@ -15,11 +15,12 @@ from storage.analytics import Analytics
 from storage.base import QUEUE_SQL
 from storage.db import open_db
 from storage.lessons import LessonStore
+from storage.drafts import DraftStore
 from storage.duty import DutyStore
-from storage.records import to_conversation, to_draft
+from storage.records import to_conversation
 from storage.voice import VoiceStore
 from storage.watch import WatchStore
-from vocab import Address, AuditAction, Conversation, ConversationChange, Draft
+from vocab import Address, AuditAction, Conversation, ConversationChange
 
 
 @contextmanager
@@ -32,7 +33,7 @@ def open_reader(path: str) -> Iterator[Analytics]:
         db.close()
 
 
-class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
+class Store(DraftStore, LessonStore, VoiceStore, WatchStore, DutyStore):
     """The SQLite engine of the `bot.ports.Store` contract."""
 
     # ---- the digest's queries ----------------------------------------------------------------------------
@@ -78,7 +79,7 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
 
         The payload is kept as ASCII JSON: every character, even a lone surrogate that UTF-8 (hence SQLite)
         cannot hold, is stored as its escape, so whatever the platform delivered is recorded losslessly."""
-        cur = self.db.execute(
+        cur = self._run(
             "INSERT INTO inbox (platform, event_id, kind, payload, received_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (platform, event_id) DO NOTHING",
             (platform, event_id, kind, json.dumps(payload, ensure_ascii=True), self.now()),
@@ -91,19 +92,19 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
     def record_delivery(self, key: str, command: str = "") -> bool:
         """Remember that the agent input delivered under `key` is being executed. False if it was already:
         call it inside the command's transaction, so the key and the command's effect are kept together."""
-        cur = self.db.execute("INSERT INTO deliveries (key, at, command) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        cur = self._run("INSERT INTO deliveries (key, at, command) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
                               (key, self.now(), command[:80]))
         return cur.rowcount == 1
 
     def prune_deliveries(self, before: str) -> int:
         """Forget delivery keys recorded before `before` (platforms stop redelivering long before)."""
-        return self.db.execute("DELETE FROM deliveries WHERE at < ?", (before,)).rowcount
+        return self._run("DELETE FROM deliveries WHERE at < ?", (before,)).rowcount
 
     def pending_inbox(self, limit: int = 100) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ?", (limit,))
 
     def mark_inbox_done(self, inbox_id: int, error: str | None = None) -> None:
-        self.db.execute(
+        self._run(
             "UPDATE inbox SET status = ?, processed_at = ?, error = ? WHERE id = ?",
             ("error" if error else "done", self.now(), error, inbox_id),
         )
@@ -122,23 +123,15 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
         )
 
     def open_conversation(self, address: Address, customer_id: str, customer_name: str, language: str) -> Conversation:
+        """Insert a conversation and return it as stored (`RETURNING`: one statement, not an insert and a read)."""
         now = self.now()
-        cid = self._insert(
-            "conversations", {
-                "platform": address.platform,
-                "workspace": address.workspace,
-                "channel": address.channel,
-                "thread": address.thread,
-                "is_dm": int(address.is_dm),
-                "customer_id": customer_id,
-                "customer_name": customer_name,
-                "language": language,
-                "state": "bot",
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-        return self.conversation(cid)
+        row = {"platform": address.platform, "workspace": address.workspace, "channel": address.channel,
+               "thread": address.thread, "is_dm": int(address.is_dm), "customer_id": customer_id,
+               "customer_name": customer_name, "language": language, "state": "bot", "created_at": now,
+               "updated_at": now}
+        return to_conversation(self._returning(
+            f"INSERT INTO conversations ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) RETURNING *",
+            list(row.values())))
 
     def conversation(self, conversation_id: int) -> Conversation | None:
         return to_conversation(self._one("SELECT * FROM conversations WHERE id = ?", (conversation_id,)))
@@ -150,8 +143,8 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
         assignments = ", ".join(f"{column} = ?" for column in columns)
         if change.reopened is True:
             assignments += ", reopened_count = reopened_count + 1"
-        self.db.execute(f"UPDATE conversations SET {assignments} WHERE id = ?", [*columns.values(), conversation_id])
-        return self.conversation(conversation_id)
+        return to_conversation(self._returning(f"UPDATE conversations SET {assignments} WHERE id = ? RETURNING *",
+                                               [*columns.values(), conversation_id]))
 
     def conversations_needing_agent(self) -> list[dict[str, Any]]:
         """Handed-off conversations and conversations with a draft awaiting review: the soonest due time first,
@@ -198,13 +191,13 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
         )
 
     def mark_message_edited(self, message_id: int, new_text: str) -> None:
-        self.db.execute("UPDATE messages SET text = ?, edited_at = ? WHERE id = ?", (new_text, self.now(), message_id))
+        self._run("UPDATE messages SET text = ?, edited_at = ? WHERE id = ?", (new_text, self.now(), message_id))
 
     def mark_message_deleted(self, message_id: int) -> None:
-        self.db.execute("UPDATE messages SET deleted_at = ? WHERE id = ?", (self.now(), message_id))
+        self._run("UPDATE messages SET deleted_at = ? WHERE id = ?", (self.now(), message_id))
 
     def mark_message_delivered(self, message_id: int, platform_message_id: str) -> None:
-        self.db.execute(
+        self._run(
             "UPDATE messages SET delivered_at = ?, platform_message_id = COALESCE(NULLIF(?, ''), platform_message_id) "
             "WHERE id = ?",
             (self.now(), platform_message_id, message_id),
@@ -230,113 +223,6 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
         )
         return [r["text"] for r in rows]
 
-    # ---- drafts ------------------------------------------------------------------------------------------
-    def create_draft_job(self, conversation_id: int, message_id: int) -> int:
-        return self._insert(
-            "drafts", {
-                "conversation_id": conversation_id,
-                "message_id": message_id,
-                "status": "drafting",
-                "created_at": self.now(),
-            }
-        )
-    def draft(self, draft_id: int) -> Draft | None:
-        return to_draft(self._one("SELECT * FROM drafts WHERE id = ?", (draft_id,)))
-
-    def drafts_in_progress(self, after_id: int = 0, limit: int = -1) -> list[Draft]:
-        """Drafting jobs not yet finished, oldest first (only those with an id above `after_id`)."""
-        return [to_draft(r) for r in self._all(
-            "SELECT * FROM drafts WHERE status = 'drafting' AND id > ? ORDER BY id LIMIT ?", (after_id, limit))]
-
-    def count_drafts_in_progress(self) -> int:
-        return self._one("SELECT count(*) AS n FROM drafts WHERE status = 'drafting'")["n"]
-
-    def has_draft_in_progress(self, conversation_id: int) -> bool:
-        return self._one(
-            "SELECT 1 AS x FROM drafts WHERE conversation_id = ? AND status = 'drafting' LIMIT 1", (conversation_id,)
-        ) is not None
-
-    def pending_draft(self, conversation_id: int) -> Draft | None:
-        return to_draft(
-            self._one(
-                "SELECT * FROM drafts WHERE conversation_id = ? AND status = 'pending' ORDER BY id DESC LIMIT 1",
-                (conversation_id,),
-            )
-        )
-
-    def last_draft_language(self, conversation_id: int) -> str | None:
-        """The language of the conversation's latest draft that has one (None before any)."""
-        row = self._one("SELECT language FROM drafts WHERE conversation_id = ? AND language IS NOT NULL "
-                        "ORDER BY id DESC LIMIT 1", (conversation_id,))
-        return row["language"] if row else None
-
-    def supersede_open_drafts(self, conversation_id: int, by: str) -> list[int]:
-        rows = self._all(
-            "SELECT id FROM drafts WHERE conversation_id = ? AND status IN ('drafting', 'pending')", (conversation_id,)
-        )
-        ids = [r["id"] for r in rows]
-        if ids:
-            self.db.execute(
-                f"UPDATE drafts SET status = 'superseded', decided_at = ?, decided_by = ? "
-                f"WHERE id IN ({','.join('?' * len(ids))})",
-                [self.now(), by, *ids],
-            )
-        return ids
-
-    def complete_draft(
-        self,
-        draft_id: int,
-        *,
-        status: str,
-        text: str | None,
-        sources: list[dict],
-        confidence: float | None,
-        drafter: str,
-        model: str | None,
-        latency_ms: float,
-        handoff_reason: str | None = None,
-        language: str | None = None,
-    ) -> None:
-        self._update(
-            "drafts",
-            draft_id,
-            {
-                "status": status,
-                "text": text,
-                "sources": json.dumps(sources, ensure_ascii=False),
-                "confidence": confidence,
-                "drafter": drafter,
-                "model": model,
-                "latency_ms": latency_ms,
-                "handoff_reason": handoff_reason,
-                "drafted_at": self.now(),
-                **({"language": language} if language else {}),  # a drafter that does not say leaves it null
-            },
-        )
-
-    def decide_draft(
-        self,
-        draft_id: int,
-        status: str,
-        decided_by: str,
-        *,
-        final_text: str | None = None,
-        edit_distance: int | None = None,
-        reject_reason: str | None = None,
-    ) -> None:
-        self._update(
-            "drafts",
-            draft_id,
-            {
-                "status": status,
-                "decided_at": self.now(),
-                "decided_by": decided_by,
-                "final_text": final_text,
-                "edit_distance": edit_distance,
-                "reject_reason": reject_reason,
-            },
-        )
-
     # ---- audit -------------------------------------------------------------------------------------------
     def log_event(
         self,
@@ -359,6 +245,12 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
                 "details": json.dumps(details, ensure_ascii=False, default=str),
             }
         )
+    def draft_ready_details(self, conversation_id: int, draft_id: int) -> str | None:
+        """The details (JSON) of the draft's `draft_ready` audit row, the latest if several; None without one."""
+        row = self._one("SELECT details FROM events WHERE conversation_id = ? AND action = 'draft_ready' "
+                        "AND draft_id = ? ORDER BY id DESC LIMIT 1", (conversation_id, draft_id))
+        return row["details"] if row else None
+
     def events_for(self, conversation_id: int) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM events WHERE conversation_id = ? ORDER BY id", (conversation_id,))
 
@@ -385,7 +277,7 @@ class Store(LessonStore, VoiceStore, WatchStore, DutyStore):
         return row["value"] if row else None
 
     def set_setting(self, key: str, value: str) -> None:
-        self.db.execute(
+        self._run(
             "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             (key, value, self.now()),

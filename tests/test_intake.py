@@ -138,3 +138,29 @@ async def test_an_inbox_row_that_cannot_be_applied_is_marked_and_does_not_block_
         assert customer_texts(store, conv["id"]) == ["where is my order?"]
     finally:
         await core.stop()
+
+
+async def test_a_bad_row_amid_a_turn_is_marked_and_the_rows_around_it_are_applied_once(settings):
+    """Rows are applied several to a transaction; one that fails rolls its turn back, and the turn is applied
+    again row by row: the bad row is marked, every other row is applied exactly once, in order."""
+    core = await start_core(settings)
+    try:
+        await core.stop()  # record first, process later: all of these are pending together
+        store = core.store
+        before = [await core.receive(customer_message(f"question {i} about my order", who=f"c{i}")) for i in range(3)]
+        bad, _ = store.record_inbound("test", "ev-bad-amid", "message", {"event_id": "ev-bad-amid", "address": 7})
+        after = [await core.receive(customer_message(f"question {i} about my order", who=f"c{i}"))
+                 for i in range(3, 6)]
+        await core.start()
+        await until(lambda: store.count_inbox("pending") == 0, what="the inbox drained")
+        await core.wait_idle()
+        rows = {r["id"]: r for r in store.db.query("SELECT * FROM inbox")}
+        assert rows[bad]["status"] == "error" and rows[bad]["error"], rows[bad]
+        assert all(rows[r.inbox_id]["status"] == "done" for r in before + after)
+        convs = list(store.db.query("SELECT * FROM conversations ORDER BY id"))
+        assert [c["customer_id"] for c in convs] == [f"U-c{i}" for i in range(6)]  # once each, in order
+        for i, conv in enumerate(convs):
+            assert customer_texts(store, conv["id"]) == [f"question {i} about my order"]
+            assert len(list(store.db.query("SELECT id FROM drafts WHERE conversation_id = ?", [conv["id"]]))) == 1
+    finally:
+        await core.stop()

@@ -5,7 +5,7 @@ Frozen dataclasses, so they can be logged as JSON and compared in tests.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from vocab.enums import Role
@@ -51,10 +51,13 @@ class InboundMessage:
     by: Actor | None = None  # ticket: the person who reacted with the ticket emoji (the author is the customer)
 
     def to_payload(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["author"]["role"] = int(self.author.role)
+        """The event as plain JSON-ready data, built field by field: `dataclasses.asdict` deep-copies every
+        value and was a tenth of the core's cost per message; every field here is a plain value already."""
+        data = dict(self.__dict__)
+        data["address"] = dict(self.address.__dict__)
+        data["author"] = {**self.author.__dict__, "role": int(self.author.role)}
         if self.by is not None:
-            data["by"]["role"] = int(self.by.role)
+            data["by"] = {**self.by.__dict__, "role": int(self.by.role)}
         return data
 
     @classmethod
