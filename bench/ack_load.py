@@ -226,6 +226,7 @@ def main() -> None:
     parser.add_argument("--seed-db", help="run Tandem on a copy of this database (e.g. bench/digest_bench.py's)")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds between an app listening and the load")
     parser.add_argument("--digests", action="store_true", help="Tandem builds digests back to back meanwhile")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of bare then Tandem; prints the median ratio")
     parser.add_argument("--senders", type=int, default=1, help="sending processes (past ~500 events/s use 2+)")
     parser.add_argument("--sweep", help="comma-separated rates: p99 of both apps at each (the saturation point)")
     args = parser.parse_args()
@@ -243,11 +244,21 @@ def main() -> None:
             return
         n = int(args.rate * args.seconds)
         print(f"{n} signed events at {args.rate:g}/s, {args.delay:g} s per draft, {args.senders} sender(s)")
-        rows = [run_one(kind, args.rate, n, args.delay, api_port, args.seed_db, args.digests, args.warmup,
-                        args.senders) for kind in ("bare", "tandem")]
+        rounds = []
+        for _ in range(args.repeat):  # bare and Tandem alternate, so a busy moment of the machine hits both
+            rows = [run_one(kind, args.rate, n, args.delay, api_port, args.seed_db, args.digests, args.warmup,
+                            args.senders) for kind in ("bare", "tandem")]
+            report(rows, args.digests)
+            rounds.append(rows[1]["p99"] / rows[0]["p99"])
     finally:
         api.stdin.close()
         api.wait(30)
+    if len(rounds) > 1:
+        print(f"\nTandem p99 / bare p99 over {len(rounds)} rounds: {', '.join(f'{r:.1f}x' for r in rounds)}; "
+              f"median {statistics.median(rounds):.1f}x")
+
+
+def report(rows: list[dict], digests: bool) -> None:
     print(f"{'app':<7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'non-2xx':>8} {'lost':>5}")
     for r in rows:
         lost = "" if r["lost"] is None else r["lost"]
@@ -257,8 +268,8 @@ def main() -> None:
     print(f"Tandem p99 / bare p99 = {tandem['p99'] / bare['p99']:.1f}x; "
           f"draft calls {tandem['draft_calls']}, peak in flight {tandem['peak_drafts']}; "
           f"{tandem['unapplied_at_end']} events recorded but not yet applied when the load ended, "
-          f"applied {tandem['drained_s']:.1f} s later")
-    if args.digests:
+          f"applied {tandem['drained_s']:.1f} s later", flush=True)
+    if digests:
         print(f"digests built during the load: {len(tandem['digests'])}, seconds each: {tandem['digests']}")
 
 
