@@ -39,6 +39,7 @@ from vocab import Actor, AuthorKind, CommandResult, DraftStatus, EditForm, Inbou
 from vocab.times import iso
 
 log = logging.getLogger(__name__)
+CHECKPOINT_EVERY = 1.0  # seconds between background WAL checkpoints
 
 MAX_QUESTION_CHARS = 4000
 ALREADY_DONE = "Already done: this was received before, so nothing was done again."
@@ -127,6 +128,8 @@ class Core:
         if self.kb is not None and self.kb.writable and self.settings.tandem_kb_poll > 0:
             self._tasks.append(asyncio.create_task(self.kb.watch(self.settings.tandem_kb_poll), name="tandem-kb"))
         self._tasks.append(asyncio.create_task(self.sla.run(), name="tandem-sla"))
+        if self.store.defer_checkpoints():
+            self._tasks.append(asyncio.create_task(self._checkpoints(), name="tandem-checkpoints"))
         self._inbox_wake.set()
         self._draft_wake.set()
 
@@ -156,6 +159,16 @@ class Core:
             if time.monotonic() > deadline:
                 raise TimeoutError("Tandem did not become idle in time")
             await asyncio.sleep(0.005)
+
+    async def _checkpoints(self) -> None:
+        """Copy SQLite's write-ahead log back into the database once a second, in a worker thread on a connection
+        of its own, so no commit on the loop pays for it (storage/maintenance.py says why)."""
+        while True:
+            await asyncio.sleep(CHECKPOINT_EVERY)
+            try:
+                await asyncio.to_thread(self.store.checkpoint)
+            except Exception:  # a locked or vanished file this time: the next second tries again
+                log.warning("background checkpoint failed; the next one will try again", exc_info=True)
 
     # ---- intake ------------------------------------------------------------------------------------------
     def acknowledging(self):

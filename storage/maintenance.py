@@ -1,5 +1,5 @@
 """Keeping the data: online backup and restore through SQLite's backup API, the running-process lock, and the
-retention purge.
+retention purge, and the WAL checkpoints taken off the writer.
 
 Backup copies a live database page by page (`sqlite3.Connection.backup`), so it is consistent while Tandem
 writes: each step reads inside a read transaction, and SQLite restarts the copy when another connection
@@ -12,6 +12,13 @@ written to a file could never be as sure. Restore takes the same lock, without w
 restore refuses; while restore holds it, a `tandem run` that starts refuses to start. (flock is per machine:
 a database on a network share used from two machines is not covered.) The lock is on a file of its own, never
 on the database: closing any descriptor of the database file would drop SQLite's own POSIX locks.
+
+Checkpoints: by default SQLite copies the write-ahead log back into the database inside the commit that takes
+it past 1,000 pages, so one commit in a few hundred pays for the copy, on the event loop's thread; on a large
+database the pages are scattered and that commit takes tens of milliseconds, and while a long read (a digest
+build) pins the log, every commit past the mark tries again. The running core instead raises the writer's
+mark (`WRITER_CHECKPOINT_PAGES`, a safety net) and checkpoints once a second from a worker thread on a
+connection of its own (`checkpoint`), so a commit only appends to the log.
 """
 from __future__ import annotations
 
@@ -27,6 +34,7 @@ MIGRATIONS_TABLE = "_sqlite_migrations"
 STEP_PAGES = 1024  # 4 MiB per step with 4 KiB pages
 MAX_RESTARTS = 3
 BATCH = 5000  # rows per purge transaction, so the core's writes wait for at most one batch
+WRITER_CHECKPOINT_PAGES = 20_000  # ~80 MiB of log: the writer checkpoints itself only if the background ones stop
 Progress = Callable[[int, int], None]  # (pages copied, pages in all)
 
 
@@ -225,3 +233,14 @@ def purge(db, before: str, now: str, batch: int = BATCH) -> dict[str, int]:
             if len(ids) < batch:
                 break
     return counts
+
+
+def checkpoint(path: str) -> tuple[int, int, int]:
+    """One passive checkpoint on a connection of its own (never waits for readers or the writer): SQLite's
+    (busy, frames in the log, frames checkpointed)."""
+    conn = sqlite3.connect(path, timeout=1)
+    try:
+        busy, frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return busy, frames, done
+    finally:
+        conn.close()

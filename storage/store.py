@@ -55,6 +55,23 @@ class Store(DraftStore, LessonStore, VoiceStore, WatchStore, DutyStore):
         lives in this process's memory only."""
         return None if self.path == ":memory:" else partial(open_reader, self.path)
 
+    # ---- checkpoints (storage/maintenance.py says why) ---------------------------------------------------
+    def defer_checkpoints(self) -> bool:
+        """Leave log checkpoints to `checkpoint()` calls from another thread (the writer keeps a far mark as a
+        safety net); False for a database in memory, which has no log."""
+        from storage.maintenance import WRITER_CHECKPOINT_PAGES
+
+        if self.path == ":memory:":
+            return False
+        self._run(f"PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}")
+        return True
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """A passive checkpoint on a connection of its own: call it from a worker thread."""
+        from storage.maintenance import checkpoint
+
+        return checkpoint(self.path)
+
     # ---- retention ---------------------------------------------------------------------------------------
     def purge_before(self, before: str, actor: str = "tandem") -> dict[str, int]:
         """Purge customer-derived text older than `before` (see storage.maintenance.purge) and log a PURGE audit

@@ -63,3 +63,30 @@ async def test_slack_answers_mark_the_request_and_a_slow_body_holds_up_nothing(t
         await slack.settle()
         assert seen == [1] and slack.core.ack.answering == 0
         writer.close()
+
+
+async def test_wal_checkpoints_are_taken_off_the_writer(core, monkeypatch):
+    """The core's connection no longer checkpoints at SQLite's default 1,000 pages (that commit paid for copying
+    the log back, on the loop); a worker thread on its own connection does it instead."""
+    import bot.core
+
+    assert core.store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 20_000
+    done: list[tuple[int, int, int]] = []
+    real = core.store.checkpoint
+
+    def noting():
+        done.append(real())
+        return done[-1]
+
+    monkeypatch.setattr(core.store, "checkpoint", noting)
+    monkeypatch.setattr(bot.core, "CHECKPOINT_EVERY", 0.01)
+    await core.stop()
+    await core.start()  # the task picks up the short interval
+    for who in ("ann", "bob"):
+        await core.receive(customer_message("How does pay in 4 work?", who))
+    await core.wait_idle()
+    for _ in range(500):
+        if any(frames and checkpointed == frames for _busy, frames, checkpointed in done):
+            break
+        await asyncio.sleep(0.01)
+    assert any(frames and checkpointed == frames for _busy, frames, checkpointed in done), done
