@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -82,6 +83,9 @@ async def serve_tandem(delay: float, api_port: int, seed_db: str | None = None, 
         api = FakeSlackAPI(port=api_port)  # already serving in its own process: the harness only reads base_url
         if seed_db:
             shutil.copyfile(seed_db, Path(tmp) / "t.db")  # the harness's database file
+            # the copy leaves ~650 MB of dirty pages; their writeback throttled the core's commits (300 ms
+            # stalls) during the load: a database in service is not freshly copied, so flush them first
+            os.sync()
         async with SlackHarness(Path(tmp), drafter=drafter, api=api) as slack:
             from tandem.runtime import freeze_start_up_heap
 
