@@ -67,7 +67,8 @@ async def digests(core, built: list[float]) -> None:
         built.append(time.perf_counter() - started)
 
 
-async def serve_tandem(delay: float, api_port: int, seed_db: str | None = None, build: bool = False) -> None:
+async def serve_tandem(delay: float, api_port: int, seed_db: str | None = None, build: bool = False,
+                       wait_drafts: bool = False) -> None:
     import logging
     import shutil
 
@@ -104,9 +105,15 @@ async def serve_tandem(delay: float, api_port: int, seed_db: str | None = None, 
             started = time.perf_counter()
             while slack.core.store.count_inbox("pending"):  # the backlog the acknowledgements left behind
                 await asyncio.sleep(0.05)
+            drained = time.perf_counter() - started
+            if wait_drafts:  # every customer drafted (a fast drafter: --delay 0)
+                while slack.core.store.count_drafts_in_progress():
+                    await asyncio.sleep(0.05)
             print(json.dumps({"recorded": rows, "draft_calls": drafter.calls, "peak_drafts": drafter.peak,
+                              "undrafted": slack.core.store.count_drafts_in_progress(),
+                              "drafted_s": round(time.perf_counter() - started, 2),
                               "digests": [round(b, 2) for b in built], "unapplied_at_end": waiting,
-                              "drained_s": round(time.perf_counter() - started, 2)}), flush=True)
+                              "drained_s": round(drained, 2)}), flush=True)
 
 
 async def serve_bare(api_port: int) -> None:
@@ -131,6 +138,9 @@ async def serve_bare(api_port: int) -> None:
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     print(json.dumps({}), flush=True)
     await runner.cleanup()
+
+
+WAIT_DRAFTS = False  # --wait-drafts, for the Tandem child
 
 
 # ---- the sender ------------------------------------------------------------------------------------------
@@ -203,7 +213,8 @@ def pct(values: list[float], p: float) -> float:
 
 def run_one(kind: str, rate: float, n: int, delay: float, api_port: int, seed_db: str | None = None,
             build: bool = False, warmup: float = 1.0, senders: int = 1) -> dict:
-    extra = (["--seed-db", seed_db] if seed_db and kind == "tandem" else []) + (["--digests"] if build else [])
+    extra = (["--seed-db", seed_db] if seed_db and kind == "tandem" else []) + (["--digests"] if build else []) \
+        + (["--wait-drafts"] if WAIT_DRAFTS and kind == "tandem" else [])
     child = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--delay", str(delay),
                               "--api-port", str(api_port), *extra],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -230,12 +241,17 @@ def main() -> None:
     parser.add_argument("--seed-db", help="run Tandem on a copy of this database (e.g. bench/digest_bench.py's)")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds between an app listening and the load")
     parser.add_argument("--digests", action="store_true", help="Tandem builds digests back to back meanwhile")
+    parser.add_argument("--wait-drafts", action="store_true",
+                        help="after the load, wait until every customer is drafted (with --delay 0)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of bare then Tandem; prints the median ratio")
     parser.add_argument("--senders", type=int, default=1, help="sending processes (past ~500 events/s use 2+)")
     parser.add_argument("--sweep", help="comma-separated rates: p99 of both apps at each (the saturation point)")
     args = parser.parse_args()
+    global WAIT_DRAFTS
+    WAIT_DRAFTS = args.wait_drafts
     if args.serve:
-        serving = {"tandem": lambda: serve_tandem(args.delay, args.api_port, args.seed_db, args.digests),
+        serving = {"tandem": lambda: serve_tandem(args.delay, args.api_port, args.seed_db, args.digests,
+                                                  args.wait_drafts),
                    "bare": lambda: serve_bare(args.api_port), "api": serve_api}
         asyncio.run(serving[args.serve]())
         return
@@ -273,6 +289,9 @@ def report(rows: list[dict], digests: bool) -> None:
           f"draft calls {tandem['draft_calls']}, peak in flight {tandem['peak_drafts']}; "
           f"{tandem['unapplied_at_end']} events recorded but not yet applied when the load ended, "
           f"applied {tandem['drained_s']:.1f} s later", flush=True)
+    if WAIT_DRAFTS:
+        print(f"drafted: {tandem['draft_calls']} drafter calls, {tandem['undrafted']} customers left undrafted, "
+              f"the last draft {tandem['drafted_s']:.1f} s after the load ended")
     if digests:
         print(f"digests built during the load: {len(tandem['digests'])}, seconds each: {tandem['digests']}")
 
