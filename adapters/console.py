@@ -67,6 +67,16 @@ def default_console() -> Console:
                    width=PIPED_WIDTH if piped else None)
 
 
+def fitting(commands: list[str], room: int) -> tuple[list[str], list[str]]:
+    """The commands that fit in `room` cells of the card's bottom line, joined by " · ", and the rest."""
+    used = 0
+    for i, command in enumerate(commands):
+        used += cell_len(command) + (3 if i else 0)
+        if used > room:
+            return commands[:i], commands[i:]
+    return commands, []
+
+
 class ConsoleAdapter:
     platform = "console"
 
@@ -227,11 +237,14 @@ class ConsoleAdapter:
             state, note = card.state_label.split(" · ", 1)
             title = f"conversation #{card.conversation_id} ({verb}) · {card.customer} · {state}"
             parts.append(Text(note))
+        footer, rest = fitting(buttons, width - 6)
+        if rest:  # the frame would cut the rest off: they go inside, under the card
+            parts.append(Text("also: " + " · ".join(rest), style="dim"))
         self.out.print(Panel(
             Group(*parts) if parts else Text(""),
             title=Text(title),
             title_align="left",
-            subtitle=Text(" · ".join(buttons) if buttons else "no actions"),
+            subtitle=Text(" · ".join(footer) if footer else "no actions"),
             subtitle_align="left",
             box=box.ROUNDED,
             width=width,

@@ -192,3 +192,34 @@ async def test_console_resolve_confirmation_ratings_mode_and_ids(tmp_path):
         assert not shown.ok and "is a draft" in shown.text
     finally:
         await core.stop()
+
+
+async def test_a_narrow_terminal_never_cuts_a_cards_commands_off(settings, clock):
+    """On an 80-column terminal the review card's commands do not fit its bottom line: those that do not are
+    listed inside the card, so every command stays readable."""
+    import io
+
+    from rich.console import Console
+
+    from adapters.console import ConsoleAdapter
+    from tandem.runtime import build_core
+
+    core = build_core(settings, clock=clock)
+    out = io.StringIO()
+    console = ConsoleAdapter(stdin=io.StringIO(""), out=Console(file=out, width=80, color_system=None))
+    core.register(console)
+    await console.start(core)
+    await core.start()
+    try:
+        await console.handle_line("How does pay in 4 work?")
+        await core.wait_idle()
+    finally:
+        await console.stop()
+        await core.stop()
+    text = out.getvalue()
+    draft = core.store.draft(1)
+    for command in (f"/approve d{draft.id}", f"/edit d{draft.id} <text>", f"/reject d{draft.id} [reason]",
+                    f"/takeover {draft.conversation_id}", f"/snippet <name> {draft.conversation_id}"):
+        assert command in text, command
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "also: " in text
