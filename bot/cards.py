@@ -73,8 +73,9 @@ def parse_picker_id(value: str) -> int | None:
 
 
 def snippet_choices(snippets) -> tuple[tuple[str, str], ...]:
-    """The saved-reply picker's options, (name, title), in name order."""
-    return tuple((s.name, s.title) for s in snippets)
+    """The saved-reply picker's options, (name, title), in name order (a SnippetBook has them ready)."""
+    choices = getattr(snippets, "choices", None)
+    return choices if choices is not None else tuple((s.name, s.title) for s in snippets)
 
 
 def build_card(store: Store, conv: Conversation, snippets=(), clock: SlaClock | None = None) -> CardView:

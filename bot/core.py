@@ -1,11 +1,12 @@
 """The core: the background machinery that moves events through Tandem, and the entry points adapters call.
 
 Flow: `receive` records an event in the inbox (the adapter acknowledges the platform right after);
-one processor task applies inbox rows in order through the conversation rules; a bounded pool of
-drafting workers calls the drafter; every outbound action goes through the outbox; a watch queues the
-response-time alerts as due times pass (bot/sla.py). Each step is
-persisted before the next, so a crash at any point loses nothing: pending inbox rows, drafting jobs
-and outbox actions are picked up again at start-up. What each event *does* to a conversation is not
+one processor task applies inbox rows in order through the conversation rules, and the drafts that came
+back since its last turn, in one transaction per turn; a bounded pool of drafting workers calls the
+drafter; every outbound action goes through the outbox; a watch queues the response-time alerts as due
+times pass (bot/sla.py). Each step is persisted before the next, so a crash at any point loses nothing:
+pending inbox rows, drafting jobs (a draft not stored yet is drafted again) and outbox actions are picked
+up again at start-up. What each event *does* to a conversation is not
 decided here: the rules (bot/rules.py) decide and the conversation service (bot/conversations.py) acts.
 """
 from __future__ import annotations
@@ -46,6 +47,7 @@ ALREADY_DONE = "Already done: this was received before, so nothing was done agai
 KEEP_DELIVERY_KEYS = timedelta(days=1)  # Slack signatures last 5 minutes, Discord interaction tokens 15
 PRUNE_EVERY = 3600.0  # seconds between prunes of old delivery keys
 FEED_BATCH = 100  # drafting jobs read per look
+INBOX_BATCH = 200  # inbox rows read per look
 TURN_SECONDS = 0.002  # the processor applies inbox rows for this long in one transaction, then yields the loop
 T = TypeVar("T")
 
@@ -59,7 +61,6 @@ def decode(payload: str) -> InboundMessage:
         data = storable(data)
     event = InboundMessage.from_payload(data)
     return event if isinstance(event.text, str) else dataclasses.replace(event, text=as_text(event.text))
-
 
 
 async def finish(result):
@@ -97,6 +98,7 @@ class Core:
         self._draft_wake = asyncio.Event()
         self._queue: asyncio.Queue[int] = asyncio.Queue(maxsize=settings.tandem_queue_size)
         self._claimed: set[int] = set()
+        self._results: list[tuple[int, DraftResult | None, str, float]] = []  # drafts back, for the next turn
         self._fed_up_to = 0
         self._busy = 0
         self._pruned_at: float | None = None  # monotonic time of the last prune of delivery keys
@@ -138,6 +140,7 @@ class Core:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        self._store_results()  # drafts that came back after the processor's last turn are kept, not drafted again
         self.started = False
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
@@ -150,6 +153,7 @@ class Core:
                 self._busy == 0
                 and not self._inbox_wake.is_set()
                 and not self._claimed
+                and not self._results
                 and self.store.count_inbox("pending") == 0
                 and self.store.count_drafts_in_progress() == 0
                 and not self.outbox.has_due_work()
@@ -189,33 +193,42 @@ class Core:
 
     async def _process_inbox(self) -> None:
         while True:
-            await self._inbox_wake.wait()
+            await self._inbox_wake.wait()  # set by a recorded event and by a draft that came back
             self._busy += 1
             try:
                 self._inbox_wake.clear()
-                while rows := self.store.pending_inbox(limit=200):
-                    while rows:
-                        await self.ack.turn()  # a backlog must not hold acknowledgements: give way before each turn
-                        rows = rows[self._apply_turn(rows):]
+                rows = self.store.pending_inbox(limit=INBOX_BATCH)
+                while rows or self._results:
+                    await self.ack.turn()  # a backlog must not hold acknowledgements: give way before each turn
+                    full = len(rows) == INBOX_BATCH
+                    rows = rows[self._apply_turn(rows):]
+                    if full and not rows:  # a backlog longer than one read; a row recorded since set the wake
+                        rows = self.store.pending_inbox(limit=INBOX_BATCH)
             finally:
                 self._busy -= 1
 
     def _apply_turn(self, rows: list[dict]) -> int:
-        """Apply inbox rows in order, in one transaction, for at most TURN_SECONDS (one row at least); returns how
-        many. One commit for several rows is most of what a burst saves; nothing awaits inside, so no acknowledgement
-        can be given for an event while its row sits in an uncommitted transaction. If a row fails, the turn is
-        rolled back whole and its rows applied one transaction each, so only the bad one is marked."""
+        """Store the drafts back since the last turn, then apply inbox rows in order, in one transaction, for at most
+        TURN_SECONDS (every draft, one row at least); returns how many rows. One commit for several rows and drafts is
+        most of what a burst saves; nothing awaits inside, so no event is acknowledged while its row sits in an
+        uncommitted transaction. If anything fails, the turn is rolled back and each draft and row applied in a
+        transaction of its own, so only the bad row is marked (a bad draft is logged)."""
         deadline = time.perf_counter() + TURN_SECONDS
         applied = 0
+        results, self._results = self._results, []
         try:
             with self.store.atomic():
+                for result in results:
+                    self.rules.apply_draft(*result)
                 for row in rows:
                     self.rules.apply(decode(row["payload"]), row["id"])
                     self.store.mark_inbox_done(row["id"])
                     applied += 1
                     if time.perf_counter() >= deadline:
                         break
-        except Exception:  # noqa: BLE001 - the careful path below finds the bad row and logs it
+        except Exception:  # noqa: BLE001 - the careful path below finds the bad row or draft and logs it
+            self._results[:0] = results
+            self._store_results()
             turn = rows[:applied + 1]  # the rows applied before the failure, and the one that raised
             for row in turn:
                 self._process_row(row)
@@ -224,6 +237,16 @@ class Core:
         self.outbox.wake()
         self.sla.wake()
         return applied
+
+    def _store_results(self) -> None:
+        """The drafts that came back, each in a transaction of its own (the careful path, and a stop)."""
+        results, self._results = self._results, []
+        for result in results:
+            try:
+                with self.store.atomic():
+                    self.rules.apply_draft(*result)
+            except Exception:  # it stays `drafting` in SQLite: the next start drafts it again
+                log.exception("drafting job #%s crashed", result[0])
 
     def _process_row(self, row: dict) -> None:
         try:
@@ -298,10 +321,10 @@ class Core:
             error = f"{type(exc).__name__}: {exc}"
         seconds = time.perf_counter() - started
         self.metrics.observe_draft(seconds)
-        latency_ms = seconds * 1000
-        with self.store.atomic():  # no await between the drafter's answer and storing it: a stop must not lose it
-            self.rules.apply_draft(draft_id, result, error, latency_ms)
-        self.outbox.wake()
+        # stored by the processor's next turn, in the transaction of whatever it applies then (one commit, not one
+        # per draft); `stop` stores what is left; a crash first leaves the job `drafting`: drafted again at start
+        self._results.append((draft_id, result, error, seconds * 1000))
+        self._inbox_wake.set()
 
     # ---- commands ----------------------------------------------------------------------------------------
     def _context(self, actor: Actor) -> Context:

@@ -9,7 +9,9 @@ logged as an audit event and shown in `queue`.
 Exactly once where the platform allows it: each action carries its row's key (`delivery_key`), which adapters
 hand to the platform (a Discord nonce, Slack message metadata). A row is marked `sending` before the platform
 call; a row found still `sending` was in flight when a process died (or timed out unanswered), and before it
-is sent again an adapter that can look (`FindsDelivered`) is asked whether the platform has it already.
+is sent again an adapter that can look (`FindsDelivered`) is asked whether the platform has it already. Within
+a pass, the transaction that marks a row sent also builds the next row's action and marks it `sending` (one
+commit per row instead of two); a pass that stops before trying that row puts it back to `pending`.
 This module alone decides a row's delivery state; adapters only pass the key on and look when asked.
 """
 from __future__ import annotations
@@ -50,6 +52,16 @@ MAX_BACKOFF = 600.0
 IDLE_POLL = 5.0
 BATCH = 50  # rows read per look at the outbox
 COULD_NOT_LOOK = Delivery(ref="?could-not-look")
+UNPREPARED = object()  # `_deliver` builds and marks the row itself
+
+
+@dataclasses.dataclass(frozen=True)
+class Ready:
+    """A row of the pass built, and marked `sending` if `marked`, in the transaction that marked the row before it
+    sent; `action` None: a stale alert, dropped there."""
+    row_id: int
+    action: object
+    marked: bool
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -119,15 +131,29 @@ class Dispatcher:
             if not rows:
                 return
             unblocked = False  # a message sent lets the next one to its conversation go (`due_actions` held it back)
-            for row in rows:
-                if row["conversation_id"] in held:
-                    continue
-                await self.gate.turn()
-                if not await self._deliver(row):
-                    if row["conversation_id"] is not None:
-                        held.add(row["conversation_id"])
-                elif row["kind"] == OutboxKind.SEND_MESSAGE:
-                    unblocked = True
+            ready: Ready | None = None  # the next row, prepared in the transaction that marked this one sent
+            try:
+                for i, row in enumerate(rows):
+                    if row["conversation_id"] in held:
+                        continue
+                    await self.gate.turn()
+                    prepared = UNPREPARED
+                    if ready is not None:
+                        if ready.row_id == row["id"]:
+                            prepared = ready.action
+                        elif ready.marked:
+                            self.store.unmark_action_sending(ready.row_id)
+                        ready = None
+                    following = next((r for r in rows[i + 1:] if r["conversation_id"] not in held), None)
+                    delivered, ready = await self._deliver(row, prepared, following)
+                    if not delivered:
+                        if row["conversation_id"] is not None:
+                            held.add(row["conversation_id"])
+                    elif row["kind"] == OutboxKind.SEND_MESSAGE:
+                        unblocked = True
+            finally:
+                if ready is not None and ready.marked:  # the pass stopped before trying it: nothing is in flight
+                    self.store.unmark_action_sending(ready.row_id)
             # a short batch was everything due: look again only if a sent message let another through (rows queued
             # meanwhile woke the dispatcher, which comes back here)
             if len(due) < BATCH and not unblocked:
@@ -177,18 +203,51 @@ class Dispatcher:
                  row["conversation_id"], why, extra=about(row))
         return True
 
-    async def _deliver(self, row: dict) -> bool:
+    def _prepare(self, row: dict):
+        """Inside a transaction: the row's action, read and built, and for a row not in flight already its `sending`
+        mark, committed before the platform is called; None for a stale alert (dropped)."""
+        if self._stale(row):
+            return None
+        action = self._action(row)
+        if row["status"] != "sending":
+            self.store.mark_action_sending(row["id"])
+        return action
+
+    def _prepare_following(self, row: dict | None) -> Ready | None:
+        """The next row of the pass, prepared in the transaction that marks this one sent (one commit for both); a
+        row that cannot be built now is left to its own turn, which handles the error."""
+        if row is None:
+            return None
+        try:
+            return Ready(row["id"], self._prepare(row), row["status"] != "sending")
+        except Exception:  # noqa: BLE001 - nothing of it was written (the `sending` mark comes last)
+            return None
+
+    async def _deliver(self, row: dict, prepared=UNPREPARED,
+                       following: dict | None = None) -> tuple[bool, Ready | None]:
+        """Deliver one row: (False if it waits for a retry or failed, the following row prepared in the transaction
+        that marks this one sent)."""
+        sent = await self._attempt(row, prepared)
+        if not isinstance(sent, tuple):
+            return sent, None
+        action, delivery = sent
+        with self.store.atomic():
+            self._mark_sent(row, action, delivery)
+            ready = self._prepare_following(following)
+        return True, ready
+
+    async def _attempt(self, row: dict, prepared):
+        """Build (unless prepared), mark and send the row: (action, delivery) once the platform has it; True for a
+        stale alert dropped, False for a retry or failure recorded."""
         adapter = self.adapters[row["platform"]]
         in_flight = row["status"] == "sending"
         try:
-            # one transaction for what is read to build the action and, for a row not in flight already, its
-            # `sending` mark, committed before the platform is called
-            with self.store.atomic():
-                if self._stale(row):
-                    return True
-                action = self._action(row)
-                if not in_flight:
-                    self.store.mark_action_sending(row["id"])
+            if prepared is UNPREPARED:
+                with self.store.atomic():
+                    prepared = self._prepare(row)
+            if prepared is None:
+                return True
+            action = prepared
             async with asyncio.timeout(SEND_TIMEOUT):
                 delivery = await self._already_delivered(adapter, row, action) if in_flight else None
                 if delivery is COULD_NOT_LOOK:
@@ -210,21 +269,23 @@ class Dispatcher:
         except Exception as exc:
             log.exception("outbox #%s (%s) raised", row["id"], row["kind"], extra=about(row))
             return self._retry(row, f"{type(exc).__name__}: {exc}", None)
-        with self.store.atomic():
-            self.store.mark_action_sent(row["id"], delivery.ref)
-            if row["kind"] == OutboxKind.SEND_MESSAGE and row["message_id"]:
-                self.store.mark_message_delivered(row["message_id"], delivery.ref)
-                message = self.store.message(row["message_id"])
-                conv = self.store.conversation(row["conversation_id"])
-                if message["author_kind"] in (AuthorKind.BOT, AuthorKind.AGENT) and conv.first_response_at is None:
-                    self.store.change_conversation(conv.id, ConversationChange(first_response_at=self.store.now()))
-            elif row["kind"] == OutboxKind.UPSERT_CARD:
-                # The card is rendered once per row: a change made while it was in flight queued a row of its own
-                # (`enqueue_action` coalesces only with rows not yet tried), so nothing is rendered again to look.
-                # The action carries the ref it was built with; only the dispatcher sets it, one row at a time.
-                if delivery.ref and (action.ref != delivery.ref or action.channel != delivery.channel):
-                    self.store.set_card_ref(row["conversation_id"], delivery.channel, delivery.ref)
-        return True
+        return action, delivery
+
+    def _mark_sent(self, row: dict, action, delivery: Delivery) -> None:
+        self.store.mark_action_sent(row["id"], delivery.ref)
+        if row["kind"] == OutboxKind.SEND_MESSAGE and row["message_id"]:
+            self.store.mark_message_delivered(row["message_id"], delivery.ref)
+            message = self.store.message(row["message_id"])
+            conv = self.store.conversation(row["conversation_id"])
+            if message["author_kind"] in (AuthorKind.BOT, AuthorKind.AGENT) and conv.first_response_at is None:
+                self.store.change_conversation(conv.id, ConversationChange(first_response_at=self.store.now()))
+        elif row["kind"] == OutboxKind.UPSERT_CARD:
+            # The card is rendered once per row: a change made while it was in flight queued a row of its own
+            # (`enqueue_action` coalesces only with rows not yet tried), so nothing is rendered again to look.
+            # The action carries the ref it was built with; only the dispatcher sets it, one row at a time (a row
+            # prepared in this transaction is built after it, so it sees the ref).
+            if delivery.ref and (action.ref != delivery.ref or action.channel != delivery.channel):
+                self.store.set_card_ref(row["conversation_id"], delivery.channel, delivery.ref)
 
     async def _already_delivered(self, adapter: Adapter, row: dict, action):
         """The row was in flight when the last attempt ended unanswered: does the platform have it?"""

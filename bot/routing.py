@@ -132,7 +132,13 @@ class Routing:
 
     # ---- response-time targets -----------------------------------------------------------------------------
     def sla_clock(self) -> SlaClock:
-        return SlaClock(None if self.settings.tandem_sla_clock == "24x7" else self.settings.support_hours)
+        """The clock targets count with; parsed once per value of its settings (every card asks for it)."""
+        s = self.settings
+        key = (s.tandem_sla_clock, s.tandem_support_hours, s.tandem_timezone)
+        cached = getattr(self, "_sla_clock", None)
+        if cached is None or cached[0] != key:
+            cached = self._sla_clock = (key, SlaClock(None if s.tandem_sla_clock == "24x7" else s.support_hours))
+        return cached[1]
 
     def expect_reply(self, conv: Conversation) -> None:
         """The customer waits for a reply: start its target, unless one is open or none is set. The first reply

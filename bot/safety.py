@@ -152,7 +152,8 @@ class OutboundPolicy:
             draft = cleaned.text
             if cleaned.removed:
                 draft += "\n\n⚠ Removed from this draft: " + "; ".join(dict.fromkeys(cleaned.removed)) + "."
-        sources = tuple(replace(s, title=self.text(s.title)) for s in card.sources)
+        sources = tuple(s if (title := self.text(s.title)) == s.title else replace(s, title=title)
+                        for s in card.sources)
         return replace(card, customer=self.text(card.customer), latest_message=self.text(card.latest_message),
                        draft_text=draft, assignee=self.text(card.assignee) if card.assignee else card.assignee,
                        handoff_reason=self.text(card.handoff_reason) if card.handoff_reason else card.handoff_reason,

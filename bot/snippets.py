@@ -115,6 +115,7 @@ class SnippetBook:
 
     def __init__(self, snippets: list[Snippet] | tuple[Snippet, ...] = ()):
         self.by_name = {s.name: s for s in sorted(snippets, key=lambda s: s.name)}
+        self.choices = tuple((s.name, s.title) for s in self.by_name.values())  # the card's picker, (name, title)
 
     def __len__(self) -> int:
         return len(self.by_name)

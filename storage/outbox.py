@@ -72,6 +72,10 @@ class OutboxStore(StoreBase):
         """About to call the platform: if the process dies before `mark_action_sent`, the next one knows."""
         self._run("UPDATE outbox SET status = 'sending' WHERE id = ?", (action_id,))
 
+    def unmark_action_sending(self, action_id: int) -> None:
+        """Marked `sending` but never tried (its pass stopped first): pending again, so nobody looks for it."""
+        self._run("UPDATE outbox SET status = 'pending' WHERE id = ? AND status = 'sending'", (action_id,))
+
     def mark_action_sent(self, action_id: int, ref: str = "") -> None:
         self._run(
             "UPDATE outbox SET status = 'sent', sent_at = ?, ref = ?, attempts = attempts + 1 WHERE id = ?",
