@@ -93,7 +93,7 @@ class ConversationService(Routing):
         ref = ref or self.store.first_customer_message_ref(conv.id)
         if not name or not ref:
             return
-        rounds = sum(1 for event in self.store.events_for(conv.id) if event["action"] == AuditAction.REOPEN)
+        rounds = self.store.count_events(conv.id, AuditAction.REOPEN)
         self.store.enqueue_action(conv.platform, OutboxKind.REACT,
                                   {"channel": conv.address.channel, "message_ref": ref, "emoji": name,
                                    "remove": remove},

@@ -271,6 +271,10 @@ class Store(DraftStore, LessonStore, VoiceStore, WatchStore, DutyStore):
     def events_for(self, conversation_id: int) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM events WHERE conversation_id = ? ORDER BY id", (conversation_id,))
 
+    def count_events(self, conversation_id: int, action: str) -> int:
+        return self._run("SELECT count(*) FROM events WHERE conversation_id = ? AND action = ?",
+                         (conversation_id, action)).fetchone()[0]
+
     def events_named(self, action: str) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM events WHERE action = ? ORDER BY id", (action,))
 
