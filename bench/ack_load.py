@@ -140,9 +140,6 @@ async def serve_bare(api_port: int) -> None:
     await runner.cleanup()
 
 
-WAIT_DRAFTS = False  # --wait-drafts, for the Tandem child
-
-
 # ---- the sender ------------------------------------------------------------------------------------------
 def envelope(run: str, i: int) -> str:
     ts = f"1800{i:06d}.000100"
@@ -212,9 +209,9 @@ def pct(values: list[float], p: float) -> float:
 
 
 def run_one(kind: str, rate: float, n: int, delay: float, api_port: int, seed_db: str | None = None,
-            build: bool = False, warmup: float = 1.0, senders: int = 1) -> dict:
+            build: bool = False, warmup: float = 1.0, senders: int = 1, wait_drafts: bool = False) -> dict:
     extra = (["--seed-db", seed_db] if seed_db and kind == "tandem" else []) + (["--digests"] if build else []) \
-        + (["--wait-drafts"] if WAIT_DRAFTS and kind == "tandem" else [])
+        + (["--wait-drafts"] if wait_drafts and kind == "tandem" else [])
     child = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--delay", str(delay),
                               "--api-port", str(api_port), *extra],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -247,8 +244,6 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=1, help="sending processes (past ~500 events/s use 2+)")
     parser.add_argument("--sweep", help="comma-separated rates: p99 of both apps at each (the saturation point)")
     args = parser.parse_args()
-    global WAIT_DRAFTS
-    WAIT_DRAFTS = args.wait_drafts
     if args.serve:
         serving = {"tandem": lambda: serve_tandem(args.delay, args.api_port, args.seed_db, args.digests,
                                                   args.wait_drafts),
@@ -267,8 +262,8 @@ def main() -> None:
         rounds = []
         for _ in range(args.repeat):  # bare and Tandem alternate, so a busy moment of the machine hits both
             rows = [run_one(kind, args.rate, n, args.delay, api_port, args.seed_db, args.digests, args.warmup,
-                            args.senders) for kind in ("bare", "tandem")]
-            report(rows, args.digests)
+                            args.senders, args.wait_drafts) for kind in ("bare", "tandem")]
+            report(rows, args.digests, args.wait_drafts)
             rounds.append(rows[1]["p99"] / rows[0]["p99"])
     finally:
         api.stdin.close()
@@ -278,7 +273,7 @@ def main() -> None:
               f"median {statistics.median(rounds):.1f}x")
 
 
-def report(rows: list[dict], digests: bool) -> None:
+def report(rows: list[dict], digests: bool, wait_drafts: bool = False) -> None:
     print(f"{'app':<7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'non-2xx':>8} {'lost':>5}")
     for r in rows:
         lost = "" if r["lost"] is None else r["lost"]
@@ -289,7 +284,7 @@ def report(rows: list[dict], digests: bool) -> None:
           f"draft calls {tandem['draft_calls']}, peak in flight {tandem['peak_drafts']}; "
           f"{tandem['unapplied_at_end']} events recorded but not yet applied when the load ended, "
           f"applied {tandem['drained_s']:.1f} s later", flush=True)
-    if WAIT_DRAFTS:
+    if wait_drafts:
         print(f"drafted: {tandem['draft_calls']} drafter calls, {tandem['undrafted']} customers left undrafted, "
               f"the last draft {tandem['drafted_s']:.1f} s after the load ended")
     if digests:
