@@ -15,9 +15,9 @@ on the database: closing any descriptor of the database file would drop SQLite's
 
 Checkpoints: by default SQLite copies the write-ahead log back into the database inside the commit that takes
 it past 1,000 pages, so one commit in a few hundred pays for the copy, on the event loop's thread; on a large
-database the pages are scattered and that commit takes tens of milliseconds, and while a long read (a digest
+database the pages are scattered and that commit takes 5-8 ms (bench/commit_cost.py), and while a long read (a digest
 build) pins the log, every commit past the mark tries again. The running core instead raises the writer's
-mark (`WRITER_CHECKPOINT_PAGES`, a safety net) and checkpoints once a second from a worker thread on a
+mark (`WRITER_CHECKPOINT_PAGES`, a safety net) and checkpoints every 0.2 s from a worker thread on a
 connection of its own (`checkpoint`), so a commit only appends to the log.
 """
 from __future__ import annotations
