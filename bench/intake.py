@@ -113,9 +113,10 @@ class TimedDrafter:
         return await asyncio.to_thread(self._answer, request.question)
 
 
-async def cpu_run(n: int, db_path: str) -> dict:
+async def cpu_run(n: int, db_path: str, count_sql: bool = False) -> dict:
     """The core's CPU per message: (process CPU of the phase - drafter CPU) / n, for new customers, then
-    for one follow-up from each of them."""
+    for one follow-up from each of them. `count_sql`: also count the core connection's statements and
+    transactions per message (a trace callback per statement, so the CPU figures of that run read a little high)."""
     settings = load_settings(Settings, env_file=None, tandem_db=db_path, tandem_support_hours="24/7", tandem_kb=KB)
     drafter = TimedDrafter(KBDrafter(load_kb(KB)))
     questions = sample_questions()
@@ -123,7 +124,11 @@ async def cpu_run(n: int, db_path: str) -> dict:
     core.register(NullAdapter())
     await core.start()
     out = {"n": n}
+    statements: list[str] = []
+    if count_sql:
+        core.store.db.conn.set_trace_callback(statements.append)
     for phase, follow_up in (("new", False), ("follow_up", True)):
+        statements.clear()
         cpu0, wall0, draft0 = time.process_time(), time.perf_counter(), drafter.cpu
         for i in range(n):
             await core.receive(burst_message(i, questions, follow_up))
@@ -132,6 +137,9 @@ async def cpu_run(n: int, db_path: str) -> dict:
         cpu, draft = time.process_time() - cpu0, drafter.cpu - draft0
         out[phase] = {"core_ms": (cpu - draft) * 1000 / n, "drafter_ms": draft * 1000 / n,
                       "wall_s": time.perf_counter() - wall0}
+        if count_sql:  # BEGIN..COMMIT pairs; the inbox row's own insert commits by itself (autocommit)
+            out[phase]["statements"] = len(statements) / n
+            out[phase]["transactions"] = sum(s.lstrip().upper().startswith("BEGIN") for s in statements) / n
     out["conversations"] = sum(1 for _ in core.store.export_conversations())
     out["lost"] = lost_messages(core.store)
     await core.stop()
@@ -286,14 +294,18 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.0,
                         help="offer the customers at this many a second, open loop (default 0: as fast as possible)")
     parser.add_argument("--cpu", action="store_true", help="measure the core's CPU per new customer and follow-up")
+    parser.add_argument("--count-sql", action="store_true",
+                        help="with --cpu: statements and transactions per message (CPU figures then read high)")
     args = parser.parse_args()
     if args.cpu:
         with tempfile.TemporaryDirectory() as tmp:
-            r = asyncio.run(cpu_run(args.n, args.db or f"{tmp}/bench.db"))
+            r = asyncio.run(cpu_run(args.n, args.db or f"{tmp}/bench.db", args.count_sql))
         for phase, target in (("new", 2.0), ("follow_up", 1.0)):
             p = r[phase]
             print(f"{phase:9s}: core CPU {p['core_ms']:.2f} ms/message (target {target:.0f} ms), drafter "
                   f"{p['drafter_ms']:.2f} ms/message, {r['n']:,} in {p['wall_s']:.1f} s")
+            if "statements" in p:
+                print(f"{'':11s}{p['statements']:.1f} SQL statements and {p['transactions']:.1f} transactions a message")
         print(f"conversations {r['conversations']:,}, lost {r['lost']}")
         sys.exit(0 if r["lost"] == 0 else 1)
     with tempfile.TemporaryDirectory() as tmp:
