@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from bot.ports import Store
-from bot.teach import card_offer
+from bot.teach import CARD_WINDOW, card_offer
 from bot.sla import SlaClock, due_label
 from bot.texts import clip
 from vocab import CardView, Conversation, DraftStatus, State
@@ -78,14 +78,17 @@ def snippet_choices(snippets) -> tuple[tuple[str, str], ...]:
     return choices if choices is not None else tuple((s.name, s.title) for s in snippets)
 
 
-def build_card(store: Store, conv: Conversation, snippets=(), clock: SlaClock | None = None) -> CardView:
+def build_card(store: Store, conv: Conversation, snippets=(), clock: SlaClock | None = None, *,
+               auto_threshold: float | None = 0.0, targets: bool = True) -> CardView:
     """The card for `conv`; `snippets` (the saved replies) fill the picker of a conversation still open, and
-    `clock` counts its due time (the conversation service's, support hours or 24x7)."""
+    `clock` counts its due time (the conversation service's, support hours or 24x7). What cannot be on this card
+    is not read: a draft held back from an automatic send exists only in auto mode (`auto_threshold`, None
+    otherwise) and at a confidence that reached it; a due time only when response targets are set (`targets`)."""
     clock = clock or SlaClock(None)
     open_drafts = store.open_drafts(conv.id)  # one read: the draft awaiting review, and whether one is drafting
     draft = next((d for d in open_drafts if d.status == DraftStatus.PENDING), None)
     drafting = any(d.status == DraftStatus.DRAFTING for d in open_drafts)
-    messages = store.recent_messages(conv.id, limit=40)
+    messages = store.recent_messages(conv.id, limit=CARD_WINDOW)
     latest = next((m for m in reversed(messages) if m["author_kind"] == "customer"), None)
     latest_text = latest["text"] if latest else ""
     if latest and latest["attachments"]:
@@ -111,7 +114,8 @@ def build_card(store: Store, conv: Conversation, snippets=(), clock: SlaClock | 
     else:
         label = "🤖 Bot is handling it"
         buttons = ("takeover", "resolve")
-    if draft and (held := _held(store, conv.id, draft.id)):
+    if draft and auto_threshold is not None and (draft.confidence or 0.0) >= auto_threshold \
+            and (held := _held(store, conv.id, draft.id)):
         label += " · not sent automatically: " + "; ".join(held)
     taught, note = card_offer(store, conv, messages)
     buttons = (*buttons, *taught)
@@ -133,5 +137,6 @@ def build_card(store: Store, conv: Conversation, snippets=(), clock: SlaClock | 
         buttons=buttons,
         where=where,
         snippets=snippet_choices(snippets) if state != State.RESOLVED else (),
-        due=due_label(clock, target["due_at"], store.clock()) if (target := store.open_target(conv.id)) else None,
+        due=due_label(clock, target["due_at"], store.clock()) if targets and (target := store.open_target(conv.id))
+        else None,
     )

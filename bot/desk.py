@@ -140,7 +140,8 @@ def duty(ctx: Context, state: str | None, agent: str | None) -> CommandResult:
 @command("show", CONV, help="A conversation's transcript, state and pending draft")
 def show(ctx: Context, conversation: int) -> CommandResult:
     conv = _conversation(ctx, conversation, open_only=False)
-    card = build_card(ctx.store, conv, ctx.conversations.snippets, ctx.conversations.sla_clock())
+    card = build_card(ctx.store, conv, ctx.conversations.snippets, ctx.conversations.sla_clock(),
+                      **ctx.conversations.card_reads())
     lines = [f"Conversation #{conv.id} · {conv.platform} {card.where} · {conv.customer} · {card.state_label}"]
     for m in ctx.store.recent_messages(conv.id, limit=15):
         who = {"customer": conv.customer, "note": f"note by {m['author_name']}"}.get(

@@ -171,7 +171,8 @@ class Dispatcher:
                                parts=PartsSent(payload.get("parts_done", 0), payload.get("first_ref", "")))
         if row["kind"] == OutboxKind.UPSERT_CARD:
             conv = self.store.conversation(payload["conversation_id"])
-            return UpsertCard(build_card(self.store, conv, self.conversations.snippets, self.conversations.sla_clock()),
+            return UpsertCard(build_card(self.store, conv, self.conversations.snippets, self.conversations.sla_clock(),
+                                         **self.conversations.card_reads()),
                               conv.card_ref, conv.card_channel)
         if row["kind"] == OutboxKind.POST_REPORT:
             report = dict(payload)

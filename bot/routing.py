@@ -131,6 +131,13 @@ class Routing:
                                          key=key) is not None
 
     # ---- response-time targets -----------------------------------------------------------------------------
+    def card_reads(self) -> dict:
+        """What a card may leave unread (bot/cards.py): a draft held back from an automatic send exists only in auto
+        mode, a due time only when response targets are set."""
+        s = self.settings
+        return {"auto_threshold": s.tandem_auto_threshold if self.mode == Mode.AUTO else None,
+                "targets": s.sla_targets}
+
     def sla_clock(self) -> SlaClock:
         """The clock targets count with; parsed once per value of its settings (every card asks for it)."""
         s = self.settings

@@ -30,6 +30,8 @@ from bot.registry import CommandError, Context
 from bot.texts import clean_text, clip
 from vocab import AuditAction, CommandResult, Conversation, DraftStatus, State
 
+CARD_WINDOW = 40  # the latest messages a card (and the answer it offers to teach) is built from
+
 SUBSTANTIAL = 85  # an edit whose rapidfuzz ratio to the draft is below this changed the substance, not the wording
 QUESTION_CHARS = 500
 READ_ONLY = ("Teaching writes into the knowledge-base folder, and this Tandem runs on the bundled sample. Set "
@@ -64,7 +66,7 @@ def same_substance(drafted: str, sent: str) -> bool:
 def received(store: Store, conv: Conversation, messages: list[Row] | None = None) -> Received | None:
     """The last answer that reached the customer (the agent's consecutive messages, or one sent draft) and the
     customer messages it answered; None when nothing has been answered yet."""
-    messages = messages if messages is not None else store.recent_messages(conv.id, limit=40)
+    messages = messages if messages is not None else store.recent_messages(conv.id, limit=CARD_WINDOW)
     live = [m for m in messages if not m["deleted_at"] and m["author_kind"] in ("customer", "bot", "agent")]
     end = next((i for i in range(len(live) - 1, -1, -1) if live[i]["author_kind"] != "customer"), None)
     if end is None:
@@ -109,7 +111,10 @@ def untaught(store: Store, conv: Conversation, messages: list[Row] | None = None
 def card_offer(store: Store, conv: Conversation, messages: list[Row]) -> tuple[tuple[str, ...], str]:
     """The teaching buttons of a conversation's card and a note for its label: Save to knowledge base once a person's
     answer went out (on a resolved card, when an agent wrote or reworked it), Approve/Discard while a lesson taught
-    from it waits for a lead."""
+    from it waits for a lead. A lesson is only ever taken from an answer that went out, so a conversation whose
+    messages are all in `messages` (fewer than the window) and hold no answer has none: nothing is read then."""
+    if len(messages) < CARD_WINDOW and not any(m["author_kind"] in ("bot", "agent") for m in messages):
+        return (), ""
     lessons = store.lessons(conversation_id=conv.id)
     if any(lesson["status"] == "draft" for lesson in lessons):
         return ("approve_taught", "discard_taught"), "📚 taught: waits for a lead's approval"
