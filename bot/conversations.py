@@ -56,6 +56,7 @@ class ConversationService(Routing):
         self.policy = policy or policy_for(settings.link_domains)  # what may go out (bot/safety.py)
         stored = store.setting("mode")
         self.mode = Mode(stored) if stored in Mode._value2member_map_ else Mode(settings.tandem_mode)
+        self.new_jobs: list[int] = []  # drafting jobs created, until the core takes them (`take_jobs`)
 
     # ---- the building blocks every transition uses -------------------------------------------------------
     def audit(self, actor: Actor | str, action: AuditAction, **details) -> int:
@@ -290,10 +291,17 @@ class ConversationService(Routing):
         return conv
 
     def request_draft(self, conv: Conversation, message_id: int) -> int:
-        """Queue a drafting job (the core's workers pick it up) and show the card as drafting."""
+        """Queue a drafting job (the core's workers pick it up once its transaction commits, bot/jobs.py) and show
+        the card as drafting."""
         draft_id = self.store.create_draft_job(conv.id, message_id)
+        self.new_jobs.append(draft_id)
         self.refresh_card(conv)
         return draft_id
+
+    def take_jobs(self) -> list[int]:
+        """The drafting jobs created since the last call (the caller knows whether their transaction committed)."""
+        jobs, self.new_jobs = self.new_jobs, []
+        return jobs
 
     def auto_send(self, conv: Conversation, draft_id: int, text: str, confidence: float) -> None:
         self.store.decide_draft(draft_id, DraftStatus.AUTO_SENT, TANDEM, final_text=text, edit_distance=0)

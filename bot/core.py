@@ -24,8 +24,8 @@ from bot import commands
 from bot.ackfirst import AckFirst
 from bot.config import Settings
 from bot.conversations import ConversationService
-from bot.drafting.examples import team_examples
-from bot.drafting.base import Drafter, DrafterError, DraftRequest, DraftResult
+from bot.drafting.base import Drafter
+from bot.jobs import DraftJobs, Result
 from bot.kb_live import LiveKB
 from bot.metrics import Metrics
 from bot.outbox import Dispatcher
@@ -36,18 +36,17 @@ from bot.safety import policy_for
 from bot.snippets import SnippetBook, load_snippets
 from bot.sla import SlaWatch
 from bot.texts import as_text, storable
-from vocab import Actor, AuthorKind, CommandResult, DraftStatus, EditForm, InboundMessage, Receipt
+from vocab import Actor, CommandResult, EditForm, InboundMessage, Receipt
 from vocab.times import iso
 
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 0.2  # seconds between background WAL checkpoints (bench/commit_cost.py: 1 s let the log grow enough to stall)
 
-MAX_QUESTION_CHARS = 4000
 ALREADY_DONE = "Already done: this was received before, so nothing was done again."
 KEEP_DELIVERY_KEYS = timedelta(days=1)  # Slack signatures last 5 minutes, Discord interaction tokens 15
 PRUNE_EVERY = 3600.0  # seconds between prunes of old delivery keys
-FEED_BATCH = 100  # drafting jobs read per look
 INBOX_BATCH = 200  # inbox rows read per look
+FRESH_MAX = 2000  # inbox rows kept in hand for the processor; past it, it reads them back from the table
 TURN_SECONDS = 0.002  # the processor applies inbox rows for this long in one transaction, then yields the loop
 T = TypeVar("T")
 
@@ -76,6 +75,7 @@ async def finish(result):
             return CommandResult("That could not be completed; the error is in Tandem's log.", ok=False)
     return result
 
+
 class Core:
     def __init__(self, settings: Settings, store: Store, drafter: Drafter, snippets: SnippetBook | None = None,
                  kb: LiveKB | None = None):
@@ -93,13 +93,11 @@ class Core:
         self.outbox = Dispatcher(store, self.adapters, self.conversations, gate=self.ack)
         self.sla = SlaWatch(store, self.conversations, self.outbox.wake)  # response-time alerts (bot/sla.py)
         self.metrics = Metrics(self)
+        self.jobs = DraftJobs(settings, store, lambda: self.drafter, self.ack, self.metrics.observe_draft, self._drafted)
         self._tasks: list[asyncio.Task] = []
         self._inbox_wake = asyncio.Event()
-        self._draft_wake = asyncio.Event()
-        self._queue: asyncio.Queue[int] = asyncio.Queue(maxsize=settings.tandem_queue_size)
-        self._claimed: set[int] = set()
-        self._results: list[tuple[int, DraftResult | None, str, float]] = []  # drafts back, for the next turn
-        self._fed_up_to = 0
+        self._results: list[Result] = []  # drafts back, for the next turn
+        self._fresh: list[dict] | None = None  # inbox rows recorded since the processor looked; None: read the table
         self._busy = 0
         self._pruned_at: float | None = None  # monotonic time of the last prune of delivery keys
         self.started = False
@@ -114,8 +112,8 @@ class Core:
         if self.started:
             return
         self.started = True
-        self._queue = asyncio.Queue(maxsize=self.settings.tandem_queue_size)
-        self._claimed, self._fed_up_to = set(), 0
+        self.jobs.reset()
+        self._fresh = None
         log.info("mode %s (%s)", self.mode.value, self.conversations.mode_origin())
         log.info("%d saved replies from %s", len(self.snippets),
                  self.settings.tandem_snippets or "the bundled sample set (TANDEM_SNIPPETS unset)")
@@ -123,9 +121,9 @@ class Core:
         if pending or drafting:
             log.info("resuming after restart: %d inbox events, %d drafts in progress", pending, drafting)
         self._tasks = [asyncio.create_task(self._process_inbox(), name="tandem-inbox")]
-        self._tasks.append(asyncio.create_task(self._feed_drafts(), name="tandem-draft-feeder"))
+        self._tasks.append(asyncio.create_task(self.jobs.feed(), name="tandem-draft-feeder"))
         for i in range(self.settings.tandem_workers):
-            self._tasks.append(asyncio.create_task(self._draft_worker(), name=f"tandem-drafter-{i}"))
+            self._tasks.append(asyncio.create_task(self.jobs.work(), name=f"tandem-drafter-{i}"))
         self._tasks.append(asyncio.create_task(self.outbox.run(), name="tandem-outbox"))
         if self.kb is not None and self.kb.writable and self.settings.tandem_kb_poll > 0:
             self._tasks.append(asyncio.create_task(self.kb.watch(self.settings.tandem_kb_poll), name="tandem-kb"))
@@ -133,7 +131,6 @@ class Core:
         if self.store.defer_checkpoints():
             self._tasks.append(asyncio.create_task(self._checkpoints(), name="tandem-checkpoints"))
         self._inbox_wake.set()
-        self._draft_wake.set()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -150,9 +147,9 @@ class Core:
             if self.started and self.sla.has_due_work():  # a due time passed (the clock moved): alert before calling it idle
                 self.sla.wake()
             elif (
-                self._busy == 0
+                self._busy == 0 and self.jobs.busy == 0
                 and not self._inbox_wake.is_set()
-                and not self._claimed
+                and not self.jobs.claimed
                 and not self._results
                 and self.store.count_inbox("pending") == 0
                 and self.store.count_drafts_in_progress() == 0
@@ -182,14 +179,30 @@ class Core:
 
     async def receive(self, event: InboundMessage) -> Receipt:
         """Record an inbound event (deduplicated by platform and event id). Fast: the adapter acks after this."""
-        inbox_id, duplicate = self.store.record_inbound(  # the key must be storable; the payload is kept as sent
+        row, duplicate = self.store.record_inbound_row(  # the key must be storable; the payload is kept as sent
             storable(event.address.platform), storable(event.event_id), storable(event.kind), event.to_payload()
         )
         if duplicate:
-            log.info("duplicate %s event %s ignored (inbox #%s)", event.address.platform, event.event_id, inbox_id)
+            log.info("duplicate %s event %s ignored (inbox #%s)", event.address.platform, event.event_id, row["id"])
         else:
+            if self._fresh is not None and len(self._fresh) >= FRESH_MAX:
+                self._fresh = None  # too many in hand: the processor reads them back from the table
+            elif self._fresh is not None:  # committed already (autocommit): the processor applies it from here
+                self._fresh.append(row)
             self._inbox_wake.set()
-        return Receipt(inbox_id, duplicate)
+        return Receipt(row["id"], duplicate)
+
+    def _pending(self) -> list[dict]:
+        """The inbox rows to apply next, in id order: those recorded here since the last look, in hand, while they are
+        all there is; else read from the table (at start, and after more than FRESH_MAX piled up), until a read
+        finds less than a batch: every row recorded after it is then in hand."""
+        if self._fresh is not None:
+            rows, self._fresh = self._fresh, []
+            return rows
+        rows = self.store.pending_inbox(limit=INBOX_BATCH)
+        if len(rows) < INBOX_BATCH:
+            self._fresh = []
+        return rows
 
     async def _process_inbox(self) -> None:
         while True:
@@ -197,13 +210,13 @@ class Core:
             self._busy += 1
             try:
                 self._inbox_wake.clear()
-                rows = self.store.pending_inbox(limit=INBOX_BATCH)
+                rows = self._pending()
                 while rows or self._results:
                     await self.ack.turn()  # a backlog must not hold acknowledgements: give way before each turn
                     full = len(rows) == INBOX_BATCH
                     rows = rows[self._apply_turn(rows):]
                     if full and not rows:  # a backlog longer than one read; a row recorded since set the wake
-                        rows = self.store.pending_inbox(limit=INBOX_BATCH)
+                        rows = self._pending()
             finally:
                 self._busy -= 1
 
@@ -226,17 +239,25 @@ class Core:
                     applied += 1
                     if time.perf_counter() >= deadline:
                         break
+            self.jobs.announce(self.conversations.take_jobs())  # committed: the feeder queues them unread
         except Exception:  # noqa: BLE001 - the careful path below finds the bad row or draft and logs it
+            self.conversations.take_jobs()  # ids of a rolled-back transaction: the feeder reads the table instead
             self._results[:0] = results
             self._store_results()
             turn = rows[:applied + 1]  # the rows applied before the failure, and the one that raised
             for row in turn:
                 self._process_row(row)
             applied = len(turn)
-        self._draft_wake.set()
+            self.conversations.take_jobs()
+            self.jobs.rescan()
         self.outbox.wake()
         self.sla.wake()
         return applied
+
+    def _drafted(self, result: Result) -> None:
+        """A draft came back (bot/jobs.py): the processor stores it in its next turn."""
+        self._results.append(result)
+        self._inbox_wake.set()
 
     def _store_results(self) -> None:
         """The drafts that came back, each in a transaction of its own (the careful path, and a stop)."""
@@ -258,81 +279,14 @@ class Core:
             log.exception("inbox event #%s (%s %s) failed", row["id"], row["platform"], row["event_id"])
             self.store.mark_inbox_done(row["id"], error=storable(f"{type(exc).__name__}: {exc}"))
 
-    # ---- drafting ----------------------------------------------------------------------------------------
-    async def _feed_drafts(self) -> None:
-        """Move persisted drafting jobs into the bounded queue; blocks (only itself) when workers are saturated."""
-        while True:
-            await self._draft_wake.wait()
-            self._draft_wake.clear()
-            while batch := self.store.drafting_ids(after_id=self._fed_up_to, limit=FEED_BATCH):
-                for draft_id in batch:  # ids only grow, so a cursor finds new jobs without rescanning old ones
-                    self._fed_up_to = draft_id
-                    self._claimed.add(draft_id)
-                    await self._queue.put(draft_id)
-                if len(batch) < FEED_BATCH:  # that was all; a job created since set the wake, so none is missed
-                    break
-
-    async def _draft_worker(self) -> None:
-        while True:
-            draft_id = await self._queue.get()
-            self._busy += 1
-            try:
-                await self._draft(draft_id)
-            except Exception:
-                log.exception("drafting job #%s crashed", draft_id)
-            finally:
-                self._claimed.discard(draft_id)
-                self._busy -= 1
-                self._queue.task_done()
-
-    def _request(self, draft_id: int) -> DraftRequest | None:
-        """What the drafter is asked for the job, None if it is no longer drafting; read in one transaction."""
-        draft = self.store.draft(draft_id)
-        if draft is None or draft.status != DraftStatus.DRAFTING:
-            return None
-        conv = self.store.conversation(draft.conversation_id)
-        recent = self.store.recent_messages(conv.id, limit=12)
-        message = next((m for m in recent if m["id"] == draft.message_id), None) or self.store.message(draft.message_id)
-        history = tuple((m["author_kind"], m["text"]) for m in recent
-                        if m["id"] < draft.message_id and m["author_kind"] != AuthorKind.NOTE)
-        question = message["text"][:MAX_QUESTION_CHARS]
-        examples = ()
-        if getattr(self.drafter, "uses_examples", False):  # only the LLM drafter: the KB drafter pays nothing
-            examples = team_examples(self.store, conv.platform, conv.workspace, question, exclude=conv.id)
-        return DraftRequest(conv.id, question, history, conv.language, examples,
-                            self.store.last_draft_language(conv.id) or "")
-
-    async def _draft(self, draft_id: int) -> None:
-        with self.store.atomic():
-            request = self._request(draft_id)
-        if request is None:
-            return
-        started = time.perf_counter()
-        result: DraftResult | None = None
-        error = ""
-        try:
-            async with asyncio.timeout(self.settings.tandem_llm_timeout + 5):
-                result = await self.drafter.draft(request)
-        except (DrafterError, TimeoutError) as exc:
-            error = str(exc) or "the drafter timed out"
-        except Exception as exc:  # a drafter bug still becomes a handoff, never a lost message
-            log.exception("drafter %s failed on draft d%s", getattr(self.drafter, "name", "?"), draft_id,
-                          extra={"conversation_id": request.conversation_id})
-            error = f"{type(exc).__name__}: {exc}"
-        seconds = time.perf_counter() - started
-        self.metrics.observe_draft(seconds)
-        # stored by the processor's next turn, in the transaction of whatever it applies then (one commit, not one
-        # per draft); `stop` stores what is left; a crash first leaves the job `drafting`: drafted again at start
-        self._results.append((draft_id, result, error, seconds * 1000))
-        self._inbox_wake.set()
-
     # ---- commands ----------------------------------------------------------------------------------------
     def _context(self, actor: Actor) -> Context:
         return Context(actor, self.store, self.conversations, self.kb)
 
     def _after_command(self) -> None:
         self.outbox.wake()
-        self._draft_wake.set()
+        if self.conversations.take_jobs():  # a command that queued a draft: the table says whether it committed
+            self.jobs.rescan()
         self.sla.wake()
 
     def _once(self, delivery: str | None, what: str, run: Callable[[], T]) -> T | CommandResult:

@@ -231,10 +231,10 @@ class ConversationRules:
     # ---- drafts ------------------------------------------------------------------------------------------
     def apply_draft(self, draft_id: int, result: DraftResult | None, error: str, latency_ms: float) -> None:
         service, store = self.service, self.store
-        draft = store.draft(draft_id)
-        if draft is None or draft.status != DraftStatus.DRAFTING:
+        job = store.draft_job(draft_id)  # the job and its conversation, one read
+        if job is None or job.status != DraftStatus.DRAFTING:
             return  # superseded while drafting: a newer message has its own job
-        conv = store.conversation(draft.conversation_id)
+        conv = job.conversation
         if result is None:
             store.complete_draft(draft_id, status=DraftStatus.FAILED, text=None, sources=[], confidence=None,
                                  drafter=self.drafter_name, model=None, latency_ms=latency_ms,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 from storage.base import StoreBase
-from storage.records import to_draft
-from vocab import Draft
+from storage.records import to_conversation, to_draft
+from vocab import Draft, DraftJob
 
 
 class DraftStore(StoreBase):
@@ -26,6 +26,17 @@ class DraftStore(StoreBase):
 
     def draft(self, draft_id: int) -> Draft | None:
         return to_draft(self._one("SELECT * FROM drafts WHERE id = ?", (draft_id,)))
+
+    def draft_job(self, draft_id: int, *, language: bool = False) -> DraftJob | None:
+        """The job with its conversation in one read (None if either is gone); `language` adds the conversation's
+        latest draft language. What a worker builds its request from and a finished draft is applied against."""
+        last = ("(SELECT l.language FROM drafts l WHERE l.conversation_id = d.conversation_id AND l.language IS NOT "
+                "NULL ORDER BY l.id DESC LIMIT 1)") if language else "NULL"
+        row = self._one(f"SELECT d.status AS job_status, d.message_id AS job_message_id, {last} AS job_language, c.* "
+                        "FROM drafts d JOIN conversations c ON c.id = d.conversation_id WHERE d.id = ?", (draft_id,))
+        if row is None:
+            return None
+        return DraftJob(row["job_status"], row["job_message_id"], to_conversation(row), row["job_language"])
 
     def drafts_in_progress(self, after_id: int = 0, limit: int = -1) -> list[Draft]:
         """Drafting jobs not yet finished, oldest first (only those with an id above `after_id`)."""

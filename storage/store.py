@@ -92,19 +92,29 @@ class Store(DraftStore, LessonStore, VoiceStore, WatchStore, DutyStore):
 
     # ---- inbox -------------------------------------------------------------------------------------------
     def record_inbound(self, platform: str, event_id: str, kind: str, payload: dict) -> tuple[int, bool]:
-        """Insert an inbound event once. Returns (inbox id, duplicate?).
+        """Insert an inbound event once. Returns (inbox id, duplicate?)."""
+        row, duplicate = self.record_inbound_row(platform, event_id, kind, payload)
+        return row["id"], duplicate
+
+    def record_inbound_row(self, platform: str, event_id: str, kind: str,
+                           payload: dict) -> tuple[dict[str, Any], bool]:
+        """Insert an inbound event once. Returns (the row as `pending_inbox` gives it: id, platform, event_id, kind,
+        payload; duplicate?), so the process that recorded it can apply it without reading it back.
 
         The payload is kept as ASCII JSON: every character, even a lone surrogate that UTF-8 (hence SQLite)
         cannot hold, is stored as its escape, so whatever the platform delivered is recorded losslessly."""
+        text = json.dumps(payload, ensure_ascii=True)
         cur = self._run(
             "INSERT INTO inbox (platform, event_id, kind, payload, received_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (platform, event_id) DO NOTHING",
-            (platform, event_id, kind, json.dumps(payload, ensure_ascii=True), self.now()),
+            (platform, event_id, kind, text, self.now()),
         )
         if cur.rowcount == 1:
-            return cur.lastrowid, False
-        row = self._one("SELECT id FROM inbox WHERE platform = ? AND event_id = ?", (platform, event_id))
-        return row["id"], True
+            return {"id": cur.lastrowid, "platform": platform, "event_id": event_id, "kind": kind,
+                    "payload": text}, False
+        row = self._one("SELECT id, platform, event_id, kind, payload FROM inbox WHERE platform = ? AND event_id = ?",
+                        (platform, event_id))
+        return row, True
 
     def record_delivery(self, key: str, command: str = "") -> bool:
         """Remember that the agent input delivered under `key` is being executed. False if it was already:

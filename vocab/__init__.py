@@ -27,13 +27,13 @@ from vocab.enums import (
 )
 from vocab.health import PlatformHealth
 from vocab.messages import Actor, Address, CommandResult, InboundMessage, Receipt, Source
-from vocab.records import KEEP, Conversation, ConversationChange, Draft
+from vocab.records import KEEP, Conversation, ConversationChange, Draft, DraftJob
 
 Action = SendMessage | UpsertCard | PostReport | NotifyAgents | React
 
 __all__ = [
     "KEEP", "Action", "Actor", "ConversationChange", "Address", "AuditAction", "AuthorKind", "CardView", "CommandResult", "Conversation",
-    "Delivery", "DeliveryError", "Draft", "DraftStatus", "EditForm", "Handoff", "InboundMessage", "Mode", "NotifyAgents", "OutboxKind",
+    "Delivery", "DeliveryError", "Draft", "DraftJob", "DraftStatus", "EditForm", "Handoff", "InboundMessage", "Mode", "NotifyAgents", "OutboxKind",
     "PartsSent", "PlatformHealth", "PostReport", "React", "Receipt", "Role", "SendMessage", "Source", "State", "Style", "TANDEM", "Tone",
     "UpsertCard",
 ]

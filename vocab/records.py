@@ -77,6 +77,16 @@ class Draft:
         return tuple(Source(**s) for s in json.loads(self.sources or "[]"))
 
 
+@dataclass(frozen=True)
+class DraftJob:
+    """A drafting job as a worker and the processor read it, in one query: the job's status and customer message,
+    its conversation, and (when asked for) the language of the conversation's latest draft that has one."""
+    status: str
+    message_id: int
+    conversation: Conversation
+    last_language: str | None = None
+
+
 class _Keep:
     """Marks a field of `ConversationChange` that the change leaves as it is."""
 

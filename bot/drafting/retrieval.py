@@ -40,6 +40,15 @@ from vocab import Source
 
 log = logging.getLogger(__name__)
 
+# CPU seconds per answer (smoothed) under which the drafter answers on the event loop instead of in a worker
+# thread. A thread only pays when it runs in parallel: this drafter's numpy/scipy work is too small to release
+# the GIL for long, so a thread spent its time fighting the loop for it (each SQL statement the core runs hands
+# the GIL over and waits to get it back), which cost the core ~0.4 ms of CPU per message on the sample KB
+# (bench/intake.py --cpu) and could hold the loop for the 5 ms switch interval. An answer this cheap holds
+# the loop for less; a bigger knowledge base (BANKING77's 10,000 questions: 3.5 ms) or the embeddings extra
+# (onnxruntime releases the GIL) answer in a thread.
+INLINE_CPU = 0.002
+
 
 class KBDrafter:
     """Drafts the best article's answer with a calibrated confidence; `handoff: true` articles go to a person."""
@@ -56,6 +65,7 @@ class KBDrafter:
         self._rebuild: threading.Thread | None = None
         self.rebuild_share: float | None = None  # None: bot.drafting.update.REBUILD_SHARE; inf: never rebuild
         self.incremental = True  # False: every change rebuilds the index fully (the comparison in bench/learning.py)
+        self.answer_cpu: float | None = None  # smoothed CPU seconds per answer; None until one is timed
 
     @property
     def kb_articles(self) -> list[Article]:
@@ -153,5 +163,23 @@ class KBDrafter:
     async def aclose(self) -> None:
         return None  # nothing to release: the index lives in memory
 
+    def _timed_answer(self, question: str, previous_language: str | None) -> DraftResult:
+        started = time.thread_time()
+        try:
+            return self.answer(question, previous_language)
+        finally:
+            spent = time.thread_time() - started
+            cpu = self.answer_cpu
+            self.answer_cpu = spent if cpu is None else cpu + 0.1 * (spent - cpu)
+
+    @property
+    def answers_inline(self) -> bool:
+        """True when an answer is computed on the event loop (see INLINE_CPU): only without an encoder, and once
+        answers are timed below the mark; a knowledge base that grows past it goes back to the thread."""
+        cpu = self.answer_cpu
+        return self.index.encoder is None and cpu is not None and cpu < INLINE_CPU
+
     async def draft(self, request: DraftRequest) -> DraftResult:
-        return await asyncio.to_thread(self.answer, request.question, request.previous_language)
+        if self.answers_inline:
+            return self._timed_answer(request.question, request.previous_language)
+        return await asyncio.to_thread(self._timed_answer, request.question, request.previous_language)
