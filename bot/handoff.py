@@ -71,6 +71,9 @@ _ID_HINTS = re.compile(
 )
 
 
+_LOWER = re.compile(r"[^a-z]")  # what is not an ASCII lowercase letter: a cheap first look for shouting
+
+
 def _clean(text: str) -> str:
     return re.sub(r"[^\w\s]", " ", text.lower()).strip()
 
@@ -87,9 +90,10 @@ def frustration(text: str, previous: list[str]) -> str | None:
     """A short description of frustration in `text`, given the customer's earlier messages, or None."""
     if _ANGER.search(text):
         return "angry words"
-    letters = [c for c in text if c.isalpha()]
-    if len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.8:
-        return "shouting"
+    if len(text) >= 12 and len(_LOWER.sub("", text)) * 5 < len(text):  # else 20% of its letters are lowercase at least
+        letters = [c for c in text if c.isalpha()]
+        if len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.8:
+            return "shouting"
     if text.count("!") >= 3 or text.count("?") >= 4:
         return "repeated punctuation"
     cleaned = _clean(text)

@@ -48,13 +48,23 @@ class DraftJobs:
         self._cursor = 0
         self._announced: list[int] = []
         self._scan = True
+        self._feeding = False
         self.wake.set()
 
     def announce(self, ids: list[int]) -> None:
-        """Jobs created by a transaction that has committed."""
-        if ids:
+        """Jobs created by a transaction that has committed: queued here while the queue has room and the feeder
+        holds nothing back (no task switch through it), else handed to the feeder, in order either way."""
+        if not ids:
+            return
+        if self._scan or self._feeding or self._announced or self.queue.maxsize - self.queue.qsize() < len(ids):
             self._announced.extend(ids)
             self.wake.set()
+            return
+        for draft_id in ids:
+            if draft_id > self._cursor:
+                self._cursor = draft_id
+                self.claimed.add(draft_id)
+                self.queue.put_nowait(draft_id)
 
     def rescan(self) -> None:
         """A transaction that may have created jobs was rolled back: look in the table instead."""
@@ -66,18 +76,22 @@ class DraftJobs:
         while True:
             await self.wake.wait()
             self.wake.clear()
-            if self._scan:
-                self._scan = False
-                while batch := self.store.drafting_ids(after_id=self._cursor, limit=FEED_BATCH):
-                    for draft_id in batch:
-                        await self._put(draft_id)
-                    if len(batch) < FEED_BATCH:  # that was all; a job created since is announced or rescanned
-                        break
-            while self._announced:
-                announced, self._announced = self._announced, []
-                for draft_id in announced:
-                    if draft_id > self._cursor:  # a scan since the announcement may have queued it already
-                        await self._put(draft_id)
+            self._feeding = True  # meanwhile `announce` leaves every id to this loop, so the order holds
+            try:
+                if self._scan:
+                    self._scan = False
+                    while batch := self.store.drafting_ids(after_id=self._cursor, limit=FEED_BATCH):
+                        for draft_id in batch:
+                            await self._put(draft_id)
+                        if len(batch) < FEED_BATCH:  # that was all; a job created since is announced or rescanned
+                            break
+                while self._announced:
+                    announced, self._announced = self._announced, []
+                    for draft_id in announced:
+                        if draft_id > self._cursor:  # a scan since the announcement may have queued it already
+                            await self._put(draft_id)
+            finally:
+                self._feeding = False
 
     async def _put(self, draft_id: int) -> None:
         self._cursor = draft_id

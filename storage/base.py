@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import sqlite_utils
@@ -31,6 +31,7 @@ class StoreBase:
     def __init__(self, db: sqlite_utils.Database, clock: Callable[[], datetime] = utcnow):
         self.db = db
         self.clock = clock
+        self._columns: dict[str, list[str]] = {}  # a query's result columns, by its text (see `_names`)
         main = next((row for row in db.execute("PRAGMA database_list").fetchall() if row[1] == "main"), None)
         self.path = (main[2] if main else "") or ":memory:"  # where a second connection finds the same data
 
@@ -40,7 +41,18 @@ class StoreBase:
         return self.db.conn.execute(sql, params)
 
     def now(self) -> str:
+        if self.clock is utcnow:  # the running bot's clock: already UTC, so no conversion (a dozen calls a message)
+            return datetime.now(timezone.utc).isoformat(timespec="microseconds")
         return iso(self.clock())
+
+    def _names(self, sql: str, cur) -> list[str]:
+        """The result columns of `sql`, worked out once per query text (a table's columns change only when the
+        migrations run, before any query); checked against the cursor's count in case they ever do."""
+        description = cur.description
+        names = self._columns.get(sql)
+        if names is None or len(names) != len(description):
+            names = self._columns[sql] = [c[0] for c in description]
+        return names
 
     def atomic(self):
         return self.db.atomic()
@@ -50,7 +62,7 @@ class StoreBase:
         row = cur.fetchone()
         if row is None:
             return None
-        return dict(zip([c[0] for c in cur.description], row))
+        return dict(zip(self._names(sql, cur), row))
 
     # Plain INSERT/UPDATE on the hot path: sqlite-utils' table helpers introspect the schema and open a
     # savepoint on every call, which was most of the cost of handling a message.
@@ -71,5 +83,5 @@ class StoreBase:
 
     def _all(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
         cur = self._run(sql, params)
-        cols = [c[0] for c in cur.description]
+        cols = self._names(sql, cur)
         return [dict(zip(cols, r)) for r in cur.fetchall()]

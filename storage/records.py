@@ -18,6 +18,8 @@ def _build(cls, row: dict[str, Any] | None):
     if row is None:
         return None
     names = _names(cls)
+    if names.issuperset(row):  # a plain `SELECT *` of the record's table: every column is a field
+        return cls(**row)
     return cls(**{k: v for k, v in row.items() if k in names})
 
 
