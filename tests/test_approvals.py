@@ -11,7 +11,9 @@ from bot import confirmations
 from bot.kb import Article, load_article
 from tandem.runtime import build_core
 from tests.conftest import AGENT, FIXTURE_KB, LEAD, conv_of, make_settings, say, start_console, start_core
+from tests.discord_harness import Desk
 from tests.fakes.slack_client import SlackHarness
+from tests.test_discord_flows import ask, conv_address, fake, press  # noqa: F401  (fake: the fixture)
 from tests.test_teach import CUSTOMER, kb_dir, run  # noqa: F401  (kb_dir: the fixture, a copy of the fixture KB)
 from vocab import AuditAction, DraftStatus
 
@@ -204,3 +206,40 @@ async def test_slack_the_approve_button_teaches_the_question_live(slack, kb_dir)
     await slack.settle()
     card = slack.buttons(slack.latest_card_blocks())
     assert slack.core.store.draft(int(card["approve"].rsplit(":", 1)[1])).source_list[0].id == "late-payment"
+
+
+async def test_an_approved_llm_draft_confirms_nothing(tmp_path, clock):
+    from tests.fakes.openai_server import FakeOpenAI
+
+    async with FakeOpenAI() as fake:
+        core = await start_core(make_settings(tmp_path, openai_base_url=fake.base_url, openai_api_key="test",
+                                              tandem_llm_timeout=2.0, tandem_kb_poll=0), clock)
+        try:
+            fake.reply("Late payments are retried after 2 days.", confidence=0.8)
+            await say(core, QUESTION)
+            draft = core.store.pending_draft(conv_of(core).id)
+            assert draft.drafter == "llm" and draft.source_list[0].id == "late-payment"
+            assert (await run(core, AGENT, f"approve {draft.id}")).ok
+            assert not core.store.confirmations() and core.kb.article("late-payment").confirmed == ()
+        finally:
+            await core.stop()
+            await core.drafter.aclose()
+
+
+@pytest.fixture
+async def discord_desk(fake, tmp_path, kb_dir):  # noqa: F811
+    d = await Desk(fake, str(tmp_path / "tandem.db"), tandem_kb=str(kb_dir), tandem_kb_poll=0).start()
+    yield d
+    await d.stop()
+
+
+async def test_discord_the_approve_button_teaches_the_question_live(discord_desk, fake):  # noqa: F811
+    desk, w = discord_desk, discord_desk.world
+    msg = await ask(desk, text=QUESTION)
+    conv = desk.core.store.latest_conversation_at(conv_address(w, msg))
+    assert desk.core.store.pending_draft(conv.id).source_list[0].id == "late-payment"
+    await press(desk, w.agent, "Approve")
+    (row,) = desk.core.store.confirmations()
+    assert (row["platform"], row["article_id"], row["question"], row["conversation_id"]) == (
+        "discord", "late-payment", QUESTION, conv.id)
+    assert source_of(desk.core, PARAPHRASE) == "late-payment"
