@@ -299,9 +299,10 @@ def main(argv: list[str]) -> dict | None:
     else:
         print(table(report))
         first, last = report["weeks"][0]["top1"], report["weeks"][-1]["top1"]
+        confirmed = report["weeks"][-1]["confirmed_cumulative"]
         print(f"\nfirst week {first:.1%}, last week {last:.1%} ({100 * (last - first):+.1f} points); "
               f"KB from the whole train split {report['full_train_top1']:.1%}; "
-              f"approvals {'taught ' + str(report['weeks'][-1]['confirmed_cumulative']) + ' questions' if report['learn_from_approvals'] else 'off'}; "
+              f"approvals {f'taught {confirmed} questions' if report['learn_from_approvals'] else 'off'}; "
               f"index updates {report['index_updates']}; "
               f"{report['seconds']} s wall, {report['cpu_seconds']} s CPU, load average {report['load_average']}")
     return report

@@ -41,7 +41,7 @@ class LiveKB:
     def __init__(self, drafter, root: str | Path | None, confirmed: dict[str, list[str]] | None = None):
         self.drafter = drafter  # the KBDrafter whose index follows the folder
         # per article, the newest confirmed questions first (bot/approvals.py), at most confirmations.LOADED
-        self._confirmed: dict[str, list[str]] = {k: list(v[: confirmations.LOADED]) for k, v in (confirmed or {}).items()}
+        self._confirmed = {k: list(v[: confirmations.LOADED]) for k, v in (confirmed or {}).items()}
         self.writable = root is not None
         self.root = Path(root) if root is not None else bundled_kb_path()
         self._seen: dict[str, tuple[int, int]] = self._stat_all()

@@ -342,7 +342,7 @@ def m014_confirmations(db: sqlite_utils.Database) -> None:
     an example of that article (with the file's `questions`); the row is the audit of why, and what start-up
     loads back into the index. Kept out of the Markdown files: approvals happen all day, the files must stay
     the size a person reads, and an approval must not turn a published article into a draft. Kept by the
-    retention purge like `lessons` (knowledge, not a transcript), their conversation and draft links cleared."""
+    retention purge like `lessons` (knowledge, not a transcript); the bench keeps rows with no conversation."""
     db.execute(
         """
         CREATE TABLE confirmations (

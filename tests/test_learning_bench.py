@@ -32,7 +32,8 @@ def test_two_weeks_on_a_tiny_fixture_print_one_json_object_with_weeks_and_draw_t
     assert report["weeks"][-1]["kb_questions"] == report["seeded_questions"] + report["weeks"][-1]["taught_cumulative"]
     assert 0.0 <= report["full_train_top1"] <= 1.0
     last = report["weeks"][-1]
-    assert report["learn_from_approvals"] and last["confirmed_cumulative"] == sum(w["confirmed"] for w in report["weeks"])
+    assert report["learn_from_approvals"]
+    assert last["confirmed_cumulative"] == sum(w["confirmed"] for w in report["weeks"])
     assert last["kb_confirmed"] == last["confirmed_cumulative"] > 0  # approvals taught the drafter questions
     # every teach and every approval that taught a question applied live, through the product's own paths
     assert sum(report["index_updates"].values()) == 1 + last["taught_cumulative"] + last["confirmed_cumulative"]
