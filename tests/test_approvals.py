@@ -12,9 +12,9 @@ from bot.kb import Article, load_article
 from tandem.runtime import build_core
 from tests.conftest import AGENT, FIXTURE_KB, LEAD, conv_of, make_settings, say, start_console, start_core
 from tests.discord_harness import Desk
-from tests.fakes.slack_client import SlackHarness
 from tests.test_discord_flows import ask, conv_address, fake, press  # noqa: F401  (fake: the fixture)
 from tests.test_teach import CUSTOMER, kb_dir, run  # noqa: F401  (kb_dir: the fixture, a copy of the fixture KB)
+from tests.test_teach_platforms import slack  # noqa: F401  (the fixture: Slack's fake on a copy of the fixture KB)
 from vocab import AuditAction, DraftStatus
 
 QUESTION = "do I get charged extra if I pay after the deadline"  # drafts from late-payment, not handed off
@@ -182,12 +182,6 @@ def test_an_articles_confirmed_examples_skip_repeats_and_keep_the_newest():
     assert confirmations.added(article, "IS there a late fee") is None
     grown = confirmations.added(article, "a brand new way to ask")
     assert grown.confirmed == ("a brand new way to ask",) and grown.questions == article.questions
-
-
-@pytest.fixture
-async def slack(tmp_path, kb_dir):
-    async with SlackHarness(tmp_path, core={"tandem_kb": str(kb_dir), "tandem_kb_poll": 0}) as harness:
-        yield harness
 
 
 async def test_slack_the_approve_button_teaches_the_question_live(slack, kb_dir):
