@@ -1,7 +1,7 @@
 """A learning curve: a team starts with a thin knowledge base and teaches the bot as it works, week by week.
 
     python bench/learning.py --train FILE --test FILE --text-col COL --label-col COL
-                             [--seed-per-label K] [--weeks N] [--json] [--png FILE]
+                             [--seed-per-label K] [--weeks N] [--json] [--png FILE] [--no-approvals]
     python bench/learning.py --export-clinc150 DIR    # CLINC150 in-scope train/test as CSV files (text, intent)
 
 The knowledge base starts as a folder of Markdown articles, one per label: K example questions from the train
@@ -9,7 +9,10 @@ split (default 3, drawn with a fixed seed) and one written answer. The test spli
 arrives in N weeks (default 8). Each question is drafted first by the default offline drafter
 (`KBDrafter.answer`, the bot's own path) and then the gold label plays the agent:
 
-* a right draft (top article right, confidence at or above the handoff threshold) is approved unchanged;
+* a right draft (top article right, confidence at or above the handoff threshold) is approved unchanged, and
+  that approval is itself a lesson, as in the bot: `bot.approvals.confirm`, the function the core calls when an
+  agent approves a draft unchanged (bot/approvals.py), keeps the confirmation in a SQLite database (the bot's
+  own store, a file in the run's temporary folder) and teaches the question to the article in the live index;
 * a wrong draft is corrected and taught: the question is filed under the right article;
 * a handed-off question (confidence below TANDEM_HANDOFF_THRESHOLD, 0.45) is answered and taught the same way.
 
@@ -18,10 +21,12 @@ has it or nearly has it, is appended to the article's file (`status: draft`) thr
 applies it to the running drafter's index incrementally (bot/drafting/update.py), as in the running bot; no
 restart and no rebuild per question. When enough has changed, the drafter's background full rebuild runs; the
 simulation waits for it before the next question (real questions arrive minutes apart, a rebuild of these
-KBs takes well under a second). An approved draft is not taught: the issue's agent approves it and moves on.
+KBs takes well under a second). `--no-approvals` runs it as before approvals were lessons
+(TANDEM_LEARN_FROM_APPROVALS=false): an approved draft teaches nothing, the agent approves it and moves on.
 
 Per week: top-1 (share of the week's questions whose draft came from the right article, handed off or not),
-handoff rate, approved-unchanged rate, questions taught (that week and cumulative), and beside them the top-1
+handoff rate, approved-unchanged rate, questions taught (that week and cumulative), approvals that taught the
+drafter a question (`confirmed`: not a repeat of one the article has), and beside them the top-1
 of a knowledge base built from the whole train split on the same questions. `--json` prints one JSON object
 with a `weeks` list; `--png` draws the curve (matplotlib). A progress bar runs on stderr when it is a terminal.
 `--full-rebuilds` rebuilds the index from scratch on every teach instead, to compare the curve and the time;
@@ -45,11 +50,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from bot import kb_edit  # noqa: E402
+from bot import approvals, kb_edit  # noqa: E402
 from bot.drafting.retrieval import KBDrafter  # noqa: E402
 from bot.kb import KBError, load_kb  # noqa: E402
 from bot.kb_import import label_of, read_labelled_csv, slug, title_for  # noqa: E402
 from bot.kb_live import LiveKB  # noqa: E402
+from storage import Store, open_db  # noqa: E402
 
 HANDOFF_THRESHOLD = 0.45  # TANDEM_HANDOFF_THRESHOLD's default
 
@@ -111,7 +117,7 @@ class _Progress:
 
 
 def simulate(train, test, per_label: int = 3, weeks: int = 8, seed: int = 0, threshold: float = HANDOFF_THRESHOLD,
-             progress: bool = True, incremental: bool = True, encoder=None) -> dict:
+             progress: bool = True, incremental: bool = True, encoder=None, learn_from_approvals: bool = True) -> dict:
     started, cpu_started = time.perf_counter(), time.process_time()
     labels = set(lab for _, lab in train)
     test = [(t, lab) for t, lab in test if lab in labels]  # a label the train split lacks has no article
@@ -124,12 +130,13 @@ def simulate(train, test, per_label: int = 3, weeks: int = 8, seed: int = 0, thr
         folder = Path(tmp)
         ids = seed_kb(train, per_label, folder, seed)
         kb = LiveKB(KBDrafter(load_kb(folder), encoder=encoder), folder)
+        store = Store(open_db(folder / "tandem.db"))  # where the bot keeps confirmations (approvals as lessons)
         kb.drafter.incremental = incremental
         seeded = sum(len(a.questions) for a in kb.articles)
         bar = _Progress(len(test)) if progress else None
-        out_weeks, cumulative, done = [], 0, 0
+        out_weeks, cumulative, confirmed_total, done = [], 0, 0, 0
         for week, chunk in enumerate(np.array_split(np.arange(len(test)), weeks), start=1):
-            right = handed = approved = taught = 0
+            right = handed = approved = taught = confirmed = 0
             week_started = time.perf_counter()
             for i in chunk:
                 question, label = test[i]
@@ -140,27 +147,36 @@ def simulate(train, test, per_label: int = 3, weeks: int = 8, seed: int = 0, thr
                 handed += handoff
                 if ok and not handoff:
                     approved += 1
+                    if learn_from_approvals:  # what the core does when an agent approves a draft unchanged
+                        confirmed += approvals.confirm(store, kb, article_id=draft.sources[0].id, question=question,
+                                                       agent="bench")[1]
+                        kb.drafter.wait_rebuilt()
                 else:
                     taught += teach(kb, ids[label], question)
                 if bar is not None:
                     bar.advance(f"week {week}/{weeks}")
             done += len(chunk)
             cumulative += taught
+            confirmed_total += confirmed
             n = max(len(chunk), 1)
             out_weeks.append({
                 "week": week, "questions": int(len(chunk)), "top1": right / n, "handoff_rate": handed / n,
                 "approved_unchanged_rate": approved / n, "taught": taught, "taught_cumulative": cumulative,
+                "confirmed": confirmed, "confirmed_cumulative": confirmed_total,
                 "kb_questions": sum(len(a.questions) for a in kb.articles),
+                "kb_confirmed": sum(len(a.confirmed) for a in kb.articles),
                 "full_train_top1": float(full_right[chunk].mean()) if len(chunk) else 0.0,
                 "seconds": round(time.perf_counter() - week_started, 2),
             })
         if bar is not None:
             bar.close()
         updates = dict(kb.drafter.updates)
+        store.db.close()
     return {
         "labels": len(labels), "train_questions": len(train), "test_questions": len(test),
         "seed_per_label": per_label, "seeded_questions": seeded, "weeks_count": weeks, "seed": seed,
         "handoff_threshold": threshold, "drafter": "kb + MiniLM (embeddings extra)" if encoder is not None else "kb (default offline)", "incremental": incremental,
+        "learn_from_approvals": learn_from_approvals,
         "full_train_top1": float(full_right.mean()), "index_updates": updates,
         "seconds": round(time.perf_counter() - started, 1), "cpu_seconds": round(time.process_time() - cpu_started, 1),
         "load_average": [round(x, 2) for x in os.getloadavg()], "weeks": out_weeks,
@@ -194,8 +210,14 @@ def draw(report: dict, path: str, title: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
     ax2 = ax.twinx()
-    ax2.bar(weeks, [w["taught_cumulative"] for w in report["weeks"]], alpha=0.12, color="black")
-    ax2.set_ylabel("questions taught (cumulative, bars)")
+    taught = [w["taught_cumulative"] for w in report["weeks"]]
+    ax2.bar(weeks, taught, alpha=0.12, color="black")
+    if report.get("learn_from_approvals"):  # stacked: approvals that taught a question
+        ax2.bar(weeks, [w["confirmed_cumulative"] for w in report["weeks"]], bottom=taught, alpha=0.06,
+                color="black", hatch="//")
+        ax2.set_ylabel("taught + confirmed by approval (cumulative, bars)")
+    else:
+        ax2.set_ylabel("questions taught (cumulative, bars)")
     ax.set_zorder(ax2.get_zorder() + 1)  # the curves and their legend over the bars
     ax.patch.set_visible(False)
     fig.tight_layout()
@@ -217,12 +239,14 @@ def export_clinc150(folder: str) -> None:
 
 
 def table(report: dict) -> str:
-    lines = ["| Week | Questions | Top-1 | Handoff rate | Approved unchanged | Taught (cumulative) | KB questions "
-             "| Top-1, KB from whole train |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| Week | Questions | Top-1 | Handoff rate | Approved unchanged | Taught (cumulative) "
+             "| Confirmed by approval (cumulative) | KB questions (+ confirmed) | Top-1, KB from whole train |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for w in report["weeks"]:
         lines.append(f"| {w['week']} | {w['questions']} | {w['top1']:.1%} | {w['handoff_rate']:.1%} "
                      f"| {w['approved_unchanged_rate']:.1%} | {w['taught']} ({w['taught_cumulative']}) "
-                     f"| {w['kb_questions']} | {w['full_train_top1']:.1%} |")
+                     f"| {w['confirmed']} ({w['confirmed_cumulative']}) | {w['kb_questions']} (+{w['kb_confirmed']}) "
+                     f"| {w['full_train_top1']:.1%} |")
     return "\n".join(lines)
 
 
@@ -241,6 +265,8 @@ def main(argv: list[str]) -> dict | None:
                         help="rebuild the index fully on every teach instead of updating it (for comparison)")
     parser.add_argument("--embeddings", action="store_true",
                         help="the drafter with the embeddings extra (vectors cached under .cache/, as bench/quality.py)")
+    parser.add_argument("--no-approvals", action="store_true",
+                        help="approvals teach nothing (TANDEM_LEARN_FROM_APPROVALS=false), for comparison")
     parser.add_argument("--title", help="the curve's title (default: the train file's folder)")
     parser.add_argument("--export-clinc150", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -263,7 +289,7 @@ def main(argv: list[str]) -> dict | None:
         encoder = cached_encoder()
         encoder.encode([t for t, _ in train + test])  # every text once, into the cache: no cache write per question
     report = simulate(train, test, args.seed_per_label, args.weeks, args.seed, incremental=not args.full_rebuilds,
-                      encoder=encoder)
+                      encoder=encoder, learn_from_approvals=not args.no_approvals)
     report["dataset"] = {"train": args.train, "test": args.test}
     if args.png:
         name = args.title or Path(args.train).resolve().parent.name
@@ -273,8 +299,11 @@ def main(argv: list[str]) -> dict | None:
     else:
         print(table(report))
         first, last = report["weeks"][0]["top1"], report["weeks"][-1]["top1"]
+        confirmed = report["weeks"][-1]["confirmed_cumulative"]
         print(f"\nfirst week {first:.1%}, last week {last:.1%} ({100 * (last - first):+.1f} points); "
-              f"KB from the whole train split {report['full_train_top1']:.1%}; index updates {report['index_updates']}; "
+              f"KB from the whole train split {report['full_train_top1']:.1%}; "
+              f"approvals {f'taught {confirmed} questions' if report['learn_from_approvals'] else 'off'}; "
+              f"index updates {report['index_updates']}; "
               f"{report['seconds']} s wall, {report['cpu_seconds']} s CPU, load average {report['load_average']}")
     return report
 

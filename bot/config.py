@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     tandem_kb: Path | None = Field(None, description="knowledge base folder (default: bundled sample KB)")
     # seconds between looks at TANDEM_KB for files added, edited or removed by hand (0: never; restart instead)
     tandem_kb_poll: float = Field(2.0, ge=0.0, le=3600.0)
+    # an agent approving a knowledge-base draft unchanged teaches its question to that article (bot/approvals.py)
+    tandem_learn_from_approvals: bool = True
     tandem_snippets: Path | None = Field(None, description="saved replies folder (default: bundled sample set)")
     tandem_mode: Mode = Mode.REVIEW
     tandem_auto_threshold: float = Field(0.85, ge=0.0, le=1.0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot import texts
+from bot import approvals, texts
 from bot.cards import REASONS, build_card
 from bot.conversations import in_scope
 from bot.registry import COMMANDS, Arg, Button, CommandError, Context, Later, OutOfScope, command
@@ -157,6 +157,7 @@ def show(ctx: Context, conversation: int) -> CommandResult:
 def approve(ctx: Context, draft: int) -> CommandResult:
     d, conv = _pending_draft(ctx, draft)
     ctx.conversations.send_draft(conv, d, d.text or "", ctx.actor)
+    approvals.approved(ctx, conv, d)  # an approval unchanged is a lesson (bot/approvals.py)
     return CommandResult(f"Draft d{d.id} approved and sent to {conv.customer} (conversation #{conv.id}).")
 
 
@@ -165,6 +166,8 @@ def approve(ctx: Context, draft: int) -> CommandResult:
 def edit(ctx: Context, draft: int, text: str) -> CommandResult:
     d, conv = _pending_draft(ctx, draft)
     status = ctx.conversations.send_draft(conv, d, text, ctx.actor)
+    if status == DraftStatus.APPROVED:  # the Edit form sent back unchanged: an approval
+        approvals.approved(ctx, conv, d)
     return CommandResult(f"Draft d{d.id} {'approved' if status == DraftStatus.APPROVED else 'edited'} "
                          f"and sent to {conv.customer} (conversation #{conv.id}).")
 

@@ -4,7 +4,8 @@ Each `*.md` file is an article: front matter `title`, `questions` (example phras
 and `handoff: true` (sensitive: always a person), and the answer as its body. The file name is its id.
 `language` (default `en`) is the body's language; `answers` maps other language codes to the same answer
 written in that language. `status: draft` marks an article taught by an agent and not yet approved by a
-lead: drafts resting on it always wait for a person's review.
+lead: drafts resting on it always wait for a person's review. `confirmed` is not read from the file: it holds the
+questions agents confirmed by approving the article's draft unchanged, kept in SQLite (bot/confirmations.py).
 An answer that is still the import placeholder (see bot/kb_import.py) is "not written": drafts resting on
 it always wait for a person's review.
 """
@@ -39,6 +40,8 @@ class Article:
     language: str = "en"  # the body's language
     translations: tuple[tuple[str, str], ...] = ()  # (language, answer) for the other languages
     status: str = "published"  # or "draft": taught and not yet approved by a lead
+    # questions agents confirmed by approving this article's draft unchanged (SQLite, not the file: bot/approvals.py)
+    confirmed: tuple[str, ...] = ()
 
     @property
     def is_draft(self) -> bool:

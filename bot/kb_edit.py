@@ -9,26 +9,32 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 import frontmatter
 import yaml
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 NEAR_DUPLICATE = 90  # rapidfuzz ratio (0-100) of two normalised questions at or above which they are one question
 _WORDS = re.compile(r"[^\w]+", re.UNICODE)
 
 
-def _norm(text: str) -> str:
+def normalised(text: str) -> str:
+    """A question as near-duplicates are judged: lower case, words only, single spaces."""
     return " ".join(_WORDS.sub(" ", text.lower()).split())
+
+
+def repeats(question: str, known: Sequence[str]) -> int | None:
+    """The position of a question of `known` that `question` repeats (the same words, or nearly: a typo,
+    punctuation), if any; both already `normalised` (a caller comparing many questions normalises each once)."""
+    hit = process.extractOne(question, known, scorer=fuzz.ratio, score_cutoff=NEAR_DUPLICATE)
+    return None if hit is None else hit[2]
 
 
 def near_duplicate(question: str, known: tuple[str, ...] | list[str]) -> str | None:
     """The known question `question` repeats (the same words, or nearly: a typo, punctuation), if any."""
-    q = _norm(question)
-    for other in known:
-        if q == _norm(other) or fuzz.ratio(q, _norm(other)) >= NEAR_DUPLICATE:
-            return other
-    return None
+    at = repeats(normalised(question), [normalised(other) for other in known])
+    return None if at is None else known[at]
 
 
 def _load(text: str) -> frontmatter.Post:

@@ -8,6 +8,11 @@ articles to the KB drafter's index (`KBDrafter.apply`, which updates it incremen
 A file that no longer parses is logged and its last good version kept, so a typo in an editor never takes the
 bot down.
 
+Questions agents confirmed by approving a draft unchanged (bot/approvals.py) are not in the files: LiveKB holds
+the newest of them per article and gives every article it hands to the index its confirmed examples
+(bot/confirmations.py), so a file written by teaching, edited by hand or rebuilt keeps them; `confirm` adds one
+through the same path as a written file (the file is read again, unchanged).
+
 Re-indexing is CPU work. When a write comes from the event loop's thread (a teaching command), the file is
 written at once but the index update runs in one background thread (single-flight: writes that arrive while
 it works are folded into its next pass), so acknowledgements are not held up; drafts meanwhile score against
@@ -22,6 +27,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from bot import confirmations
 from bot.kb import Article, KBError, bundled_kb_path, load_article
 
 log = logging.getLogger(__name__)
@@ -32,8 +38,10 @@ class KBReadOnly(KBError):
 
 
 class LiveKB:
-    def __init__(self, drafter, root: str | Path | None):
+    def __init__(self, drafter, root: str | Path | None, confirmed: dict[str, list[str]] | None = None):
         self.drafter = drafter  # the KBDrafter whose index follows the folder
+        # per article, the newest confirmed questions first (bot/approvals.py), at most confirmations.LOADED
+        self._confirmed = {k: list(v[: confirmations.LOADED]) for k, v in (confirmed or {}).items()}
         self.writable = root is not None
         self.root = Path(root) if root is not None else bundled_kb_path()
         self._seen: dict[str, tuple[int, int]] = self._stat_all()
@@ -45,6 +53,11 @@ class LiveKB:
         self._written: dict[str, Article | None] = {}  # written, not yet indexed (None: removed)
         self.applied = threading.Event()  # set whenever no background apply is pending
         self.applied.set()
+        if self._confirmed:  # an index built without them (a drafter made elsewhere): one update brings them in
+            now = self.drafter.index.articles
+            changed = [new for old, new in zip(now, self._attach_all(now)) if new.confirmed != old.confirmed]
+            if changed:
+                self.drafter.apply(changed, [])
 
     # ---- reading -----------------------------------------------------------------------------------------
     @property
@@ -78,9 +91,34 @@ class LiveKB:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        article = load_article(path)  # as installed (its path is the article's own)
+        article = self._attach(load_article(path))  # as installed (its path is the article's own)
         self._apply_soon(path, article)
         return article
+
+    def confirm(self, article_id: str, question: str) -> bool:
+        """An agent approved this article's draft for `question` unchanged: draft from it as one of the article's
+        examples from now on (applied like a written file). False when the article is gone or already has that
+        question, or nearly (nothing to apply then)."""
+        article = self.article(article_id)
+        if article is None:
+            return False
+        with self._lock:
+            known = self._confirmed.setdefault(article_id, [])
+            known.insert(0, question)
+            del known[confirmations.LOADED:]
+        learned = confirmations.added(article, question)
+        if learned is None:
+            return False
+        self._apply_soon(self.path_for(article_id), learned)
+        return True
+
+    def _attach(self, article: Article) -> Article:
+        return self._attach_all([article])[0]
+
+    def _attach_all(self, articles: list[Article]) -> list[Article]:
+        with self._lock:
+            confirmed = {a.id: list(self._confirmed.get(a.id, ())) for a in articles}
+        return confirmations.attach(articles, confirmed)
 
     def remove(self, article_id: str) -> None:
         if not self.writable:
@@ -164,7 +202,7 @@ class LiveKB:
                 continue
             self._seen[path.name] = (st.st_mtime_ns, st.st_size)
             try:
-                changed.append(load_article(path))
+                changed.append(self._attach(load_article(path)))
             except KBError as exc:
                 log.warning("knowledge base: %s; the last good version of %s stays in use", exc, path.stem)
         if removed and len(removed) >= len(self.drafter.index.articles) and not changed:

@@ -335,6 +335,31 @@ def m013_lessons_by_conversation(db: sqlite_utils.Database) -> None:
     whether it was taught already): index that lookup instead of scanning the table."""
     db.execute("CREATE INDEX IF NOT EXISTS idx_lessons_conversation ON lessons(conversation_id)")
 
+@migrations()
+def m014_confirmations(db: sqlite_utils.Database) -> None:
+    """Approvals as lessons (bot/approvals.py): one row each time an agent approved a knowledge-base draft exactly
+    as drafted, confirming that its article answers the customer's question. The drafter learns the question as
+    an example of that article (with the file's `questions`); the row is the audit of why, and what start-up
+    loads back into the index. Kept out of the Markdown files: approvals happen all day, the files must stay
+    the size a person reads, and an approval must not turn a published article into a draft. Kept by the
+    retention purge like `lessons` (knowledge, not a transcript); the bench keeps rows with no conversation."""
+    db.execute(
+        """
+        CREATE TABLE confirmations (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            platform TEXT NOT NULL DEFAULT '',
+            workspace TEXT NOT NULL DEFAULT '',
+            conversation_id INTEGER REFERENCES conversations(id) ON DELETE SET NULL,
+            draft_id INTEGER REFERENCES drafts(id) ON DELETE SET NULL,
+            article_id TEXT NOT NULL,
+            question TEXT NOT NULL,
+            agent TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+    db.execute("CREATE INDEX idx_confirmations_article ON confirmations(article_id, id)")
+
+
 def _create_private(path: Path) -> None:
     """Create the database file readable by its owner alone, before SQLite opens it. SQLite gives the WAL and
     shared-memory files it creates beside a database the database file's mode, so those are 0600 too."""

@@ -14,6 +14,7 @@ from typing import Any
 from storage.analytics import Analytics
 from storage.base import QUEUE_SQL
 from storage.db import open_db
+from storage.confirmations import ConfirmationStore
 from storage.lessons import LessonStore
 from storage.drafts import DraftStore
 from storage.duty import DutyStore
@@ -33,7 +34,7 @@ def open_reader(path: str) -> Iterator[Analytics]:
         db.close()
 
 
-class Store(DraftStore, LessonStore, VoiceStore, WatchStore, DutyStore):
+class Store(DraftStore, LessonStore, ConfirmationStore, VoiceStore, WatchStore, DutyStore):
     """The SQLite engine of the `bot.ports.Store` contract."""
 
     # ---- the digest's queries ----------------------------------------------------------------------------

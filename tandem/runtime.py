@@ -18,7 +18,9 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from adapters.http_health import HealthServer
+from bot import approvals
 from bot.config import ConfigError, Settings
+from bot.confirmations import attach
 from bot.core import Core
 from bot.drafting.retrieval import KBDrafter
 from bot.kb import load_kb, unwritten
@@ -35,12 +37,16 @@ PLATFORMS = "tandem.platforms"  # name -> from_env(env_file) returning an adapte
 SERVICES = "tandem.services"  # name -> factory(core) returning a coroutine run beside the core
 
 
-def build_drafter(settings: Settings):
-    articles = load_kb(settings.tandem_kb)
+def build_drafter(settings: Settings, articles=None):
+    """The configured drafter over `articles` (default: TANDEM_KB's, as the files say)."""
+    articles = load_kb(settings.tandem_kb) if articles is None else articles
     encoder = embedding_encoder(settings)
     kb = index_kb(articles, encoder)
-    log.info("knowledge base: %d articles from %s, indexed in %.2fs%s", len(articles),
-             settings.tandem_kb or "the bundled sample", kb.build_seconds, _describe(encoder))
+    confirmed = sum(len(a.confirmed) for a in articles)
+    log.info("knowledge base: %d articles from %s%s, indexed in %.2fs%s", len(articles),
+             settings.tandem_kb or "the bundled sample",
+             f", {confirmed} questions confirmed by approvals" if confirmed else "", kb.build_seconds,
+             _describe(encoder))
     if warning := unwritten_warning(articles):
         log.warning("%s", warning)
     if not settings.llm_enabled:
@@ -125,18 +131,21 @@ def open_store(path: str, clock: Callable[[], datetime] = utcnow) -> Store:
 
 
 def build_core(settings: Settings, clock: Callable[[], datetime] | None = None, drafter=None) -> Core:
-    drafter = drafter or build_drafter(settings)
-    snippets = load_snippets(settings.tandem_snippets)  # a bad saved reply stops start-up before anything opens
-    return Core(settings, open_store(settings.tandem_db, clock or utcnow), drafter, snippets,
-                kb=live_kb(settings, drafter))
+    articles = load_kb(settings.tandem_kb) if drafter is None else None  # a bad article stops start-up here,
+    snippets = load_snippets(settings.tandem_snippets)  # and a bad saved reply, before anything opens
+    store = open_store(settings.tandem_db, clock or utcnow)
+    confirmed = approvals.stored(store, settings.tandem_learn_from_approvals)  # indexed with the files' questions
+    drafter = drafter or build_drafter(settings, attach(articles, confirmed))
+    return Core(settings, store, drafter, snippets, kb=live_kb(settings, drafter, confirmed))
 
 
-def live_kb(settings: Settings, drafter) -> LiveKB | None:
-    """The knowledge base that follows its folder, when the drafter ranks articles (the KB or LLM drafter)."""
+def live_kb(settings: Settings, drafter, confirmed: dict[str, list[str]] | None = None) -> LiveKB | None:
+    """The knowledge base that follows its folder, when the drafter ranks articles (the KB or LLM drafter), with
+    the questions agents confirmed by approving drafts unchanged (bot/approvals.py)."""
     retriever = getattr(drafter, "retriever", drafter)
     if not hasattr(retriever, "apply"):
         return None
-    return LiveKB(retriever, settings.tandem_kb)
+    return LiveKB(retriever, settings.tandem_kb, confirmed)
 
 
 def _load(group: str) -> list[tuple[str, Callable]]:

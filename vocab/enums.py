@@ -114,6 +114,7 @@ class AuditAction(str, enum.Enum):
     KB_WRITE = "kb_write"  # Tandem wrote an article file into TANDEM_KB (details: article, path, why)
     KB_APPROVE = "kb_approve"  # a lead approved what was taught to an article
     KB_DISCARD = "kb_discard"  # a lead discarded it
+    CONFIRM = "confirm"  # an approval unchanged taught its question to the draft's article (details: article, learned)
     DUTY = "duty"  # an agent went on or off duty (details: agent, on, by)
     ROUTE = "route"  # a conversation was assigned by TANDEM_ASSIGN (details: assignee, strategy, why)
     TICKET = "ticket"  # an agent opened a conversation from a message with the ticket reaction (details: message)

@@ -70,8 +70,9 @@ def _fit_one_vs_rest(X, owners: np.ndarray, C: float = SVM_C) -> tuple[np.ndarra
 
 
 def example_texts(article: Article) -> tuple[str, ...]:
-    """The texts an article is recognised by: its title and its example questions, each once, in order."""
-    return tuple(dict.fromkeys((article.title, *article.questions)))
+    """The texts an article is recognised by: its title, its example questions and the questions agents confirmed
+    by approving its drafts unchanged (bot/confirmations.py), each once, in order."""
+    return tuple(dict.fromkeys((article.title, *article.questions, *article.confirmed)))
 
 
 class KBIndex:
